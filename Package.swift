@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "simfluence",
+    products: [
+        .library(name: "Simfluence", targets: ["Simfluence"]),
+        .executable(name: "simfluence", targets: ["simfluence"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        // Pure core: data model, simulators, solvers, metrics. No I/O.
+        .target(
+            name: "SimfluenceCore",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+        ),
+        // Readers and writers for run logs, curricula and model files, beside the core.
+        .target(
+            name: "Simfluence",
+            dependencies: ["SimfluenceCore"]
+        ),
+        // The built-in workload: UCI digits and a small MLP trainer that logs runs.
+        .target(
+            name: "DigitsWorkload",
+            dependencies: ["SimfluenceCore", .product(name: "RealModule", package: "swift-numerics")],
+            resources: [.copy("Resources/digits.csv"), .copy("Resources/LICENSE-digits.md")]
+        ),
+        // The command-line interface, as a library so tests can drive it.
+        .target(
+            name: "SimfluenceCommands",
+            dependencies: [
+                "Simfluence", "DigitsWorkload",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "simfluence", dependencies: ["SimfluenceCommands"]),
+        .testTarget(name: "SimfluenceCoreTests", dependencies: ["SimfluenceCore"]),
+        .testTarget(name: "SimfluenceTests", dependencies: ["Simfluence"]),
+        .testTarget(name: "DigitsWorkloadTests", dependencies: ["DigitsWorkload", "Simfluence"]),
+        .testTarget(name: "SimfluenceCommandsTests", dependencies: ["SimfluenceCommands", "Simfluence"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

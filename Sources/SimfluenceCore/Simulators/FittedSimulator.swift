@@ -1,0 +1,105 @@
+/// A fitted training-run simulator: per test example z, one multiplicative factor A_i and one
+/// additive term B_i for every training example i, applied by the recurrence
+/// L_t = alpha(c_t) L_{t-1} + beta(c_t) (see ``RecurrenceForm``).
+///
+/// Losses are in the units of the log (usually nats of cross-entropy). Sign convention: a
+/// negative B_i (or an A_i below 1/|c_t|) lowers the loss, that is, helps the test example.
+public struct FittedSimulator: Sendable, Equatable {
+    /// The method's name as the CLI spells it ("linear", "additive", ...).
+    public var method: String
+    /// Which recurrence the parameters plug into.
+    public var form: RecurrenceForm
+    /// The ridge penalty the parameters were fitted with (nil for methods not fitted by ridge).
+    public var lambda: Double?
+    /// Training example ids, in column order of ``a`` and ``b``.
+    public var trainIDs: [String]
+    /// Test example ids, in row order of ``a`` and ``b``.
+    public var testIDs: [String]
+    /// A[z, i]: multiplicative factor of training example i for test example z (tests x train).
+    /// Unused (all zero) for the additive form.
+    public var a: Matrix
+    /// B[z, i]: additive term of training example i for test example z (tests x train), in loss
+    /// units. Unused (all zero) for the multiplicative form.
+    public var b: Matrix
+    /// seen[i] is true when training example i appeared in at least one fitted run; parameters of
+    /// unseen examples are zero and simulating them is an error unless ``UnseenPolicy/zero``.
+    public var seen: [Bool]
+    /// Names of the runs the simulator was fitted on.
+    public var fittedOn: [String]
+    /// Free-form provenance (log path, fit time, cross-validation grid, ...).
+    public var metadata: [String: String]
+
+    /// Creates a simulator; `a` and `b` must be `testIDs.count` x `trainIDs.count`.
+    public init(method: String, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],
+                a: Matrix, b: Matrix, seen: [Bool], fittedOn: [String], metadata: [String: String] = [:]) {
+        precondition(a.rows == testIDs.count && a.columns == trainIDs.count, "A must be tests x train")
+        precondition(b.rows == testIDs.count && b.columns == trainIDs.count, "B must be tests x train")
+        precondition(seen.count == trainIDs.count, "seen must have one flag per training example")
+        self.method = method
+        self.form = form
+        self.lambda = lambda
+        self.trainIDs = trainIDs
+        self.testIDs = testIDs
+        self.a = a
+        self.b = b
+        self.seen = seen
+        self.fittedOn = fittedOn
+        self.metadata = metadata
+    }
+
+    /// Maps a curriculum of training-example ids to indices into ``trainIDs``.
+    ///
+    /// Ids the simulator never saw are an error under ``UnseenPolicy/error`` and are dropped
+    /// (no effect) under ``UnseenPolicy/zero``. `source` names the curriculum in error messages;
+    /// `firstStep` is the step number of `curriculum[0]`.
+    public func resolve(_ curriculum: [[String]], unseen: UnseenPolicy, source: String, firstStep: Int = 1) throws -> [[Int]] {
+        let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
+        return try curriculum.enumerated().map { offset, batch in
+            try batch.compactMap { id -> Int? in
+                if let i = index[id], seen[i] { return i }
+                if unseen == .zero { return nil }
+                throw SimfluenceError.unseenExample(id: id, step: firstStep + offset, source: source)
+            }
+        }
+    }
+
+    /// Rolls the recurrence out autoregressively from `initial` losses through `batches`.
+    ///
+    /// - Parameters:
+    ///   - batches: the batches to apply, in order, as indices into ``trainIDs``.
+    ///   - initial: the starting loss of every test example in `tests`.
+    ///   - tests: rows of ``a``/``b`` to simulate (default: every test example, in order).
+    /// - Returns: a `(batches.count + 1)` x `tests.count` matrix; row 0 is `initial` and row t the
+    ///   predicted loss after applying the first t batches.
+    public func simulate<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil) -> Matrix {
+        let tests = tests ?? Array(0..<testIDs.count)
+        precondition(initial.count == tests.count, "one initial loss per simulated test example")
+        let steps = batches.count
+        let width = tests.count
+        var out = Matrix(rows: steps + 1, columns: width)
+        let n = trainIDs.count
+        let usesA = form.usesA, usesB = form.usesB
+        a.storage.withUnsafeBufferPointer { aBuf in
+            b.storage.withUnsafeBufferPointer { bBuf in
+                out.storage.withUnsafeMutableBufferPointer { o in
+                    for (col, z) in tests.enumerated() {
+                        var loss = initial[col]
+                        o[col] = loss
+                        let row = z * n
+                        var t = 1
+                        for batch in batches {
+                            var alpha = usesA ? 0.0 : 1.0
+                            var beta = 0.0
+                            if usesA { for i in batch { alpha += aBuf[row + i] } }
+                            if usesB { for i in batch { beta += bBuf[row + i] } }
+                            loss = alpha * loss + beta
+                            o[t * width + col] = loss
+                            t += 1
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,3 @@
+import SimfluenceCommands
+
+await SimfluenceCommand.main()
