@@ -5,7 +5,13 @@ public struct SimfluenceCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "simfluence",
         abstract: "Training data attribution by simulating training runs (Simfluence).",
-        subcommands: []
+        discussion: """
+            Learns, from logged training runs, a simulator that predicts every test example's loss \
+            after every step of any curriculum, and scores it on held-out runs. Start with \
+            `simfluence demo`. Logs are read in the GPTDynamics layout or simfluence's native \
+            layout (see the README).
+            """,
+        subcommands: [Demo.self, Train.self, Synth.self, Fit.self, Simulate.self, Evaluate.self]
     )
     public init() {}
 }

@@ -26,12 +26,20 @@ public struct FittedSimulator: Sendable, Equatable {
     public var seen: [Bool]
     /// Names of the runs the simulator was fitted on.
     public var fittedOn: [String]
+    /// The step at which the fitted runs recorded their first loss (0: before training, native
+    /// layout; 1: after the first update, GPTDynamics layout). A simulation that starts from
+    /// ``startingLosses`` applies a curriculum's batches from step `startingStep + 1` on.
+    public var startingStep: Int
+    /// Per test example (in ``testIDs`` order), the mean over the fitted runs of their first
+    /// recorded loss: the default starting point of a simulation. Loss units.
+    public var startingLosses: [Double]
     /// Free-form provenance (log path, fit time, cross-validation grid, ...).
     public var metadata: [String: String]
 
     /// Creates a simulator; `a` and `b` must be `testIDs.count` x `trainIDs.count`.
     public init(method: String, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],
-                a: Matrix, b: Matrix, seen: [Bool], fittedOn: [String], metadata: [String: String] = [:]) {
+                a: Matrix, b: Matrix, seen: [Bool], fittedOn: [String],
+                startingStep: Int = 0, startingLosses: [Double]? = nil, metadata: [String: String] = [:]) {
         precondition(a.rows == testIDs.count && a.columns == trainIDs.count, "A must be tests x train")
         precondition(b.rows == testIDs.count && b.columns == trainIDs.count, "B must be tests x train")
         precondition(seen.count == trainIDs.count, "seen must have one flag per training example")
@@ -44,6 +52,9 @@ public struct FittedSimulator: Sendable, Equatable {
         self.b = b
         self.seen = seen
         self.fittedOn = fittedOn
+        self.startingStep = startingStep
+        self.startingLosses = startingLosses ?? Array(repeating: 0, count: testIDs.count)
+        precondition(self.startingLosses.count == testIDs.count, "one starting loss per test example")
         self.metadata = metadata
     }
 

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Simfluence
+
+/// `simfluence evaluate`: score methods on held-out runs beside the baselines.
+struct Evaluate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score simulators on held-out runs against the persistence and mean-run baselines.",
+        discussion: """
+            Fits each --method on the runs not held out, simulates every held-out run from its \
+            first recorded loss with its own curriculum, and reports all-steps MSE and MAE (mean \
+            ± std over run x test-example trajectories), final-step MSE, Spearman across test \
+            examples (per held-out run, mean ± std) and Spearman across runs (per test example, \
+            mean; needs 3 or more held-out runs). \
+            Example: simfluence evaluate Fixtures/tiny-log --method linear --method additive --holdout 3
+            """)
+
+    @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
+    var runs: String
+
+    @Option(name: .customLong("method"), help: "A simulator to score (repeatable): linear, additive, multiplicative.")
+    var methods: [SimulatorMethod] = [.linear]
+
+    @OptionGroup var holdout: HoldoutOptions
+    @OptionGroup var lambda: LambdaOptions
+
+    @Option(help: "What to do with held-out curriculum ids no training run contains: 'error' or 'zero' (no effect).")
+    var unseen: UnseenPolicy = .error
+
+    @Option(help: "Also write every simulated held-out trajectory here, as JSON lines.")
+    var predictions: String?
+
+    @OptionGroup var compute: ComputeOptions
+
+    @Flag(help: "Print the lambda grid and cross-validation scores of each method (to standard error).")
+    var verbose = false
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    func run() async throws {
+        let log = try LogReader.read(runs)
+        let split = try holdout.split(log)
+        let result = try Evaluator.evaluate(methods, log: log, split: split, lambda: try lambda.choice(),
+                                            unseen: unseen, threads: compute.threadCount)
+        if verbose {
+            for entry in result.results {
+                if let s = entry.fit?.selection {
+                    StandardStream.error.write("\(entry.scores.method):")
+                    printSelection(s, to: .error)
+                }
+            }
+        }
+        if let predictions {
+            try writePredictions(result, split: split, log: log, to: predictions)
+        }
+        if json {
+            print(EvaluationJSON.make(result).rendered())
+        } else {
+            print("held-out runs (\(split.heldOut.count)): \(result.heldOutRuns.joined(separator: ", "))")
+            print("fitted on \(split.training.count) runs; \(log.testIDs.count) test examples")
+            print(EvaluationTable.render(result))
+        }
+    }
+
+    private func writePredictions(_ result: EvaluationResult, split: HoldoutSplit, log: TrainingLog, to path: String) throws {
+        try PredictionsFile.write(to: path) { sink in
+            for entry in result.results {
+                for (run, predicted) in zip(split.heldOut, entry.predictions) {
+                    try sink.append(method: entry.scores.method, run: run.name, testIDs: log.testIDs,
+                                    firstStep: run.firstLossStep, predicted: predicted, truth: run.losses)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Simfluence
+
+/// `simfluence fit`: fit a simulator on every run of a log and save it.
+struct Fit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a simulator on logged training runs and save it as a model file.",
+        discussion: """
+            Fits one ridge problem per test example on every step of every run in RUNS (teacher \
+            forcing), the objective of Simfluence-Linear or its additive or multiplicative \
+            variant. Example: simfluence fit Fixtures/tiny-log --method linear -o model.simfluence
+            """)
+
+    @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
+    var runs: String
+
+    @Option(help: "The simulator to fit.")
+    var method: SimulatorMethod = .linear
+
+    @Option(name: [.short, .customLong("output")], help: "Where to write the fitted model (written atomically).")
+    var output: String
+
+    @OptionGroup var lambda: LambdaOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Flag(help: "Print the lambda grid and cross-validation scores.")
+    var verbose = false
+
+    @Flag(help: "Print a JSON summary instead of text.")
+    var json = false
+
+    func run() async throws {
+        let log = try LogReader.read(runs)
+        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(),
+                                        threads: compute.threadCount)
+        var simulator = fit.simulator
+        simulator.metadata["log"] = runs
+        simulator.metadata["fit_seconds"] = String(fit.seconds)
+        try ModelFile.write(simulator, to: output)
+        if json {
+            var object: [(String, JSON)] = [
+                ("method", .string(method.rawValue)), ("lambda", .number(simulator.lambda)),
+                ("runs", .number(Double(log.runs.count))), ("train_examples", .number(Double(log.trainIDs.count))),
+                ("test_examples", .number(Double(log.testIDs.count))), ("seconds", .number(fit.seconds)),
+                ("output", .string(output)),
+            ]
+            if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
+            print(JSON.object(object).rendered())
+        } else {
+            if verbose, let s = fit.selection { printSelection(s) }
+            let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
+            print("fitted \(method.rawValue) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples")
+            print("lambda = \(Format.number(simulator.lambda ?? .nan)) (\(how)); \(Format.seconds(fit.seconds))")
+            print("wrote \(output)")
+        }
+    }
+}
+
+/// Prints a lambda search's grid and scores, one line per grid point, marking the choice.
+func printSelection(_ s: LambdaSelection, to stream: StandardStream = .output) {
+    stream.write("lambda grid (\(s.folds)-fold cross-validated all-steps MSE):")
+    for (lambda, score) in zip(s.grid, s.scores) {
+        stream.write("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Format.number(score))\(lambda == s.chosen ? "  <- chosen" : "")")
+    }
+}

@@ -1,0 +1,45 @@
+/// One row of an evaluation: a method (or baseline), its scores and everything behind them.
+public struct MethodEvaluation: Sendable {
+    /// Scores on the held-out runs.
+    public var scores: MethodScores
+    /// Simulated losses of every held-out run (same shapes as the runs' loss matrices).
+    public var predictions: [Matrix]
+    /// The fitted method; nil for baselines.
+    public var fit: MethodFit?
+}
+
+/// The result of scoring methods and baselines on held-out runs.
+public struct EvaluationResult: Sendable {
+    /// Names of the held-out runs, in log order.
+    public var heldOutRuns: [String]
+    /// Names of the training runs the methods were fitted on.
+    public var trainingRuns: [String]
+    /// One entry per method, in the order asked for, then "persistence" and "mean-run".
+    public var results: [MethodEvaluation]
+}
+
+/// The evaluation protocol: fit each method on the training runs, simulate every held-out run
+/// from its first recorded loss, and score it beside the persistence and mean-run baselines.
+public enum Evaluator {
+    /// Evaluates `methods` on `split`. `unseen` decides what happens when a held-out curriculum
+    /// uses a training example no training run contains.
+    public static func evaluate(_ methods: [SimulatorMethod], log: TrainingLog, split: HoldoutSplit,
+                                lambda: LambdaChoice, unseen: UnseenPolicy = .error,
+                                threads: Int = Parallel.defaultThreads) throws -> EvaluationResult {
+        var results: [MethodEvaluation] = []
+        for method in methods {
+            let fit = try MethodFitting.fit(method, log: log, runs: split.training, lambda: lambda, threads: threads)
+            let predictions = try HeldOutSimulation.predict(fit.simulator, heldOut: split.heldOut, unseen: unseen)
+            let scores = Scoring.score(method: method.rawValue, lambda: fit.simulator.lambda,
+                                       predictions: predictions, heldOut: split.heldOut)
+            results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit))
+        }
+        for (name, predictions) in [("persistence", Baselines.persistence(split.heldOut)),
+                                    ("mean-run", Baselines.meanRun(training: split.training, heldOut: split.heldOut))] {
+            let scores = Scoring.score(method: name, lambda: nil, predictions: predictions, heldOut: split.heldOut)
+            results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: nil))
+        }
+        return EvaluationResult(heldOutRuns: split.heldOut.map(\.name), trainingRuns: split.training.map(\.name),
+                                results: results)
+    }
+}

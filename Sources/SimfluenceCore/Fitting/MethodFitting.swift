@@ -1,0 +1,55 @@
+/// A simulator fitted by one method, with how its lambda was chosen and how long it took.
+public struct MethodFit: Sendable {
+    /// The fitted simulator.
+    public var simulator: FittedSimulator
+    /// The cross-validation behind the lambda, when it was chosen automatically.
+    public var selection: LambdaSelection?
+    /// Wall time of lambda selection plus the final fit, in seconds.
+    public var seconds: Double
+}
+
+/// Fits a ``SimulatorMethod`` end to end: chooses lambda (fixed or cross-validated), then fits
+/// on all given runs.
+public enum MethodFitting {
+    /// Fits `method` on `runs` of `log`.
+    ///
+    /// The returned simulator records in its metadata the chosen lambda and, with
+    /// ``LambdaChoice/auto(grid:folds:)``, the grid and the cross-validation scores.
+    public static func fit(_ method: SimulatorMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
+                           tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var selection: LambdaSelection?
+        let chosen: Double
+        switch lambda {
+        case .fixed(let value):
+            chosen = value
+        case .auto(let grid, let folds):
+            let s = try LambdaSearch.select(log: log, runs: runs, form: method.form, grid: grid, folds: folds, threads: threads)
+            selection = s
+            chosen = s.chosen
+        }
+        var simulator = try RidgeFit.fit(log: log, runs: runs, form: method.form, lambda: chosen,
+                                         method: method.rawValue, tests: tests, threads: threads)
+        simulator.startingStep = runs.map(\.firstLossStep).min() ?? 0
+        simulator.startingLosses = meanStartingLosses(runs, tests: tests ?? Array(0..<log.testIDs.count))
+        simulator.metadata["lambda_choice"] = selection == nil ? "fixed" : "cross-validated"
+        if let s = selection {
+            simulator.metadata["cv_folds"] = String(s.folds)
+            simulator.metadata["cv_grid"] = s.grid.map { String($0) }.joined(separator: ",")
+            simulator.metadata["cv_scores"] = s.scores.map { String($0) }.joined(separator: ",")
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return MethodFit(simulator: simulator, selection: selection, seconds: seconds)
+    }
+}
+
+/// Per test example, the mean over `runs` of the first recorded loss (summed in run order).
+func meanStartingLosses(_ runs: [TrainingRun], tests: [Int]) -> [Double] {
+    tests.map { z in
+        var sum = 0.0
+        for run in runs { sum += run.losses[0, z] }
+        return runs.isEmpty ? 0 : sum / Double(runs.count)
+    }
+}
