@@ -1,0 +1,47 @@
+/// Simulating held-out runs with a fitted simulator.
+public enum HeldOutSimulation {
+    /// Simulates every held-out run with `simulator`, for every test example, from the run's first
+    /// recorded loss through its own curriculum (`run.simulatedBatches`, `run.initialLosses`).
+    ///
+    /// The runs' batch indices must index `simulator.trainIDs` (the simulator was fitted on the
+    /// same log's vocabulary) and their loss columns must be `simulator.testIDs`. Only the batches
+    /// the simulation applies are checked for unseen examples: a run recorded from step 1 never
+    /// applies its step-1 batch.
+    ///
+    /// - Returns: one matrix per run, with the shape of `run.losses`; row 0 is the run's starting
+    ///   loss. Values are whatever the recurrence produces (possibly non-finite if it diverges).
+    /// - Throws: ``SimfluenceError/unseenExample(id:step:source:)`` (source: the run's name, step:
+    ///   the step number in the run) for an example with `seen[i] == false` under
+    ///   ``UnseenPolicy/error``; under ``UnseenPolicy/zero`` such examples are dropped from their
+    ///   batches. ``SimfluenceError/invalidArgument(_:)`` if a run's test count differs from the
+    ///   simulator's or a batch index is outside `simulator.trainIDs`.
+    public static func predict(_ simulator: FittedSimulator, heldOut: [TrainingRun], unseen: UnseenPolicy) throws -> [Matrix] {
+        let n = simulator.trainIDs.count
+        return try heldOut.map { run in
+            guard run.losses.columns == simulator.testIDs.count else {
+                throw SimfluenceError.invalidArgument(
+                    "run \(run.name) records \(run.losses.columns) test examples but the simulator has \(simulator.testIDs.count)")
+            }
+            var batches: [[Int]] = []
+            batches.reserveCapacity(run.simulatedBatches.count)
+            for (index, batch) in zip(run.simulatedBatches.indices, run.simulatedBatches) {
+                let step = index + 1  // batches[t - 1] is step t
+                var kept: [Int] = []
+                kept.reserveCapacity(batch.count)
+                for i in batch {
+                    guard i >= 0 && i < n else {
+                        throw SimfluenceError.invalidArgument(
+                            "run \(run.name): step \(step): training example index \(i) is outside the simulator's \(n) training examples")
+                    }
+                    if simulator.seen[i] {
+                        kept.append(i)
+                    } else if unseen == .error {
+                        throw SimfluenceError.unseenExample(id: simulator.trainIDs[i], step: step, source: run.name)
+                    }
+                }
+                batches.append(kept)
+            }
+            return simulator.simulate(batches, initial: run.initialLosses)
+        }
+    }
+}
