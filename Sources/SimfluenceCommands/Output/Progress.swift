@@ -1,0 +1,46 @@
+import Foundation
+
+/// Stage-by-stage progress on standard error: a line that updates in place on a terminal,
+/// plain lines otherwise (logs, CI, pipes).
+final class Progress {
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private let clock = ContinuousClock()
+    private var stageStart: ContinuousClock.Instant
+    private var stageName = ""
+    private let total: Int
+    private var index = 0
+    /// Wall time of every finished stage, in order: (name, seconds).
+    private(set) var timings: [(String, Double)] = []
+
+    init(stages: Int) {
+        total = stages
+        stageStart = clock.now
+    }
+
+    /// Starts the next stage.
+    func begin(_ name: String) {
+        index += 1
+        stageName = name
+        stageStart = clock.now
+        let line = "[\(index)/\(total)] \(name)..."
+        if interactive {
+            FileHandle.standardError.write(Data(line.utf8))
+        } else {
+            StandardStream.error.write(line)
+        }
+    }
+
+    /// Ends the current stage and returns its wall time in seconds.
+    @discardableResult
+    func end() -> Double {
+        let elapsed = clock.now - stageStart
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        timings.append((stageName, seconds))
+        if interactive {
+            FileHandle.standardError.write(Data(" done (\(Format.seconds(seconds)))\n".utf8))
+        } else {
+            StandardStream.error.write("[\(index)/\(total)] \(stageName): done in \(Format.seconds(seconds))")
+        }
+        return seconds
+    }
+}

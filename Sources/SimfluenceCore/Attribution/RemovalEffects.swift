@@ -1,0 +1,33 @@
+/// Per-example attribution from a simulator: the change in the simulated final loss of a test
+/// example when one training example is removed from a reference curriculum.
+///
+/// Sign convention: effect_i = L_final(reference) - L_final(reference without i). A negative
+/// effect means that training on i lowers the test loss (i helps); a positive one that i hurts.
+/// Removal re-batches the remaining examples at the reference's batch size (see
+/// ``CurriculumEdits``). Examples absent from the reference have effect 0.
+public enum RemovalEffects {
+    /// The effect of every training example of `simulator` on test example `test` (a row of the
+    /// simulator), simulated from `initial` through `reference`. Indexed like the simulator's
+    /// ``FittedSimulator/trainIDs``; loss units.
+    public static func effects(of simulator: FittedSimulator, test: Int, reference: [[Int]], initial: Double) -> [Double] {
+        let batchSize = CurriculumEdits.typicalBatchSize(reference)
+        let base = finalLoss(simulator, test: test, reference, initial)
+        var effects = Array(repeating: 0.0, count: simulator.trainIDs.count)
+        for i in Set(CurriculumEdits.sequence(reference)).sorted() {
+            let without = CurriculumEdits.dropping([i], from: reference, batchSize: batchSize)
+            effects[i] = base - finalLoss(simulator, test: test, without, initial)
+        }
+        return effects
+    }
+
+    /// Training examples ordered from most helpful (most negative effect) to most harmful, with
+    /// their effects; examples absent from the reference are left out. Ties keep index order.
+    public static func ranked(_ effects: [Double], present: Set<Int>) -> [(index: Int, effect: Double)] {
+        present.sorted().map { ($0, effects[$0]) }.sorted { $0.effect != $1.effect ? $0.effect < $1.effect : $0.index < $1.index }
+    }
+
+    private static func finalLoss(_ s: FittedSimulator, test: Int, _ batches: [[Int]], _ initial: Double) -> Double {
+        let out = s.simulate(batches, initial: [initial], tests: [test])
+        return out[out.rows - 1, 0]
+    }
+}

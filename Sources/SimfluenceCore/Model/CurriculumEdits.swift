@@ -1,0 +1,37 @@
+/// Counterfactual edits of a curriculum (batches of training-example indices).
+///
+/// Edits keep the batch size: the curriculum's examples are taken in order, edited as a
+/// sequence, and cut again into batches of `batchSize` (a last, smaller batch keeps the rest).
+/// That is what dropping examples from a dataset does to a training loop with a fixed batch
+/// size, and it keeps alpha(c_t), a sum over the batch, on the scale the simulator was fitted on.
+public enum CurriculumEdits {
+    /// The curriculum's examples in training order.
+    public static func sequence(_ batches: [[Int]]) -> [Int] { batches.flatMap { $0 } }
+
+    /// Cuts a sequence into batches of `batchSize`.
+    public static func batched(_ sequence: [Int], batchSize: Int) -> [[Int]] {
+        precondition(batchSize >= 1, "batch size must be at least 1")
+        return stride(from: 0, to: sequence.count, by: batchSize).map {
+            Array(sequence[$0..<min($0 + batchSize, sequence.count)])
+        }
+    }
+
+    /// The curriculum without any occurrence of `removed`, re-batched.
+    public static func dropping(_ removed: Set<Int>, from batches: [[Int]], batchSize: Int) -> [[Int]] {
+        batched(sequence(batches).filter { !removed.contains($0) }, batchSize: batchSize)
+    }
+
+    /// The curriculum with every occurrence of `moved` taken out of place and appended at the end
+    /// (in their original relative order), re-batched.
+    public static func movingToEnd(_ moved: Set<Int>, in batches: [[Int]], batchSize: Int) -> [[Int]] {
+        let all = sequence(batches)
+        return batched(all.filter { !moved.contains($0) } + all.filter { moved.contains($0) }, batchSize: batchSize)
+    }
+
+    /// The most common batch size of a curriculum (ties: the larger), or 1 for an empty one.
+    public static func typicalBatchSize(_ batches: [[Int]]) -> Int {
+        var counts: [Int: Int] = [:]
+        for b in batches { counts[b.count, default: 0] += 1 }
+        return counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }?.key ?? 1
+    }
+}
