@@ -12,8 +12,10 @@ enum RunTrainer {
     /// Trains `model` from `start` on `rowBatches` (data-set rows), one optimizer step per batch
     /// with the mean gradient of the batch. If `test` is given, returns the test losses before
     /// training (row 0) and after every step (row t) as a `(steps + 1) x tests` matrix.
+    /// `snapshotSteps` lists steps (0 = before training) whose parameters to return in `snapshots`.
     static func train(model: MLP, from start: [Double], rowBatches: [[Int]], optimizer settings: OptimizerSettings,
-                      features: [Double], labels: [Int], test: TestSet?) -> (parameters: [Double], losses: Matrix?) {
+                      features: [Double], labels: [Int], test: TestSet?,
+                      snapshotSteps: Set<Int> = []) -> (parameters: [Double], losses: Matrix?, snapshots: [Int: [Double]]) {
         let n = model.parameterCount, d = model.inputs
         var parameters = start
         var gradient = [Double](repeating: 0, count: n)
@@ -22,6 +24,8 @@ enum RunTrainer {
         let testCount = test?.labels.count ?? 0
         var losses = [Double](repeating: 0, count: test == nil ? 0 : (rowBatches.count + 1) * testCount)
         let testFeatures = test?.features ?? [], testLabels = test?.labels ?? []
+        var snapshots: [Int: [Double]] = [:]
+        if snapshotSteps.contains(0) { snapshots[0] = start }
 
         parameters.withUnsafeMutableBufferPointer { pb in
             gradient.withUnsafeMutableBufferPointer { gb in
@@ -41,6 +45,7 @@ enum RunTrainer {
                                     }
                                     model.scale(g, by: 1 / Double(batch.count))
                                     optimizer.step(parameters: p, gradient: g)
+                                    if snapshotSteps.contains(t + 1) { snapshots[t + 1] = Array(UnsafeBufferPointer(start: p, count: n)) }
                                     if test != nil {
                                         evaluate(model: model, p: p, features: tb.baseAddress!, labels: testLabels,
                                                  out: lb.baseAddress! + (t + 1) * testCount, scratch: s)
@@ -53,7 +58,7 @@ enum RunTrainer {
             }
         }
         let matrix = test.map { _ in Matrix(rows: rowBatches.count + 1, columns: testCount, storage: losses) }
-        return (parameters, matrix)
+        return (parameters, matrix, snapshots)
     }
 
     /// The loss of each of `labels.count` examples (pixels back to back in `features`) into `out`.
