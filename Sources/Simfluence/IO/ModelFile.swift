@@ -1,0 +1,225 @@
+import Foundation
+
+/// The single-file format of a ``FittedSimulator``:
+///
+///     SIMFLUENCE-MODEL 1\n
+///     {"format":"simfluence-model","version":1,"method":...,"form":...,"lambda":...,"train_ids":[...],
+///      "test_ids":[...],"seen":[...],"fitted_on":[...],"metadata":{...},
+///      "payload":{"encoding":"float64-le","layout":"A then B, each tests x train, row-major",
+///                 "rows":R,"columns":C,"bytes":N},"checksum":"fnv1a64:<16 hex digits>"}\n
+///     <N bytes: A then B as little-endian float64, row-major>
+///
+/// The JSON header is a single line, with `"checksum"` as its last field. The checksum is the
+/// 64-bit FNV-1a hash of the whole file with those 16 hex digits replaced by ASCII '0', so any
+/// corruption of the magic line, the header or the payload is detected (a single changed byte
+/// always changes FNV-1a). Ids are always JSON strings here, preserved exactly; `lambda` is a
+/// number with round-trip precision, `null`, or one of the strings "nan", "inf", "-inf".
+/// Parameters round-trip bit for bit.
+public enum ModelFile {
+    public static let magic = "SIMFLUENCE-MODEL"
+    public static let formatName = "simfluence-model"
+    public static let version = 1
+    static let checksumPrefix = "fnv1a64:"
+
+    /// Writes `sim` atomically to `path` (whose directory must exist).
+    public static func write(_ sim: FittedSimulator, to path: String) throws {
+        try AtomicFile.write(encode(sim), to: path)
+    }
+
+    /// Reads and verifies a model file.
+    public static func read(_ path: String) throws -> FittedSimulator {
+        let file = try MappedFile(path)
+        return try decode(UnsafeRawBufferPointer(file.buffer), source: path)
+    }
+
+    /// The file's bytes.
+    public static func encode(_ sim: FittedSimulator) -> Data {
+        let rows = sim.testIDs.count, columns = sim.trainIDs.count
+        let payloadBytes = 2 * rows * columns * 8
+        let lambda: String
+        switch sim.lambda {
+        case nil: lambda = "null"
+        case let l? where l.isNaN: lambda = "\"nan\""
+        case let l? where l.isInfinite: lambda = l > 0 ? "\"inf\"" : "\"-inf\""
+        case let l?: lambda = JSONText.number(l)
+        }
+        func strings(_ a: [String]) -> String { "[" + a.map(JSONText.quoted).joined(separator: ",") + "]" }
+        var header = "{\"format\":\"\(formatName)\",\"version\":\(version)"
+        header += ",\"method\":\(JSONText.quoted(sim.method)),\"form\":\(JSONText.quoted(sim.form.rawValue)),\"lambda\":\(lambda)"
+        header += ",\"train_ids\":\(strings(sim.trainIDs)),\"test_ids\":\(strings(sim.testIDs))"
+        header += ",\"seen\":[" + sim.seen.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"
+        header += ",\"fitted_on\":\(strings(sim.fittedOn))"
+        header += ",\"metadata\":{" + sim.metadata.keys.sorted().map { JSONText.quoted($0) + ":" + JSONText.quoted(sim.metadata[$0] ?? "") }.joined(separator: ",") + "}"
+        header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
+        header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
+        header += ",\"checksum\":\"\(checksumPrefix)"
+        var out = Data("\(magic) \(version)\n".utf8)
+        out.append(contentsOf: Array(header.utf8))
+        let hexStart = out.count
+        out.append(contentsOf: Array(repeating: UInt8(ascii: "0"), count: 16))
+        out.append(contentsOf: Array("\"}\n".utf8))
+        let payloadStart = out.count
+        out.count += payloadBytes
+        out.withUnsafeMutableBytes { raw in
+            var offset = payloadStart
+            for m in [sim.a, sim.b] {
+                for v in m.storage {
+                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset += 8
+                }
+            }
+        }
+        let sum = out.withUnsafeBytes { fnv1a64($0) }
+        let hex = Array(hex16(sum).utf8)
+        out.replaceSubrange(hexStart..<(hexStart + 16), with: hex)
+        return out
+    }
+
+    /// FNV-1a, 64 bit, over `bytes`, continuing from `hash`.
+    static func fnv1a64(_ bytes: UnsafeRawBufferPointer, hash: UInt64 = 0xcbf29ce484222325) -> UInt64 {
+        var h = hash
+        for b in bytes {
+            h ^= UInt64(b)
+            h = h &* 0x100000001b3
+        }
+        return h
+    }
+
+    static func hex16(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    /// Decodes and verifies model-file bytes; `source` names them in errors.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> FittedSimulator {
+        func fail(_ line: Int?, _ m: String) -> SimfluenceError { .input(file: source, line: line, message: m) }
+        let n = bytes.count
+        guard n > 0 else { throw fail(nil, "empty file: expected a simfluence model (first line '\(magic) \(version)')") }
+        // Line 1: magic and version.
+        let prefix = Array("\(magic) ".utf8)
+        let head = Array(bytes.prefix(prefix.count))
+        guard head == Array(prefix.prefix(head.count)), n > prefix.count else {
+            if head == Array(prefix.prefix(head.count)) {
+                throw fail(1, "truncated: the file ends after \(n) bytes, inside the first line")
+            }
+            let shown = String(decoding: bytes.prefix(24).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+            throw fail(1, "not a simfluence model file: expected it to start with '\(magic) \(version)', found '\(shown)'")
+        }
+        guard let nl1 = bytes[prefix.count...].prefix(32).firstIndex(of: 0x0A) else {
+            if n < prefix.count + 32 { throw fail(1, "truncated: the file ends after \(n) bytes, inside the first line") }
+            throw fail(1, "malformed first line: expected '\(magic) \(version)'")
+        }
+        let versionText = String(decoding: bytes[prefix.count..<nl1], as: UTF8.self)
+        guard let fileVersion = Int(versionText), fileVersion >= 1 else {
+            throw fail(1, "malformed first line: expected '\(magic) <version>', found version '\(versionText)'")
+        }
+        guard fileVersion <= version else {
+            throw fail(1, "model format version \(fileVersion) was written by a newer simfluence; this build reads version \(version)")
+        }
+        // Line 2: the JSON header, ending with the checksum field.
+        let headerStart = nl1 + 1
+        guard let nl2 = bytes[headerStart...].firstIndex(of: 0x0A) else {
+            throw fail(2, "truncated: the header line is incomplete (the file ends after \(n) bytes)")
+        }
+        let suffixHead = Array("\"checksum\":\"\(checksumPrefix)".utf8)
+        let suffixLength = suffixHead.count + 16 + 2
+        guard nl2 - headerStart >= suffixLength,
+              Array(bytes[(nl2 - suffixLength)..<(nl2 - 18)]) == suffixHead,
+              Array(bytes[(nl2 - 2)..<nl2]) == Array("\"}".utf8) else {
+            throw fail(2, "corrupted header: expected it to end with the \"checksum\" field")
+        }
+        let hexStart = nl2 - 18
+        let storedHex = String(decoding: bytes[hexStart..<(hexStart + 16)], as: UTF8.self)
+        let header: JSONNode
+        do {
+            guard let base = bytes.baseAddress else { throw fail(nil, "empty file") }
+            var s = JSONScanner(base: base.assumingMemoryBound(to: UInt8.self), start: headerStart, end: nl2, line: 2, file: source)
+            header = try s.parseValue()
+            try s.expectEnd("the header object")
+        } catch let SimfluenceError.input(_, line, message) {
+            throw fail(line, "corrupted header: \(message)")
+        }
+        let ctx = JSONReadContext(file: source)
+        let members = try ctx.object(header, "the header")
+        func field(_ k: String) throws -> JSONNode { try ctx.field(members, k, in: "the header", line: 2) }
+        let payload = try ctx.object(try field("payload"), "\"payload\"")
+        func payloadField(_ k: String) throws -> Int {
+            try ctx.int(try ctx.field(payload, k, in: "\"payload\"", line: 2), "\"payload\".\"\(k)\"")
+        }
+        let payloadBytes = try payloadField("bytes")
+        let payloadStart = nl2 + 1
+        let found = n - payloadStart
+        if found < payloadBytes {
+            throw fail(nil, "truncated: the header promises \(payloadBytes) payload bytes, but only \(found) follow it")
+        }
+        if found > payloadBytes {
+            throw fail(nil, "corrupted: \(found - payloadBytes) unexpected bytes after the \(payloadBytes)-byte payload")
+        }
+        // Checksum over everything, with the stored digits read as zeros.
+        var h = fnv1a64(UnsafeRawBufferPointer(rebasing: bytes[0..<hexStart]))
+        h = Array(repeating: UInt8(ascii: "0"), count: 16).withUnsafeBytes { fnv1a64($0, hash: h) }
+        h = fnv1a64(UnsafeRawBufferPointer(rebasing: bytes[(hexStart + 16)...]), hash: h)
+        guard storedHex == hex16(h) else {
+            throw fail(nil, "checksum mismatch (stored \(checksumPrefix)\(storedHex), computed \(checksumPrefix)\(hex16(h))): the file is corrupted")
+        }
+        // The checksum holds, so what follows checks a file another program may have written.
+        guard try ctx.string(try field("format"), "\"format\"") == formatName else {
+            throw fail(2, "expected \"format\": \"\(formatName)\"")
+        }
+        let headerVersion = try ctx.int(try field("version"), "\"version\"")
+        guard headerVersion == fileVersion else {
+            throw fail(2, "the header says version \(headerVersion) but the first line says \(fileVersion)")
+        }
+        let method = try ctx.string(try field("method"), "\"method\"")
+        let formText = try ctx.string(try field("form"), "\"form\"")
+        guard let form = RecurrenceForm(rawValue: formText) else {
+            throw fail(2, "unknown \"form\" \"\(formText)\": expected one of \(RecurrenceForm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let lambdaNode = try field("lambda")
+        let lambda: Double?
+        switch lambdaNode.value {
+        case .null: lambda = nil
+        case .string("nan"): lambda = .nan
+        case .string("inf"): lambda = .infinity
+        case .string("-inf"): lambda = -.infinity
+        default:
+            guard let l = lambdaNode.value.double else {
+                throw fail(2, "expected \"lambda\" to be a number or null, found \(lambdaNode.value.kind)")
+            }
+            lambda = l
+        }
+        let trainIDs = try ctx.array(try field("train_ids"), "\"train_ids\"").map { try ctx.id($0, "each of \"train_ids\"") }
+        let testIDs = try ctx.array(try field("test_ids"), "\"test_ids\"").map { try ctx.id($0, "each of \"test_ids\"") }
+        let seen = try ctx.array(try field("seen"), "\"seen\"").map { node -> Bool in
+            guard case .bool(let b) = node.value else { throw fail(2, "expected each of \"seen\" to be true or false, found \(node.value.kind)") }
+            return b
+        }
+        let fittedOn = try ctx.array(try field("fitted_on"), "\"fitted_on\"").map { try ctx.string($0, "each of \"fitted_on\"") }
+        var metadata: [String: String] = [:]
+        if let node = members["metadata"], !node.value.isNull { metadata = try ctx.metadata(node, "\"metadata\"") }
+        let encoding = try ctx.string(try ctx.field(payload, "encoding", in: "\"payload\"", line: 2), "\"payload\".\"encoding\"")
+        guard encoding == "float64-le" else { throw fail(2, "unsupported payload encoding \"\(encoding)\": expected \"float64-le\"") }
+        let rows = try payloadField("rows"), columns = try payloadField("columns")
+        guard rows == testIDs.count, columns == trainIDs.count else {
+            throw fail(2, "the payload is \(rows) x \(columns) but there are \(testIDs.count) test ids and \(trainIDs.count) training ids")
+        }
+        guard seen.count == columns else {
+            throw fail(2, "\"seen\" has \(seen.count) flags for \(columns) training ids")
+        }
+        let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
+        let (expected, o2) = cells.multipliedReportingOverflow(by: 16)
+        guard !o1, !o2, expected == payloadBytes else {
+            throw fail(2, "the payload should hold 2 x \(rows) x \(columns) float64 values (\(expected) bytes), but the header says \(payloadBytes) bytes")
+        }
+        func matrix(at start: Int) -> Matrix {
+            var storage = [Double](repeating: 0, count: cells)
+            for k in 0..<cells {
+                storage[k] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8 * k, as: UInt64.self)))
+            }
+            return Matrix(rows: rows, columns: columns, storage: storage)
+        }
+        return FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
+                               a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
+                               seen: seen, fittedOn: fittedOn, metadata: metadata)
+    }
+}

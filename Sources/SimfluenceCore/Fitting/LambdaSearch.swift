@@ -1,0 +1,201 @@
+/// The outcome of choosing the ridge penalty by cross-validation.
+public struct LambdaSelection: Sendable, Equatable {
+    /// Candidate lambdas, ascending.
+    public var grid: [Double]
+    /// Cross-validated all-steps MSE per grid point (+infinity where a fold's system was singular
+    /// or a rollout diverged).
+    public var scores: [Double]
+    /// The grid point with the lowest score (ties: the larger lambda).
+    public var chosen: Double
+    /// Number of folds actually used: min(requested folds, number of runs).
+    public var folds: Int
+
+    public init(grid: [Double], scores: [Double], chosen: Double, folds: Int) {
+        self.grid = grid
+        self.scores = scores
+        self.chosen = chosen
+        self.folds = folds
+    }
+}
+
+/// Chooses the ridge penalty of ``RidgeFit`` by K-fold cross-validation over whole training runs.
+///
+/// Fold k holds the runs at positions i with i % K == k (in the given order), K = min(folds,
+/// runs.count). For every fold and grid lambda the form is fitted on the other folds' runs, each
+/// validation run is simulated autoregressively from its first recorded loss (ids unseen in that
+/// fit have no effect) and scored by all-steps MSE per (validation run, test example) trajectory.
+/// A lambda's score is the mean over all trajectories of all folds.
+///
+/// This computes exactly what `RidgeFit.fit` + `FittedSimulator.simulate` +
+/// `TrajectoryError.allStepsMSE` would, but assembles each fold's normal equations once per test
+/// example and re-factors only the lambda-dependent part, without materialising simulators.
+public enum LambdaSearch {
+    /// 10^-2 ... 10^3 in half-decades (11 points).
+    ///
+    /// The objective is an unnormalised sum over rows, so lambda is measured against the diagonal
+    /// of X^T X: an example seen k times contributes k to its B diagonal and about k * L^2 to its A
+    /// diagonal. With tens of appearances per example and losses O(0.01..10) those diagonals are
+    /// O(0.1..10^4); lambda = 10^-2 is effectively unregularised for every identifiable direction
+    /// yet keeps near-collinear A/B pairs solvable, and 10^3 shrinks nearly everything to zero (the
+    /// "no effect" simulator, a natural upper end). Below 10^-2 the CV curve is flat in practice and
+    /// each extra point costs a full set of factorisations (see the timings in the fitting notes).
+    public static let defaultGrid: [Double] = [
+        1e-2, 3.1622776601683794e-2, 1e-1, 3.1622776601683794e-1, 1,
+        3.1622776601683795, 10, 31.622776601683793, 100, 316.22776601683796, 1000,
+    ]
+
+    /// Cross-validates every lambda of `grid` and picks the best.
+    ///
+    /// - Throws: ``SimfluenceError/invalidArgument(_:)`` with fewer than 2 runs (pass a fixed
+    ///   lambda instead), folds < 2, an empty grid or a negative/non-finite lambda, or when no
+    ///   grid point gives a finite score; input errors as ``RidgeFit/fit(log:runs:form:lambda:method:tests:threads:)``.
+    public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
+                              grid: [Double] = defaultGrid, folds: Int = 5,
+                              threads: Int = Parallel.defaultThreads) throws -> LambdaSelection {
+        guard runs.count >= 2 else {
+            throw SimfluenceError.invalidArgument(
+                "choosing lambda by cross-validation needs at least 2 training runs (got \(runs.count)); pass a fixed lambda instead")
+        }
+        guard folds >= 2 else {
+            throw SimfluenceError.invalidArgument("cross-validation needs at least 2 folds (got \(folds))")
+        }
+        guard !grid.isEmpty else { throw SimfluenceError.invalidArgument("the lambda grid is empty") }
+        for lambda in grid where !(lambda.isFinite && lambda >= 0) {
+            throw SimfluenceError.invalidArgument("every lambda in the grid must be a finite number >= 0 (got \(lambda))")
+        }
+        var sortedGrid: [Double] = []
+        for lambda in grid.sorted() where sortedGrid.last != lambda { sortedGrid.append(lambda) }
+        let grid = sortedGrid
+        let k = min(folds, runs.count)
+        let testCount = log.testIDs.count
+        let testIDs = log.testIDs
+
+        var sums = [Double](repeating: 0, count: grid.count)
+        var singular = [Bool](repeating: false, count: grid.count)
+        var trajectories = 0
+        for fold in 0..<k {
+            let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
+            let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
+            let design = try RidgeDesign(log: log, runs: trainRuns)
+            for run in validation {
+                guard run.losses.columns == testCount else {
+                    throw SimfluenceError.invalidArgument(
+                        "run '\(run.name)' records \(run.losses.columns) test examples but the log has \(testCount)")
+                }
+                for batch in run.batches { for i in batch where i < 0 || i >= design.trainCount {
+                    throw SimfluenceError.invalidArgument(
+                        "run '\(run.name)': training index \(i) is outside the log's \(design.trainCount) training examples")
+                } }
+            }
+            if validation.isEmpty || testCount == 0 { continue }
+            trajectories += validation.count * testCount
+            let solver = RidgeSolver(design, form: form, lambdas: grid)
+            let plan = ValidationPlan(design: design, runs: validation)
+            // results[z * G + l]: sum over validation runs of the trajectory MSE (NaN = singular).
+            var results = [Double](repeating: 0, count: testCount * grid.count)
+            let g = grid.count
+            try results.withUnsafeMutableBufferPointer { rb in
+                let out = RidgeSharedPointer(base: rb.baseAddress!)
+                try ridgeChunked(testCount, threads: threads) { range in
+                    let ws = RidgeSolver.Workspace(solver: solver)
+                    for z in range {
+                        if design.activeCount > 0 {
+                            try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
+                        }
+                        for l in 0..<g {
+                            var a: UnsafeMutablePointer<Double>? = nil, b: UnsafeMutablePointer<Double>? = nil
+                            if design.activeCount > 0 {
+                                guard solver.solve(lambda: l, ws) else {
+                                    out.base[z * g + l] = .nan
+                                    continue
+                                }
+                                a = solver.aOffset.map { ws.theta + $0 }
+                                b = solver.bOffset.map { ws.theta + $0 }
+                            }
+                            out.base[z * g + l] = plan.sumOfMSE(z: z, form: form, a: a, b: b)
+                        }
+                    }
+                }
+            }
+            for l in 0..<g {
+                for z in 0..<testCount {
+                    let v = results[z * g + l]
+                    if v.isNaN { singular[l] = true } else { sums[l] += v }
+                }
+            }
+        }
+        guard trajectories > 0 else {
+            throw SimfluenceError.invalidArgument("no validation run records a step to predict; cannot cross-validate lambda")
+        }
+        var scores = [Double](repeating: .infinity, count: grid.count)
+        for l in 0..<grid.count where !singular[l] {
+            let s = sums[l] / Double(trajectories)
+            scores[l] = s.isFinite ? s : .infinity
+        }
+        var best = -1
+        for l in 0..<grid.count where scores[l].isFinite && (best < 0 || scores[l] <= scores[best]) { best = l }
+        guard best >= 0 else {
+            throw SimfluenceError.invalidArgument(
+                "no lambda in the grid \(grid) gave a finite cross-validation score (singular systems or diverging simulations); pass a fixed lambda > 0 or a grid with larger values")
+        }
+        return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
+    }
+}
+
+/// The validation runs of one fold, with batches mapped to the fold's local (active) indices and
+/// ids unseen in the fold's training runs dropped.
+private struct ValidationPlan: Sendable {
+    let runs: [TrainingRun]
+    /// Per run: flattened local indices of steps firstLossStep + 1 ... T, and step boundaries.
+    let indices: [[Int]]
+    let stepStart: [[Int]]
+
+    init(design: RidgeDesign, runs: [TrainingRun]) {
+        self.runs = runs
+        var indices: [[Int]] = [], stepStart: [[Int]] = []
+        for run in runs {
+            var flat: [Int] = [], starts: [Int] = [0]
+            for batch in run.simulatedBatches {
+                for g in batch where design.local[g] >= 0 { flat.append(design.local[g]) }
+                starts.append(flat.count)
+            }
+            indices.append(flat)
+            stepStart.append(starts)
+        }
+        self.indices = indices
+        self.stepStart = stepStart
+    }
+
+    /// Sum over validation runs of the all-steps MSE of test column `z` under parameters `a`, `b`
+    /// (local indexing; nil = not part of the form, or nothing active). Uses the same arithmetic,
+    /// in the same order, as `FittedSimulator.simulate` and `TrajectoryError.allStepsMSE`;
+    /// a non-finite trajectory error counts as +infinity.
+    func sumOfMSE(z: Int, form: RecurrenceForm, a: UnsafeMutablePointer<Double>?, b: UnsafeMutablePointer<Double>?) -> Double {
+        var total = 0.0
+        let usesA = form.usesA, usesB = form.usesB
+        for (v, run) in runs.enumerated() {
+            let steps = stepStart[v].count - 1
+            let width = run.losses.columns
+            let mse: Double = run.losses.storage.withUnsafeBufferPointer { truth in
+                indices[v].withUnsafeBufferPointer { idx in
+                    stepStart[v].withUnsafeBufferPointer { st in
+                        var loss = truth[z]
+                        var sum = 0.0
+                        for t in 0..<steps {
+                            var alpha = usesA ? 0.0 : 1.0
+                            var beta = 0.0
+                            if usesA, let a { for e in st[t]..<st[t + 1] { alpha += a[idx[e]] } }
+                            if usesB, let b { for e in st[t]..<st[t + 1] { beta += b[idx[e]] } }
+                            loss = alpha * loss + beta
+                            let d = loss - truth[(t + 1) * width + z]
+                            sum += d * d
+                        }
+                        return sum / Double(steps)
+                    }
+                }
+            }
+            total += mse.isFinite ? mse : .infinity
+        }
+        return total
+    }
+}

@@ -1,0 +1,81 @@
+/// The exact ridge fit of Simfluence (Guu et al. 2023): per test example z, independently,
+///
+///     minimise  sum over rows ( L_t - alpha(c_t) L_{t-1} - beta(c_t) )^2 + lambda (|A|^2 + |B|^2)
+///
+/// over every step t of every run with both L_{t-1} and L_t recorded (teacher forcing), with
+/// alpha and beta restricted by the ``RecurrenceForm``. The normal equations
+/// (X^T X + lambda I) theta = X^T y are solved exactly by a dense Cholesky factorisation.
+///
+/// Only training examples that occur in some row are unknowns ("seen"); the others get A = B = 0,
+/// which is the ridge solution for lambda > 0 and the minimum-norm one for lambda = 0.
+public enum RidgeFit {
+    /// Fits `form` on `runs` (runs of `log`), one independent ridge problem per test example.
+    ///
+    /// - Parameters:
+    ///   - lambda: the ridge penalty, finite and >= 0 (the objective is an unnormalised sum over
+    ///     rows, so its scale grows with the number of rows).
+    ///   - method: the simulator's method name; defaults to `form.rawValue`.
+    ///   - tests: the test-example columns to fit (default all); the returned simulator's
+    ///     `testIDs` and rows are those, in order.
+    ///   - threads: worker threads; the result is bit-identical for every thread count.
+    /// - Throws: ``SimfluenceError/invalidArgument(_:)`` for a bad lambda, test index or run shape,
+    ///   or a non-finite loss; ``SimfluenceError/singularSystem(testID:lambda:)`` when the
+    ///   regularised normal equations of a test example are not safely positive definite (for
+    ///   example lambda = 0 with examples that always appear together).
+    public static func fit(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm, lambda: Double,
+                           method: String? = nil, tests: [Int]? = nil,
+                           threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
+        guard lambda.isFinite && lambda >= 0 else {
+            throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
+        }
+        let tests = tests ?? Array(0..<log.testIDs.count)
+        for z in tests where z < 0 || z >= log.testIDs.count {
+            throw SimfluenceError.invalidArgument("test example index \(z) is outside the log's \(log.testIDs.count) test examples")
+        }
+        let design = try RidgeDesign(log: log, runs: runs)
+        let solver = RidgeSolver(design, form: form, lambdas: [lambda])
+        let trainCount = design.trainCount
+        var aStore = [Double](repeating: 0, count: tests.count * trainCount)
+        var bStore = [Double](repeating: 0, count: tests.count * trainCount)
+        if !tests.isEmpty && trainCount > 0 && design.activeCount > 0 {
+            if solver.sharedFailed[0] {
+                throw SimfluenceError.singularSystem(testID: log.testIDs[tests[0]], lambda: lambda)
+            }
+            let testIDs = log.testIDs
+            try aStore.withUnsafeMutableBufferPointer { ab in
+                try bStore.withUnsafeMutableBufferPointer { bb in
+                    let aOut = RidgeSharedPointer(base: ab.baseAddress!)
+                    let bOut = RidgeSharedPointer(base: bb.baseAddress!)
+                    try ridgeChunked(tests.count, threads: threads) { range in
+                        let ws = RidgeSolver.Workspace(solver: solver)
+                        for row in range {
+                            let z = tests[row]
+                            try solver.assemble(z: z, runs: runs, testIDs: testIDs, ws)
+                            guard solver.solve(lambda: 0, ws) else {
+                                throw SimfluenceError.singularSystem(testID: testIDs[z], lambda: lambda)
+                            }
+                            let aRow = aOut.base + row * trainCount, bRow = bOut.base + row * trainCount
+                            for (l, g) in design.active.enumerated() {
+                                if let o = solver.aOffset { aRow[g] = ws.theta[o + l] }
+                                if let o = solver.bOffset { bRow[g] = ws.theta[o + l] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var seen = [Bool](repeating: false, count: trainCount)
+        for g in design.active { seen[g] = true }
+        let metadata = [
+            "rows": String(design.rowCount),
+            "active_examples": String(design.activeCount),
+            "unknowns_per_test": String(solver.n),
+            "solver": "ridge normal equations, dense Cholesky",
+        ]
+        return FittedSimulator(method: method ?? form.rawValue, form: form, lambda: lambda,
+                               trainIDs: log.trainIDs, testIDs: tests.map { log.testIDs[$0] },
+                               a: Matrix(rows: tests.count, columns: trainCount, storage: aStore),
+                               b: Matrix(rows: tests.count, columns: trainCount, storage: bStore),
+                               seen: seen, fittedOn: runs.map(\.name), metadata: metadata)
+    }
+}
