@@ -28,61 +28,39 @@ enum DenseKernels {
     }
 }
 
-/// The Cholesky factor L (lower triangular, row-major, `n` x `n`) of a symmetric positive-definite
-/// matrix, and solves with it. Plain O(n^3 / 3) dense factorisation: the classic scores only
-/// factor one matrix (n x n with Woodbury, or d x d) per call.
-struct DenseCholesky {
+/// A symmetric positive-definite matrix factored once with ``PackedCholesky`` and then solved
+/// against many right-hand sides, possibly from several threads (the factor is read-only after
+/// construction).
+final class DenseCholesky: @unchecked Sendable {
     let n: Int
-    private var l: [Double]
+    private let packed: UnsafeMutablePointer<Double>
 
     /// Factors the symmetric matrix `a` (only its lower triangle is read). Returns nil if a pivot
-    /// is not positive (the matrix is not numerically positive definite).
+    /// is not safely positive (the matrix is not numerically positive definite; see
+    /// ``PackedCholesky/pivotTolerance``).
     init?(_ a: Matrix) {
         precondition(a.rows == a.columns, "Cholesky needs a square matrix")
         let n = a.rows
-        self.n = n
-        var l = a.storage
-        let ok: Bool = l.withUnsafeMutableBufferPointer { buf in
-            let m = buf.baseAddress!
-            for j in 0..<n {
-                let rowJ = m + j * n
-                let d = rowJ[j] - DenseKernels.dot(rowJ, rowJ, j)
-                guard d > 0 && d.isFinite else { return false }
-                let pivot = d.squareRoot()
-                rowJ[j] = pivot
-                let inv = 1 / pivot
-                for i in (j + 1)..<max(j + 1, n) {
-                    let rowI = m + i * n
-                    rowI[j] = (rowI[j] - DenseKernels.dot(rowI, rowJ, j)) * inv
-                }
-            }
-            return true
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, PackedCholesky.packedCount(n)))
+        for i in 0..<n {
+            let r = PackedCholesky.rowStart(i)
+            for j in 0...i { p[r + j] = a.storage[i * n + j] }
         }
-        guard ok else { return nil }
-        // Clear the strict upper triangle so `l` is exactly L.
-        for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { l[i * n + j] = 0 } }
-        self.l = l
+        guard PackedCholesky.factor(p, n: n) == nil else {
+            p.deallocate()
+            return nil
+        }
+        self.n = n
+        self.packed = p
     }
+
+    deinit { packed.deallocate() }
 
     /// Solves `A x = b` (`b.count == n`).
     func solve(_ b: [Double]) -> [Double] {
         precondition(b.count == n)
         var x = b
-        l.withUnsafeBufferPointer { lb in
-            x.withUnsafeMutableBufferPointer { xb in
-                let m = lb.baseAddress!, v = xb.baseAddress!
-                // L y = b
-                for i in 0..<n {
-                    v[i] = (v[i] - DenseKernels.dot(m + i * n, v, i)) / m[i * n + i]
-                }
-                // L^T x = y
-                for i in stride(from: n - 1, through: 0, by: -1) {
-                    var s = v[i]
-                    for k in (i + 1)..<max(i + 1, n) { s -= m[k * n + i] * v[k] }
-                    v[i] = s / m[i * n + i]
-                }
-            }
-        }
+        x.withUnsafeMutableBufferPointer { PackedCholesky.solve(packed, n: n, $0.baseAddress!) }
         return x
     }
 }
