@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// The `simfluence` command: fit, simulate and evaluate training-run simulators.
-public struct SimfluenceCommand: AsyncParsableCommand {
+public struct SimfluenceCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "simfluence",
         abstract: "Training data attribution by simulating training runs (Simfluence).",

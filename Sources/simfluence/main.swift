@@ -1,3 +1,3 @@
 import SimfluenceCommands
 
-await SimfluenceCommand.main()
+SimfluenceCommand.main()

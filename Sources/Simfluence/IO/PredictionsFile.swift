@@ -1,5 +1,7 @@
 /// Simulated trajectories of one run (held-out or counterfactual), for ``PredictionsFile``.
 public struct RunPrediction: Sendable, Equatable {
+    /// The method that made the predictions ("linear", "mean-run", ...), or nil when unnamed.
+    public var method: String?
     /// The run's name (or a label for a counterfactual curriculum).
     public var run: String
     /// The step of row 0 (the starting point); row r is the loss after step `firstStep + r`.
@@ -9,7 +11,8 @@ public struct RunPrediction: Sendable, Equatable {
     /// The recorded losses in the same shape, or nil when there is no real run to compare with.
     public var truth: Matrix?
 
-    public init(run: String, firstStep: Int, predicted: Matrix, truth: Matrix?) {
+    public init(method: String? = nil, run: String, firstStep: Int, predicted: Matrix, truth: Matrix?) {
+        self.method = method
         self.run = run
         self.firstStep = firstStep
         self.predicted = predicted
@@ -19,8 +22,10 @@ public struct RunPrediction: Sendable, Equatable {
 
 /// Predictions as JSON lines, one per (run, test example):
 ///
-///     {"run": "run7", "test_id": 42, "first_step": 0, "predicted": [2.31, 2.2, ...], "true": [2.31, 2.25, ...]}
+///     {"method": "linear", "run": "run7", "test_id": 42, "first_step": 0, "predicted": [2.31, 2.2, ...], "true": [2.31, 2.25, ...]}
 ///
+/// `"method"` is present when the prediction names its method; a file may hold several methods'
+/// predictions of the same runs.
 /// Arrays cover steps `first_step...T` (element 0 is the starting point). `"true"` is null when
 /// there is no recorded run. Ids are JSON integers when canonical integers, else strings.
 /// Numbers have full round-trip precision; a non-finite prediction (a diverged simulation) is
@@ -41,9 +46,10 @@ public enum PredictionsFile {
             var line = ""
             for r in runs {
                 let runText = JSONText.quoted(r.run)
+                let methodText = r.method.map { "\"method\": \(JSONText.quoted($0)), " } ?? ""
                 for (j, id) in testIDs.enumerated() {
                     line.removeAll(keepingCapacity: true)
-                    line += "{\"run\": \(runText), \"test_id\": \(JSONText.id(id)), \"first_step\": \(r.firstStep), \"predicted\": "
+                    line += "{\(methodText)\"run\": \(runText), \"test_id\": \(JSONText.id(id)), \"first_step\": \(r.firstStep), \"predicted\": "
                     append(r.predicted, column: j, to: &line)
                     line += ", \"true\": "
                     if let t = r.truth { append(t, column: j, to: &line) } else { line += "null" }
@@ -71,7 +77,7 @@ public enum PredictionsFile {
         if file.isBlank { throw SimfluenceError.input(file: path, line: nil, message: "empty file: expected JSON lines of predictions") }
         var s = file.scanner()
         let ctx = JSONReadContext(file: path)
-        struct Pending { var first: Int; var columns: [String: ([Double], [Double]?)]; var order: [String]; var line: Int }
+        struct Pending { var method: String?; var run: String; var first: Int; var columns: [String: ([Double], [Double]?)]; var order: [String]; var line: Int }
         var pending: [(String, Pending)] = []
         var runIndex: [String: Int] = [:]
         while true {
@@ -80,6 +86,9 @@ public enum PredictionsFile {
             let node = try s.parseValue()
             let m = try ctx.object(node, "each line")
             let run = try ctx.string(try ctx.field(m, "run", in: "the line", line: node.line), "\"run\"")
+            var method: String? = nil
+            if let mm = m["method"], !mm.value.isNull { method = try ctx.string(mm, "\"method\"") }
+            let key = (method.map { $0 + "\u{0}" } ?? "") + run
             let id = try ctx.id(try ctx.field(m, "test_id", in: "the line", line: node.line), "\"test_id\"")
             let first = try ctx.int(try ctx.field(m, "first_step", in: "the line", line: node.line), "\"first_step\"")
             func numbers(_ n: JSONNode, _ what: String) throws -> [Double] {
@@ -95,9 +104,9 @@ public enum PredictionsFile {
             if truth.map({ $0.count != predicted.count }) == true {
                 throw ctx.fail(node.line, "\"true\" has \(truth?.count ?? 0) values but \"predicted\" has \(predicted.count)")
             }
-            let k = runIndex[run] ?? {
-                pending.append((run, Pending(first: first, columns: [:], order: [], line: node.line)))
-                runIndex[run] = pending.count - 1
+            let k = runIndex[key] ?? {
+                pending.append((run, Pending(method: method, run: run, first: first, columns: [:], order: [], line: node.line)))
+                runIndex[key] = pending.count - 1
                 return pending.count - 1
             }()
             if pending[k].1.columns[id] != nil { throw ctx.fail(node.line, "run \(run), test example \(id) appears twice") }
@@ -121,7 +130,7 @@ public enum PredictionsFile {
                 for r in 0..<rows { pred[r, j] = pv[r] }
                 if let tv { for r in 0..<rows { truth?[r, j] = tv[r] } } else { truth = nil }
             }
-            runs.append(RunPrediction(run: name, firstStep: p.first, predicted: pred, truth: truth))
+            runs.append(RunPrediction(method: p.method, run: name, firstStep: p.first, predicted: pred, truth: truth))
         }
         return (testIDs, runs)
     }

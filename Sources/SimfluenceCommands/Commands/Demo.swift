@@ -4,7 +4,7 @@ import Foundation
 import Simfluence
 
 /// `simfluence demo`: the whole job on the built-in workload, end to end.
-struct Demo: AsyncParsableCommand {
+struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train real runs of the built-in digits workload, fit and score simulators, and check a counterfactual.",
         discussion: """
@@ -32,10 +32,10 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var lambda: LambdaOptions
     @OptionGroup var compute: ComputeOptions
 
-    func run() async throws {
+    func run() throws {
         let dir = try out ?? makeTemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let progress = Progress(stages: 4)
+        let progress = Progress(stages: 3)
         let threads = compute.threadCount
 
         progress.begin("training \(workload.runs) runs of the digits MLP")
@@ -65,14 +65,12 @@ struct Demo: AsyncParsableCommand {
         print(TextTable(header: ["test", "curriculum", "real (reference)", "simulated", "real", "error", "simulated change", "real change"],
                         rows: rows).rendered())
 
-        progress.begin("summary")
-        progress.end()
         print("\nWrote to \(dir):")
         print("  log/                 the \(log.runs.count) training runs (native layout)")
         print("  evaluation.json      the table above, machine-readable")
         print("  linear.simfluence    the Simfluence-Linear model fitted on the \(split.training.count) training runs")
         print("  counterfactual/      the edited curricula and their real training runs")
-        print("Stage times: " + progress.timings.dropLast().map { "\($0.0): \(Format.seconds($0.1))" }.joined(separator: "; "))
+        print("Stage times: " + progress.timings.map { "\($0.0): \(Format.seconds($0.1))" }.joined(separator: "; "))
     }
 
     /// Builds, simulates and trains the counterfactual curricula; returns the table rows.

@@ -3,7 +3,7 @@ import Foundation
 import Simfluence
 
 /// `simfluence evaluate`: score methods on held-out runs beside the baselines.
-struct Evaluate: AsyncParsableCommand {
+struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score simulators on held-out runs against the persistence and mean-run baselines.",
         discussion: """
@@ -38,18 +38,18 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         let log = try LogReader.read(runs)
         let split = try holdout.split(log)
         let result = try Evaluator.evaluate(methods, log: log, split: split, lambda: try lambda.choice(),
                                             unseen: unseen, threads: compute.threadCount)
-        if verbose {
-            for entry in result.results {
-                if let s = entry.fit?.selection {
-                    StandardStream.error.write("\(entry.scores.method):")
-                    printSelection(s, to: .error)
-                }
+        for entry in result.results {
+            guard let s = entry.fit?.selection else { continue }
+            if verbose {
+                StandardStream.error.write("\(entry.scores.method):")
+                printSelection(s, to: .error)
             }
+            warnIfAtGridEdge(s, method: entry.scores.method)
         }
         if let predictions {
             try writePredictions(result, split: split, log: log, to: predictions)
@@ -64,13 +64,12 @@ struct Evaluate: AsyncParsableCommand {
     }
 
     private func writePredictions(_ result: EvaluationResult, split: HoldoutSplit, log: TrainingLog, to path: String) throws {
-        try PredictionsFile.write(to: path) { sink in
-            for entry in result.results {
-                for (run, predicted) in zip(split.heldOut, entry.predictions) {
-                    try sink.append(method: entry.scores.method, run: run.name, testIDs: log.testIDs,
-                                    firstStep: run.firstLossStep, predicted: predicted, truth: run.losses)
-                }
+        let runs = result.results.flatMap { entry in
+            zip(split.heldOut, entry.predictions).map { run, predicted in
+                RunPrediction(method: entry.scores.method, run: run.name, firstStep: run.firstLossStep,
+                              predicted: predicted, truth: run.losses)
             }
         }
+        try PredictionsFile.write(runs, testIDs: log.testIDs, to: path)
     }
 }

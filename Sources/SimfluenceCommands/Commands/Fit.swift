@@ -3,7 +3,7 @@ import Foundation
 import Simfluence
 
 /// `simfluence fit`: fit a simulator on every run of a log and save it.
-struct Fit: AsyncParsableCommand {
+struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit a simulator on logged training runs and save it as a model file.",
         discussion: """
@@ -30,7 +30,7 @@ struct Fit: AsyncParsableCommand {
     @Flag(help: "Print a JSON summary instead of text.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         let log = try LogReader.read(runs)
         let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(),
                                         threads: compute.threadCount)
@@ -38,6 +38,7 @@ struct Fit: AsyncParsableCommand {
         simulator.metadata["log"] = runs
         simulator.metadata["fit_seconds"] = String(fit.seconds)
         try ModelFile.write(simulator, to: output)
+        if let s = fit.selection { warnIfAtGridEdge(s, method: method.rawValue) }
         if json {
             var object: [(String, JSON)] = [
                 ("method", .string(method.rawValue)), ("lambda", .number(simulator.lambda)),
@@ -63,4 +64,12 @@ func printSelection(_ s: LambdaSelection, to stream: StandardStream = .output) {
     for (lambda, score) in zip(s.grid, s.scores) {
         stream.write("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Format.number(score))\(lambda == s.chosen ? "  <- chosen" : "")")
     }
+}
+
+/// Warns (on standard error) when cross-validation chose an end of its grid: the best lambda
+/// may lie beyond it.
+func warnIfAtGridEdge(_ s: LambdaSelection, method: String) {
+    guard s.grid.count > 1, s.chosen == s.grid.first || s.chosen == s.grid.last else { return }
+    let side = s.chosen == s.grid.first ? "smallest" : "largest"
+    StandardStream.error.write("note: \(method): cross-validation chose the \(side) lambda of the grid (\(Format.number(s.chosen))); a wider --lambda-grid may do better")
 }

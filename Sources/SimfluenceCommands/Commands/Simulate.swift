@@ -3,7 +3,7 @@ import Foundation
 import Simfluence
 
 /// `simfluence simulate`: roll a fitted simulator out over a curriculum.
-struct Simulate: AsyncParsableCommand {
+struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Predict every test example's loss after every step of a curriculum.",
         discussion: """
@@ -38,7 +38,7 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of CSV.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         let simulator = try ModelFile.read(model)
         let batches = try CurriculumFile.read(curriculum)
         let start = startStep ?? simulator.startingStep

@@ -4,7 +4,7 @@ import Foundation
 import Simfluence
 
 /// `simfluence train`: real training runs of the built-in digits workload, logged.
-struct Train: AsyncParsableCommand {
+struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the built-in digits MLP on random curricula (or a given one) and log the runs.",
         discussion: """
@@ -31,7 +31,7 @@ struct Train: AsyncParsableCommand {
     @OptionGroup var workload: WorkloadOptions
     @OptionGroup var compute: ComputeOptions
 
-    func run() async throws {
+    func run() throws {
         let settings = workload.settings
         let fineTuning = try DigitsFineTuning(protocol: settings)
         let log: TrainingLog

@@ -23,6 +23,7 @@ final class Progress {
         stageName = name
         stageStart = clock.now
         let line = "[\(index)/\(total)] \(name)..."
+        fflush(nil)  // keep results and progress in order when both go to one place
         if interactive {
             FileHandle.standardError.write(Data(line.utf8))
         } else {
@@ -36,6 +37,7 @@ final class Progress {
         let elapsed = clock.now - stageStart
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         timings.append((stageName, seconds))
+        fflush(nil)
         if interactive {
             FileHandle.standardError.write(Data(" done (\(Format.seconds(seconds)))\n".utf8))
         } else {

@@ -1,18 +1,20 @@
 /// Counterfactual edits of a curriculum (batches of training-example indices).
 ///
 /// Edits keep the batch size: the curriculum's examples are taken in order, edited as a
-/// sequence, and cut again into batches of `batchSize` (a last, smaller batch keeps the rest).
-/// That is what dropping examples from a dataset does to a training loop with a fixed batch
-/// size, and it keeps alpha(c_t), a sum over the batch, on the scale the simulator was fitted on.
+/// sequence, and cut again into batches of `batchSize`; a remainder too small to fill a batch is
+/// dropped (as a data loader with `drop_last` does). That is what dropping examples from a
+/// dataset does to a training loop with a fixed batch size, and it keeps alpha(c_t), a sum over
+/// the batch, on the scale the simulator was fitted on: a partial batch would shrink alpha and
+/// fake a large drop in loss.
 public enum CurriculumEdits {
     /// The curriculum's examples in training order.
     public static func sequence(_ batches: [[Int]]) -> [Int] { batches.flatMap { $0 } }
 
-    /// Cuts a sequence into batches of `batchSize`.
+    /// Cuts a sequence into full batches of `batchSize`, dropping a remainder that does not fill one.
     public static func batched(_ sequence: [Int], batchSize: Int) -> [[Int]] {
         precondition(batchSize >= 1, "batch size must be at least 1")
-        return stride(from: 0, to: sequence.count, by: batchSize).map {
-            Array(sequence[$0..<min($0 + batchSize, sequence.count)])
+        return stride(from: 0, to: sequence.count - batchSize + 1, by: batchSize).map {
+            Array(sequence[$0..<($0 + batchSize)])
         }
     }
 
