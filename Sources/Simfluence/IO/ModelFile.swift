@@ -23,7 +23,7 @@ public enum ModelFile {
 
     /// Writes `sim` atomically to `path` (whose directory must exist).
     public static func write(_ sim: FittedSimulator, to path: String) throws {
-        try AtomicFile.write(encode(sim), to: path)
+        try writeStreaming(sim, to: path)
     }
 
     /// Reads and verifies a model file.
@@ -34,6 +34,31 @@ public enum ModelFile {
 
     /// The file's bytes.
     public static func encode(_ sim: FittedSimulator) -> Data {
+        let rows = sim.testIDs.count, columns = sim.trainIDs.count
+        let payloadBytes = 2 * rows * columns * 8
+        var out = Data(headerThroughChecksumPrefix(sim))
+        let hexStart = out.count
+        out.append(contentsOf: Array(repeating: UInt8(ascii: "0"), count: 16))
+        out.append(contentsOf: Array("\"}\n".utf8))
+        let payloadStart = out.count
+        out.count += payloadBytes
+        out.withUnsafeMutableBytes { raw in
+            var offset = payloadStart
+            for m in [sim.a, sim.b] {
+                for v in m.storage {
+                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset += 8
+                }
+            }
+        }
+        let sum = out.withUnsafeBytes { fnv1a64($0) }
+        let hex = Array(hex16(sum).utf8)
+        out.replaceSubrange(hexStart..<(hexStart + 16), with: hex)
+        return out
+    }
+
+    /// The magic line and the JSON header up to and including `"checksum":"fnv1a64:`.
+    static func headerThroughChecksumPrefix(_ sim: FittedSimulator) -> [UInt8] {
         let rows = sim.testIDs.count, columns = sim.trainIDs.count
         let payloadBytes = 2 * rows * columns * 8
         let lambda: String
@@ -53,26 +78,7 @@ public enum ModelFile {
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
         header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
         header += ",\"checksum\":\"\(checksumPrefix)"
-        var out = Data("\(magic) \(version)\n".utf8)
-        out.append(contentsOf: Array(header.utf8))
-        let hexStart = out.count
-        out.append(contentsOf: Array(repeating: UInt8(ascii: "0"), count: 16))
-        out.append(contentsOf: Array("\"}\n".utf8))
-        let payloadStart = out.count
-        out.count += payloadBytes
-        out.withUnsafeMutableBytes { raw in
-            var offset = payloadStart
-            for m in [sim.a, sim.b] {
-                for v in m.storage {
-                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: offset, as: UInt64.self)
-                    offset += 8
-                }
-            }
-        }
-        let sum = out.withUnsafeBytes { fnv1a64($0) }
-        let hex = Array(hex16(sum).utf8)
-        out.replaceSubrange(hexStart..<(hexStart + 16), with: hex)
-        return out
+        return Array("\(magic) \(version)\n".utf8) + Array(header.utf8)
     }
 
     /// FNV-1a, 64 bit, over `bytes`, continuing from `hash`.

@@ -10,6 +10,10 @@ struct Fit: ParsableCommand {
             Fits one ridge problem per test example on every step of every run in RUNS (teacher \
             forcing), the objective of Simfluence-Linear or its additive or multiplicative \
             variant. Example: simfluence fit Fixtures/tiny-log --method linear -o model.simfluence
+
+            With --shard K/N only slice K of N of the test set is fitted (see Docs/Sharding.md); \
+            with --lambda auto every shard cross-validates on all test examples, so all shards \
+            choose the same lambda as an unsharded fit.
             """)
 
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
@@ -24,6 +28,13 @@ struct Fit: ParsableCommand {
     @OptionGroup var lambda: LambdaOptions
     @OptionGroup var compute: ComputeOptions
 
+    @OptionGroup var solverOptions: SolverOptions
+
+    @Option(help: ArgumentHelp(
+        "Fit only slice K of N of the test set (contiguous slices, K from 1); join the parts with `simfluence merge`.",
+        valueName: "K/N"))
+    var shard: String?
+
     @Flag(help: "Print the lambda grid and cross-validation scores.")
     var verbose = false
 
@@ -31,11 +42,18 @@ struct Fit: ParsableCommand {
     var json = false
 
     func run() throws {
+        let spec = try shard.map { try ShardSpec(parsing: $0) }
         let log = try LogReader.read(runs)
-        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(),
-                                        threads: compute.threadCount)
+        let tests = spec.map { Array($0.range(tests: log.testIDs.count)) }
+        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(), tests: tests,
+                                        threads: compute.threadCount, solver: try solverOptions.choice())
         var simulator = fit.simulator
         simulator.metadata["log"] = runs
+        simulator.metadata[ShardMerge.fingerprintKey] = LogFingerprint.compute(log)
+        if let spec {
+            simulator.metadata[ShardMerge.shardKey] = spec.description
+            simulator.metadata[ShardMerge.totalTestsKey] = String(log.testIDs.count)
+        }
         simulator.metadata["fit_seconds"] = String(fit.seconds)
         try ModelFile.write(simulator, to: output)
         if let s = fit.selection { warnIfAtGridEdge(s, method: method.rawValue) }
@@ -44,14 +62,15 @@ struct Fit: ParsableCommand {
                 ("method", .string(method.rawValue)), ("lambda", .number(simulator.lambda)),
                 ("runs", .number(Double(log.runs.count))), ("train_examples", .number(Double(log.trainIDs.count))),
                 ("test_examples", .number(Double(log.testIDs.count))), ("seconds", .number(fit.seconds)),
-                ("output", .string(output)),
+                ("output", .string(output)), ("shard", spec.map { .string($0.description) } ?? .null),
             ]
             if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
             print(JSON.object(object).rendered())
         } else {
             if verbose, let s = fit.selection { printSelection(s) }
             let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
-            print("fitted \(method.rawValue) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples")
+            let slice = spec.map { " (shard \($0): \(simulator.testIDs.count) of them)" } ?? ""
+            print("fitted \(method.rawValue) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
             print("lambda = \(Format.number(simulator.lambda ?? .nan)) (\(how)); \(Format.seconds(fit.seconds))")
             print("wrote \(output)")
         }

@@ -54,6 +54,14 @@ public enum LambdaSearch {
     public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
                               grid: [Double] = defaultGrid, folds: Int = 5,
                               threads: Int = Parallel.defaultThreads) throws -> LambdaSelection {
+        try select(log: log, runs: runs, form: form, grid: grid, folds: folds, threads: threads, iterative: true)
+    }
+
+    /// ``select(log:runs:form:grid:folds:threads:)`` with the fold solver chosen: `iterative`
+    /// false forces the dense exact path everywhere (the reference the CG path is tested against).
+    public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
+                              grid: [Double], folds: Int, threads: Int,
+                              iterative useIterative: Bool) throws -> LambdaSelection {
         guard runs.count >= 2 else {
             throw SimfluenceError.invalidArgument(
                 "choosing lambda by cross-validation needs at least 2 training runs (got \(runs.count)); pass a fixed lambda instead")
@@ -91,11 +99,16 @@ public enum LambdaSearch {
             }
             if validation.isEmpty || testCount == 0 { continue }
             trajectories += validation.count * testCount
-            let solver = RidgeSolver(design, form: form, lambdas: grid)
             let plan = ValidationPlan(design: design, runs: validation)
-            // results[z * G + l]: sum over validation runs of the trajectory MSE (NaN = singular).
-            var results = [Double](repeating: 0, count: testCount * grid.count)
             let g = grid.count
+            var results: [Double]
+            if useIterative && usesIterativeCV(form) {
+                results = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form,
+                                                   grid: grid, plan: plan, threads: threads)
+            } else {
+            let solver = RidgeSolver(design, form: form, lambdas: grid)
+            // results[z * G + l]: sum over validation runs of the trajectory MSE (NaN = singular).
+            results = [Double](repeating: 0, count: testCount * grid.count)
             try results.withUnsafeMutableBufferPointer { rb in
                 let out = RidgeSharedPointer(base: rb.baseAddress!)
                 try ridgeChunked(testCount, threads: threads) { range in
@@ -118,6 +131,7 @@ public enum LambdaSearch {
                         }
                     }
                 }
+            }
             }
             for l in 0..<g {
                 for z in 0..<testCount {
@@ -146,7 +160,7 @@ public enum LambdaSearch {
 
 /// The validation runs of one fold, with batches mapped to the fold's local (active) indices and
 /// ids unseen in the fold's training runs dropped.
-private struct ValidationPlan: Sendable {
+struct ValidationPlan: Sendable {
     let runs: [TrainingRun]
     /// Per run: flattened local indices of steps firstLossStep + 1 ... T, and step boundaries.
     let indices: [[Int]]

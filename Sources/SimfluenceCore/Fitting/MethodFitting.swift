@@ -16,7 +16,8 @@ public enum MethodFitting {
     /// The returned simulator records in its metadata the chosen lambda and, with
     /// ``LambdaChoice/auto(grid:folds:)``, the grid and the cross-validation scores.
     public static func fit(_ method: SimulatorMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
-                           tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
+                           tests: [Int]? = nil, threads: Int = Parallel.defaultThreads,
+                           solver: RidgeSolverChoice = .automatic) throws -> MethodFit {
         let clock = ContinuousClock()
         let start = clock.now
         var selection: LambdaSelection?
@@ -30,7 +31,7 @@ public enum MethodFitting {
             chosen = s.chosen
         }
         var simulator = try RidgeFit.fit(log: log, runs: runs, form: method.form, lambda: chosen,
-                                         method: method.rawValue, tests: tests, threads: threads)
+                                         method: method.rawValue, tests: tests, threads: threads, solver: solver)
         simulator.startingStep = runs.map(\.firstLossStep).min() ?? 0
         simulator.startingLosses = meanStartingLosses(runs, tests: tests ?? Array(0..<log.testIDs.count))
         simulator.metadata["lambda_choice"] = selection == nil ? "fixed" : "cross-validated"

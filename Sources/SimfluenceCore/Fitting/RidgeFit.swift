@@ -18,13 +18,16 @@ public enum RidgeFit {
     ///   - tests: the test-example columns to fit (default all); the returned simulator's
     ///     `testIDs` and rows are those, in order.
     ///   - threads: worker threads; the result is bit-identical for every thread count.
+    ///   - solver: dense exact Cholesky or conjugate gradients (see ``RidgeSolverChoice``); the
+    ///     default chooses by the number of unknowns (``denseUnknownLimit``).
     /// - Throws: ``SimfluenceError/invalidArgument(_:)`` for a bad lambda, test index or run shape,
     ///   or a non-finite loss; ``SimfluenceError/singularSystem(testID:lambda:)`` when the
     ///   regularised normal equations of a test example are not safely positive definite (for
     ///   example lambda = 0 with examples that always appear together).
     public static func fit(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm, lambda: Double,
                            method: String? = nil, tests: [Int]? = nil,
-                           threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
+                           threads: Int = Parallel.defaultThreads,
+                           solver choice: RidgeSolverChoice = .automatic) throws -> FittedSimulator {
         guard lambda.isFinite && lambda >= 0 else {
             throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
         }
@@ -33,6 +36,31 @@ public enum RidgeFit {
             throw SimfluenceError.invalidArgument("test example index \(z) is outside the log's \(log.testIDs.count) test examples")
         }
         let design = try RidgeDesign(log: log, runs: runs)
+        let unknowns = form == .linear ? 2 * design.activeCount : design.activeCount
+        var tolerance: Double? = nil
+        switch choice {
+        case .dense: break
+        case .iterative(let t):
+            guard t.isFinite && t > 0 else {
+                throw SimfluenceError.invalidArgument("the iterative solver's tolerance must be a finite number > 0 (got \(t))")
+            }
+            tolerance = t
+        case .automatic:
+            if unknowns > denseUnknownLimit && lambda > 0 {
+                tolerance = unknowns <= smallIterativeLimit ? smallIterativeTolerance : defaultIterativeTolerance
+            }
+        }
+        if let tolerance {
+            let r = try fitIterative(design: design, runs: runs, testIDs: log.testIDs, form: form, lambda: lambda,
+                                     tests: tests, tolerance: tolerance, threads: threads)
+            return simulator(design: design, log: log, runs: runs, form: form, lambda: lambda, method: method, tests: tests,
+                             a: r.a, b: r.b, unknowns: unknowns, metadata: [
+                                "solver": "ridge normal equations, block-Jacobi preconditioned conjugate gradients",
+                                "cg_tolerance": String(tolerance),
+                                "cg_max_iterations": String(r.iterations),
+                                "cg_max_relative_residual": String(r.residual),
+                             ])
+        }
         let solver = RidgeSolver(design, form: form, lambdas: [lambda])
         let trainCount = design.trainCount
         var aStore = [Double](repeating: 0, count: tests.count * trainCount)
@@ -64,18 +92,28 @@ public enum RidgeFit {
                 }
             }
         }
+        return simulator(design: design, log: log, runs: runs, form: form, lambda: lambda, method: method, tests: tests,
+                         a: aStore, b: bStore, unknowns: unknowns,
+                         metadata: ["solver": "ridge normal equations, dense Cholesky"])
+    }
+
+    /// Packs fitted parameters into a simulator with the fit's provenance.
+    static func simulator(design: RidgeDesign, log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm, lambda: Double,
+                          method: String?, tests: [Int], a: [Double], b: [Double], unknowns: Int,
+                          metadata extra: [String: String]) -> FittedSimulator {
+        let trainCount = design.trainCount
         var seen = [Bool](repeating: false, count: trainCount)
         for g in design.active { seen[g] = true }
-        let metadata = [
+        var metadata = [
             "rows": String(design.rowCount),
             "active_examples": String(design.activeCount),
-            "unknowns_per_test": String(solver.n),
-            "solver": "ridge normal equations, dense Cholesky",
+            "unknowns_per_test": String(unknowns),
         ]
+        metadata.merge(extra) { $1 }
         return FittedSimulator(method: method ?? form.rawValue, form: form, lambda: lambda,
                                trainIDs: log.trainIDs, testIDs: tests.map { log.testIDs[$0] },
-                               a: Matrix(rows: tests.count, columns: trainCount, storage: aStore),
-                               b: Matrix(rows: tests.count, columns: trainCount, storage: bStore),
+                               a: Matrix(rows: tests.count, columns: trainCount, storage: a),
+                               b: Matrix(rows: tests.count, columns: trainCount, storage: b),
                                seen: seen, fittedOn: runs.map(\.name), metadata: metadata)
     }
 }

@@ -1,0 +1,116 @@
+/// Cross-validation of one fold by conjugate gradients (see ``LambdaSearch``).
+///
+/// For the linear and multiplicative forms with lambda > 0, every (test example, lambda) system
+/// of a fold is solved by ``IterativeRidge`` to a relative residual of 1e-15 (about machine
+/// precision), sixteen test examples per SIMD vector, warm-started from the solution at the next larger grid point. Solutions then agree with the dense Cholesky
+/// path to about 1e-12 relative, and cross-validation scores to about 1e-11, far below the
+/// differences between grid points. Any system whose final true residual is above
+/// ``acceptedResidual`` (or whose block preconditioner is singular, or lambda = 0) is re-solved
+/// by the exact dense path, so the scores never rest on an unconverged solve.
+///
+/// Cost: a CG iteration is two passes over the design (O(rows x batch) per 8 test examples),
+/// and the paper-scale systems converge in 30-40 iterations at every grid point, against one
+/// O(m^3) factorisation per (test example, lambda) for the dense path.
+extension LambdaSearch {
+    /// The residual the CG solves aim for.
+    static let cgTolerance = 1e-15
+    /// Solves whose true relative residual stays above this go to the dense path.
+    static let acceptedResidual = 1e-14
+
+    /// Whether a fold of `form` is cross-validated by CG (otherwise by the dense solver).
+    static func usesIterativeCV(_ form: RecurrenceForm) -> Bool { form != .additive }
+
+    /// results[z * grid.count + l]: sum over the fold's validation runs of the all-steps MSE of
+    /// test example z at grid[l] (NaN when the system is singular), as the dense path computes it.
+    static func iterativeFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
+                                     form: RecurrenceForm, grid: [Double], plan: ValidationPlan,
+                                     threads: Int) throws -> [Double] {
+        let testCount = testIDs.count
+        let g = grid.count
+        let m = design.activeCount
+        let n = form == .linear ? 2 * m : m
+        var results = [Double](repeating: 0, count: testCount * g)
+        // 1 where the dense path must decide.
+        var dense = [Double](repeating: 0, count: testCount * g)
+        if m == 0 {
+            for z in 0..<testCount { for l in 0..<g { results[z * g + l] = plan.sumOfMSE(z: z, form: form, a: nil, b: nil) } }
+            return results
+        }
+        let cap = max(50, min(n, 400))
+        let solvers: [IterativeRidge?] = grid.map {
+            $0 > 0 ? IterativeRidge(design: design, form: form, lambda: $0, tolerance: cgTolerance,
+                                    acceptance: acceptedResidual, maxIterations: cap) : nil
+        }
+        let w = IterativeRidge.width
+        let blocks = (testCount + w - 1) / w
+        try results.withUnsafeMutableBufferPointer { rb in
+        try dense.withUnsafeMutableBufferPointer { db in
+            let out = RidgeSharedPointer(base: rb.baseAddress!)
+            let fallback = RidgeSharedPointer(base: db.baseAddress!)
+            try ridgeChunked(blocks, threads: threads) { range in
+                let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount)
+                var a = [Double](repeating: 0, count: m), b = [Double](repeating: 0, count: m)
+                for block in range {
+                    let tests = Array((block * w)..<min(testCount, (block + 1) * w))
+                    // From the largest lambda down, each solve warm-started at the previous solution.
+                    var warm = false
+                    for l in (0..<g).reversed() {
+                        guard let solver = solvers[l] else {
+                            for z in tests { fallback.base[z * g + l] = 1 }
+                            continue
+                        }
+                        let result: IterativeRidge.BlockResult
+                        do {
+                            result = try solver.solve(tests: tests, runs: trainRuns, testIDs: testIDs, ws, warmStart: warm)
+                            warm = true
+                        } catch SimfluenceError.singularSystem {
+                            for z in tests { fallback.base[z * g + l] = 1 }
+                            warm = false
+                            continue
+                        }
+                        for (k, z) in tests.enumerated() {
+                            var finite = true
+                            for i in 0..<m {
+                                b[i] = ws.x[2 * i][k]
+                                a[i] = ws.x[2 * i + 1][k]
+                                if !(a[i].isFinite && b[i].isFinite) { finite = false }
+                            }
+                            guard finite, result.residuals[k] <= acceptedResidual else {
+                                fallback.base[z * g + l] = 1
+                                continue
+                            }
+                            out.base[z * g + l] = a.withUnsafeMutableBufferPointer { ap in
+                                b.withUnsafeMutableBufferPointer { bp in
+                                    plan.sumOfMSE(z: z, form: form, a: form.usesA ? ap.baseAddress : nil,
+                                                  b: form.usesB ? bp.baseAddress : nil)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }}
+        // The exact path for whatever CG did not settle.
+        let pending = (0..<testCount).filter { z in (0..<g).contains { dense[z * g + $0] != 0 } }
+        if !pending.isEmpty {
+            let solver = RidgeSolver(design, form: form, lambdas: grid)
+            try results.withUnsafeMutableBufferPointer { rb in
+                let out = RidgeSharedPointer(base: rb.baseAddress!)
+                let flags = dense
+                try ridgeChunked(pending.count, threads: threads) { range in
+                    let ws = RidgeSolver.Workspace(solver: solver)
+                    for p in range {
+                        let z = pending[p]
+                        try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
+                        for l in 0..<g where flags[z * g + l] != 0 {
+                            guard solver.solve(lambda: l, ws) else { out.base[z * g + l] = .nan; continue }
+                            out.base[z * g + l] = plan.sumOfMSE(z: z, form: form, a: solver.aOffset.map { ws.theta + $0 },
+                                                                b: solver.bOffset.map { ws.theta + $0 })
+                        }
+                    }
+                }
+            }
+        }
+        return results
+    }
+}

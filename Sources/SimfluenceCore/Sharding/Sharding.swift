@@ -1,0 +1,195 @@
+/// One slice of the test set, for fitting a model on many machines (`fit --shard K/N`).
+///
+/// Slice K (1-based) of N holds test columns floor((K-1) T / N) ..< floor(K T / N) of the log's
+/// T test examples: contiguous, in log order, sizes differing by at most one, and the slices
+/// 1...N cover every test example exactly once. Test examples are fitted independently, so the
+/// slices' parameters are bit-identical to the corresponding rows of an unsharded fit.
+public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
+    /// 1-based slice index.
+    public var index: Int
+    /// Number of slices.
+    public var count: Int
+
+    public init(index: Int, count: Int) throws {
+        guard count >= 1, index >= 1, index <= count else {
+            throw SimfluenceError.invalidArgument("a shard is K/N with 1 <= K <= N (got \(index)/\(count))")
+        }
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "K/N".
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(trimmed(parts[0])),
+              let n = Int(trimmed(parts[1])) else {
+            throw SimfluenceError.invalidArgument("a shard is written K/N, for example 3/16 (got '\(text)')")
+        }
+        try self.init(index: k, count: n)
+    }
+
+    /// The test columns of this slice among `tests` test examples.
+    public func range(tests: Int) -> Range<Int> {
+        (tests * (index - 1) / count)..<(tests * index / count)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+}
+
+private func trimmed(_ s: Substring) -> String {
+    var s = s
+    while s.first == " " || s.first == "\t" { s.removeFirst() }
+    while s.last == " " || s.last == "\t" { s.removeLast() }
+    return String(s)
+}
+
+/// A fingerprint of a training log: a 64-bit hash of its training and test ids, and of every
+/// run's name, first loss step, curriculum (as indices) and recorded losses (bit patterns).
+/// Two logs with the same fingerprint are, for fitting purposes, the same log. Written as
+/// "v1:<16 hex digits>".
+public enum LogFingerprint {
+    public static func compute(_ log: TrainingLog) -> String {
+        var h = Hasher64()
+        h.add(log.trainIDs.count)
+        for id in log.trainIDs { h.add(id) }
+        h.add(log.testIDs.count)
+        for id in log.testIDs { h.add(id) }
+        h.add(log.runs.count)
+        for run in log.runs {
+            h.add(run.name)
+            h.add(run.firstLossStep)
+            h.add(run.batches.count)
+            for batch in run.batches {
+                h.add(batch.count)
+                for i in batch { h.add(i) }
+            }
+            h.add(run.losses.rows)
+            h.add(run.losses.columns)
+            run.losses.storage.withUnsafeBufferPointer { s in
+                for v in s { h.add(v.bitPattern) }
+            }
+        }
+        let s = String(h.value, radix: 16)
+        return "v1:" + String(repeating: "0", count: 16 - s.count) + s
+    }
+}
+
+/// A simple, fast, well-mixing 64-bit hash over 64-bit words (not cryptographic).
+struct Hasher64 {
+    private(set) var value: UInt64 = 0x243F_6A88_85A3_08D3
+
+    @inline(__always)
+    mutating func add(_ w: UInt64) {
+        var x = value ^ w
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        value = x ^ (x >> 31)
+    }
+
+    mutating func add(_ i: Int) { add(UInt64(bitPattern: Int64(i))) }
+
+    mutating func add(_ s: String) {
+        let bytes = Array(s.utf8)
+        add(bytes.count)
+        var k = 0
+        while k < bytes.count {
+            var w: UInt64 = 0
+            for j in 0..<min(8, bytes.count - k) { w |= UInt64(bytes[k + j]) << (8 * UInt64(j)) }
+            add(w)
+            k += 8
+        }
+    }
+}
+
+/// Joins the parts of a sharded fit (`simfluence merge`).
+public enum ShardMerge {
+    /// Metadata keys a sharded fit records.
+    public static let fingerprintKey = "log_fingerprint"
+    public static let shardKey = "shard"
+    public static let totalTestsKey = "shard_total_tests"
+    /// Keys whose values legitimately differ between parts (timings, per-part solver statistics).
+    static let perPartKeys: Set<String> = [shardKey, "fit_seconds", "cg_max_iterations", "cg_max_relative_residual", "solver"]
+
+    /// Joins `parts` (in any order) into the simulator an unsharded fit would have produced:
+    /// test examples in log order, parameters bit for bit.
+    ///
+    /// Refuses parts that do not belong together: a missing fingerprint or shard record,
+    /// different logs (fingerprints), methods, forms, lambdas, training ids, seen flags, fitted
+    /// runs, starting steps, shard counts or cross-validation records; duplicated or missing
+    /// slices; or a part whose test examples are not its slice's size.
+    public static func merge(_ parts: [FittedSimulator]) throws -> FittedSimulator {
+        guard let first = parts.first else { throw SimfluenceError.invalidArgument("merge needs at least one part") }
+        func fail(_ m: String) -> SimfluenceError { .invalidArgument("cannot merge: \(m)") }
+        var specs: [ShardSpec] = []
+        for (k, p) in parts.enumerated() {
+            guard let text = p.metadata[shardKey], let spec = try? ShardSpec(parsing: text) else {
+                throw fail("part \(k + 1) was not fitted with --shard (no shard record)")
+            }
+            guard p.metadata[fingerprintKey] != nil else { throw fail("part \(k + 1) has no log fingerprint") }
+            specs.append(spec)
+        }
+        let n = specs[0].count
+        guard let total = first.metadata[totalTestsKey].flatMap(Int.init) else { throw fail("part 1 does not record the test-set size") }
+        for (k, p) in parts.enumerated() {
+            let what = "part \(k + 1) (shard \(specs[k]))"
+            if p.metadata[fingerprintKey] != first.metadata[fingerprintKey] {
+                throw fail("\(what) was fitted on a different log (fingerprint \(p.metadata[fingerprintKey] ?? "?") vs \(first.metadata[fingerprintKey] ?? "?"))")
+            }
+            if specs[k].count != n { throw fail("\(what) is one of \(specs[k].count) shards, part 1 one of \(n)") }
+            if p.method != first.method || p.form != first.form {
+                throw fail("\(what) is method \(p.method) (\(p.form.rawValue)), part 1 \(first.method) (\(first.form.rawValue))")
+            }
+            if p.lambda?.bitPattern != first.lambda?.bitPattern {
+                throw fail("\(what) has lambda \(p.lambda.map { String($0) } ?? "none"), part 1 \(first.lambda.map { String($0) } ?? "none")")
+            }
+            if p.trainIDs != first.trainIDs || p.seen != first.seen { throw fail("\(what) has different training examples") }
+            if p.fittedOn != first.fittedOn { throw fail("\(what) was fitted on different runs") }
+            if p.startingStep != first.startingStep { throw fail("\(what) starts at a different step") }
+            if p.metadata[totalTestsKey] != first.metadata[totalTestsKey] { throw fail("\(what) records a different test-set size") }
+            for key in ["lambda_choice", "cv_folds", "cv_grid", "cv_scores"] where p.metadata[key] != first.metadata[key] {
+                throw fail("\(what) chose lambda differently (\(key))")
+            }
+            let expected = specs[k].range(tests: total).count
+            if p.testIDs.count != expected {
+                throw fail("\(what) holds \(p.testIDs.count) test examples, but slice \(specs[k]) of \(total) has \(expected)")
+            }
+        }
+        var byIndex = [Int: Int]()
+        for (k, s) in specs.enumerated() {
+            if let other = byIndex[s.index] { throw fail("parts \(other + 1) and \(k + 1) are both shard \(s)") }
+            byIndex[s.index] = k
+        }
+        let missing = (1...n).filter { byIndex[$0] == nil }
+        if !missing.isEmpty { throw fail("missing shard(s) \(missing.map { "\($0)/\(n)" }.joined(separator: ", "))") }
+        let ordered = (1...n).map { parts[byIndex[$0]!] }
+        let columns = first.trainIDs.count
+        var a: [Double] = [], b: [Double] = []
+        a.reserveCapacity(total * columns); b.reserveCapacity(total * columns)
+        var testIDs: [String] = [], starting: [Double] = []
+        var iterations = 0, residual = 0.0, seconds = 0.0
+        for p in ordered {
+            a.append(contentsOf: p.a.storage)
+            b.append(contentsOf: p.b.storage)
+            testIDs.append(contentsOf: p.testIDs)
+            starting.append(contentsOf: p.startingLosses)
+            iterations = max(iterations, p.metadata["cg_max_iterations"].flatMap(Int.init) ?? 0)
+            residual = max(residual, p.metadata["cg_max_relative_residual"].flatMap(Double.init) ?? 0)
+            seconds += p.metadata["fit_seconds"].flatMap(Double.init) ?? 0
+        }
+        var metadata = first.metadata
+        metadata[shardKey] = nil
+        metadata["merged_from_shards"] = String(n)
+        if first.metadata["fit_seconds"] != nil { metadata["fit_seconds"] = String(seconds) }
+        if first.metadata["cg_max_iterations"] != nil {
+            metadata["cg_max_iterations"] = String(iterations)
+            metadata["cg_max_relative_residual"] = String(residual)
+        }
+        let solvers = Set(ordered.compactMap { $0.metadata["solver"] })
+        if solvers.count > 1 { metadata["solver"] = solvers.sorted().joined(separator: "; ") }
+        return FittedSimulator(method: first.method, form: first.form, lambda: first.lambda, trainIDs: first.trainIDs,
+                               testIDs: testIDs, a: Matrix(rows: testIDs.count, columns: columns, storage: a),
+                               b: Matrix(rows: testIDs.count, columns: columns, storage: b), seen: first.seen,
+                               fittedOn: first.fittedOn, startingStep: first.startingStep, startingLosses: starting,
+                               metadata: metadata)
+    }
+}

@@ -1,0 +1,197 @@
+import Testing
+@testable import SimfluenceCore
+
+/// The fast paths (CG fit, CG cross-validation, batch rollout, sharding) against the exact ones.
+@Suite struct FastSolverTests {
+    /// A small planted log: `pool` examples, 21 test examples (not a multiple of the SIMD width,
+    /// so padded lanes are exercised), runs with repeated ids in some batches.
+    static func log(pool: Int = 24, runs: Int = 7, tests: Int = 21, seed: UInt64 = 3, duplicates: Bool = true) -> TrainingLog {
+        let model = PlantedModel.random(pool: pool, tests: tests, batchSize: 3, seed: seed)
+        let shape = PlantedModel.LogShape(runs: runs, sample: pool * 2 / 3, batchSize: 3, epochs: 3, noise: 0.01)
+        var log = model.generateLog(shape, seed: seed + 1)
+        if duplicates {
+            // Repeat an id inside a batch of the first run (multiplicity 2).
+            var run = log.runs[0]
+            run.batches[2][1] = run.batches[2][0]
+            log.runs[0] = TrainingRun(name: run.name, batches: run.batches, firstLossStep: run.firstLossStep, losses: run.losses)
+        }
+        return log
+    }
+
+    static func maxRelativeDifference(_ x: Matrix, _ y: Matrix) -> Double {
+        var scale = 0.0, diff = 0.0
+        for (a, b) in zip(x.storage, y.storage) {
+            scale = max(scale, abs(a))
+            diff = max(diff, abs(a - b))
+        }
+        return scale == 0 ? diff : diff / scale
+    }
+
+    @Test(arguments: RecurrenceForm.allCases, [0.01, 1.0])
+    func iterativeMatchesDense(form: RecurrenceForm, lambda: Double) throws {
+        let log = Self.log()
+        let exact = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: lambda, solver: .dense)
+        let cg = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: lambda, solver: .iterative(tolerance: 1e-13))
+        #expect(Self.maxRelativeDifference(exact.a, cg.a) <= 1e-8, "\(form) A")
+        #expect(Self.maxRelativeDifference(exact.b, cg.b) <= 1e-8, "\(form) B")
+        #expect(cg.seen == exact.seen)
+        #expect(cg.metadata["solver"]?.contains("conjugate gradients") == true)
+    }
+
+    @Test func automaticChoiceFollowsTheThreshold() throws {
+        let small = Self.log()
+        let fit = try RidgeFit.fit(log: small, runs: small.runs, form: .linear, lambda: 0.5)
+        #expect(fit.metadata["solver"]?.contains("dense") == true)
+        let big = Self.log(pool: 300, runs: 8, tests: 3, duplicates: false)   // 2 x ~300 unknowns > 256
+        let auto = try RidgeFit.fit(log: big, runs: big.runs, form: .linear, lambda: 0.5)
+        #expect(auto.metadata["solver"]?.contains("conjugate gradients") == true)
+        let exact = try RidgeFit.fit(log: big, runs: big.runs, form: .linear, lambda: 0.5, solver: .dense)
+        #expect(Self.maxRelativeDifference(exact.a, auto.a) <= 1e-8)
+        #expect(Self.maxRelativeDifference(exact.b, auto.b) <= 1e-8)
+    }
+
+    @Test func iterativeIsDeterministicAcrossThreadsAndSubsets() throws {
+        let log = Self.log()
+        let choice = RidgeSolverChoice.iterative(tolerance: 1e-10)
+        let one = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.3, threads: 1, solver: choice)
+        let two = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.3, threads: 2, solver: choice)
+        let five = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.3, threads: 5, solver: choice)
+        #expect(one.a == two.a && one.b == two.b && one.a == five.a && one.b == five.b)
+        // A test example's parameters do not depend on which others share its SIMD vector.
+        let subset = [20, 3, 7]
+        let part = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.3, tests: subset, solver: choice)
+        for (row, z) in subset.enumerated() {
+            #expect(part.a.row(row) == one.a.row(z))
+            #expect(part.b.row(row) == one.b.row(z))
+        }
+    }
+
+    @Test(arguments: [RecurrenceForm.linear, .multiplicative])
+    func iterativeCrossValidationMatchesDense(form: RecurrenceForm) throws {
+        for seed: UInt64 in [3, 11] {
+            let log = Self.log(seed: seed)
+            let grid = LambdaSearch.defaultGrid
+            let exact = try LambdaSearch.select(log: log, runs: log.runs, form: form, grid: grid, folds: 5, threads: 2, iterative: false)
+            let fast = try LambdaSearch.select(log: log, runs: log.runs, form: form, grid: grid, folds: 5, threads: 2, iterative: true)
+            #expect(fast.chosen == exact.chosen)
+            for (x, y) in zip(exact.scores, fast.scores) {
+                #expect(abs(x - y) <= 1e-10 * abs(x), "\(form) seed \(seed): \(x) vs \(y)")
+            }
+            let again = try LambdaSearch.select(log: log, runs: log.runs, form: form, grid: grid, folds: 5, threads: 1, iterative: true)
+            #expect(again == fast)
+        }
+    }
+
+    @Test func crossValidationWithLambdaZeroFallsBackToDense() throws {
+        let log = Self.log()
+        let exact = try LambdaSearch.select(log: log, runs: log.runs, form: .linear, grid: [0, 0.1, 1], folds: 3, threads: 2, iterative: false)
+        let fast = try LambdaSearch.select(log: log, runs: log.runs, form: .linear, grid: [0, 0.1, 1], folds: 3, threads: 2, iterative: true)
+        #expect(fast.chosen == exact.chosen)
+        for (x, y) in zip(exact.scores, fast.scores) where x.isFinite {
+            #expect(abs(x - y) <= 1e-10 * abs(x))
+        }
+    }
+
+    @Test(arguments: RecurrenceForm.allCases)
+    func batchRolloutIsBitIdenticalToSimulate(form: RecurrenceForm) throws {
+        let log = Self.log()
+        let sim = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: 0.2)
+        let curricula = log.runs.map { Array($0.simulatedBatches) }
+        let initial = (0..<sim.testIDs.count).map { 1 + 0.01 * Double($0) }
+        let tests = [4, 0, 20, 9, 1, 2, 3, 5, 6, 7, 8, 11, 12]
+        let fast = sim.simulateFinalLosses(curricula: curricula, initial: tests.map { initial[$0] }, tests: tests, threads: 2)
+        for (c, batches) in curricula.enumerated() {
+            let full = sim.simulate(batches, initial: tests.map { initial[$0] }, tests: tests)
+            for k in tests.indices {
+                #expect(fast[c, k].bitPattern == full[batches.count, k].bitPattern)
+            }
+        }
+    }
+
+    @Test func shardsCoverTheTestSetOnce() throws {
+        for total in [0, 1, 7, 16, 1000] {
+            for n in [1, 3, 16] {
+                var next = 0
+                for k in 1...n {
+                    let r = try ShardSpec(index: k, count: n).range(tests: total)
+                    #expect(r.lowerBound == next)
+                    next = r.upperBound
+                }
+                #expect(next == total)
+            }
+        }
+        #expect(try ShardSpec(parsing: "3/16") == ShardSpec(index: 3, count: 16))
+        #expect(throws: SimfluenceError.self) { try ShardSpec(parsing: "0/4") }
+        #expect(throws: SimfluenceError.self) { try ShardSpec(parsing: "5/4") }
+        #expect(throws: SimfluenceError.self) { try ShardSpec(parsing: "3") }
+    }
+
+    @Test func fingerprintSeesLossesCurriculaAndIds() {
+        let log = Self.log()
+        let base = LogFingerprint.compute(log)
+        #expect(base == LogFingerprint.compute(log))
+        var changed = log
+        changed.runs[1].losses.storage[5] += 1e-12
+        #expect(LogFingerprint.compute(changed) != base)
+        changed = log
+        changed.runs[0].batches[0].swapAt(0, 1)
+        #expect(LogFingerprint.compute(changed) != base)
+        changed = log
+        changed.testIDs[0] = "other"
+        #expect(LogFingerprint.compute(changed) != base)
+    }
+
+    /// What `fit --shard` records, done in-process.
+    static func shardFit(_ log: TrainingLog, _ spec: ShardSpec?, lambda: Double = 0.2, solver: RidgeSolverChoice = .automatic) throws -> FittedSimulator {
+        let tests = spec.map { Array($0.range(tests: log.testIDs.count)) }
+        var sim = try MethodFitting.fit(.linear, log: log, runs: log.runs, lambda: .fixed(lambda), tests: tests, solver: solver).simulator
+        sim.metadata[ShardMerge.fingerprintKey] = LogFingerprint.compute(log)
+        if let spec {
+            sim.metadata[ShardMerge.shardKey] = spec.description
+            sim.metadata[ShardMerge.totalTestsKey] = String(log.testIDs.count)
+        }
+        return sim
+    }
+
+    @Test(arguments: [RidgeSolverChoice.dense, .iterative(tolerance: 1e-9)])
+    func mergedShardsEqualTheUnshardedFit(solver: RidgeSolverChoice) throws {
+        let log = Self.log()
+        let whole = try Self.shardFit(log, nil, solver: solver)
+        let parts = try (1...4).map { try Self.shardFit(log, ShardSpec(index: $0, count: 4), solver: solver) }
+        let merged = try ShardMerge.merge([parts[2], parts[0], parts[3], parts[1]])
+        #expect(merged.a.storage.map(\.bitPattern) == whole.a.storage.map(\.bitPattern))
+        #expect(merged.b.storage.map(\.bitPattern) == whole.b.storage.map(\.bitPattern))
+        #expect(merged.testIDs == whole.testIDs)
+        #expect(merged.startingLosses == whole.startingLosses)
+        #expect(merged.lambda == whole.lambda && merged.seen == whole.seen && merged.fittedOn == whole.fittedOn)
+    }
+
+    @Test func mergeRefusesPartsThatDoNotBelongTogether() throws {
+        let log = Self.log()
+        let parts = try (1...3).map { try Self.shardFit(log, ShardSpec(index: $0, count: 3)) }
+        // Missing and duplicated slices.
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1]]) }
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1], parts[1]]) }
+        // A different lambda.
+        let otherLambda = try Self.shardFit(log, ShardSpec(index: 3, count: 3), lambda: 0.3)
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1], otherLambda]) }
+        // A different log (one loss changed).
+        var changed = log
+        changed.runs[2].losses.storage[0] += 0.001
+        let otherLog = try Self.shardFit(changed, ShardSpec(index: 3, count: 3))
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1], otherLog]) }
+        // A different method.
+        var additive = try MethodFitting.fit(.additive, log: log, runs: log.runs, lambda: .fixed(0.2),
+                                             tests: Array(ShardSpec(index: 3, count: 3).range(tests: 21))).simulator
+        additive.metadata = parts[2].metadata
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1], additive]) }
+        // Overlapping slicings (a part of a 4-way split among a 3-way split).
+        let four = try Self.shardFit(log, ShardSpec(index: 3, count: 4))
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1], four]) }
+        // An unsharded model.
+        let whole = try Self.shardFit(log, nil)
+        #expect(throws: SimfluenceError.self) { try ShardMerge.merge([whole]) }
+        // The right parts merge.
+        _ = try ShardMerge.merge(parts)
+    }
+}
