@@ -107,16 +107,39 @@ struct IterativeRidge: @unchecked Sendable {
             self.m = m
             self.rows = rows
             let n = max(1, 2 * m), rr = max(1, rows)
-            x = .allocate(capacity: n); r = .allocate(capacity: n)
-            p = .allocate(capacity: n); q = .allocate(capacity: n)
-            pre = .allocate(capacity: max(1, 3 * m))
-            lp = .allocate(capacity: rr); y = .allocate(capacity: rr)
-            ul = .allocate(capacity: 2 * rr)
+            x = Workspace.allocate(n); r = Workspace.allocate(n)
+            p = Workspace.allocate(n); q = Workspace.allocate(n)
+            pre = Workspace.allocate(max(1, 3 * m))
+            lp = Workspace.allocate(rr); y = Workspace.allocate(rr)
+            ul = Workspace.allocate(2 * rr)
             prev = .allocate(capacity: rr); cur = .allocate(capacity: rr)
         }
 
+        /// Vectors are read at random positions (a gather per batch member), so on Linux they
+        /// are 2 MB aligned and marked for transparent huge pages: with 4 KB pages nearly every
+        /// access of a large problem would also miss the TLB.
+        static func allocate(_ count: Int) -> UnsafeMutablePointer<Lanes> {
+            let bytes = count * MemoryLayout<Lanes>.stride
+            #if canImport(Glibc)
+            let huge = 1 << 21
+            let size = (bytes + huge - 1) & ~(huge - 1)
+            var raw: UnsafeMutableRawPointer? = nil
+            if posix_memalign(&raw, bytes >= huge ? huge : 64, size) == 0, let raw {
+                if bytes >= huge { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
+                return raw.bindMemory(to: Lanes.self, capacity: count)
+            }
+            #endif
+            return .allocate(capacity: count)
+        }
+
         deinit {
-            for v in [x, r, p, q, pre, lp, y, ul] { v.deallocate() }
+            for v in [x, r, p, q, pre, lp, y, ul] {
+                #if canImport(Glibc)
+                free(UnsafeMutableRawPointer(v))
+                #else
+                v.deallocate()
+                #endif
+            }
             prev.deallocate(); cur.deallocate()
         }
     }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The benchmark driver: simfluence against the NumPy/SciPy reference (reference_fit.py) on the
+# same files, in the same run. See Docs/Performance.md.
+#
+#   Benchmarks/run.sh [WORKDIR]            (default WORKDIR: /tmp/simfluence-bench)
+#
+# Environment: LARGE_REF_TESTS (default 4) test examples the Python reference fits on the large
+# workload, extrapolated linearly to all 1,000 (labelled); SKIP_LARGE=1 runs only the paper
+# workload; LAMBDA (default 1) the fixed ridge penalty; THREADS (default: all cores).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+WORK="${1:-/tmp/simfluence-bench}"
+LAMBDA="${LAMBDA:-1}"
+LARGE_REF_TESTS="${LARGE_REF_TESTS:-4}"
+THREADS_OPT=()
+[ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")
+mkdir -p "$WORK"
+
+echo "== building (release)"
+(cd "$ROOT" && swift build -c release >/dev/null)
+(cd "$HERE" && swift build -c release >/dev/null)
+SIMFLUENCE="$ROOT/.build/release/simfluence"
+BENCH="$HERE/.build/release/simfluence-bench"
+
+echo "== machine: $(nproc) cores; $(uptime)"
+
+for w in paper large; do
+  if [ "$w" = large ] && [ "${SKIP_LARGE:-0}" = 1 ]; then continue; fi
+  if [ ! -f "$WORK/$w/simfluence-log.json" ]; then
+    echo "== generating $w"
+    "$BENCH" generate "$w" "$WORK/$w"
+  fi
+done
+
+# time_cmd NAME CMD...: runs CMD under /usr/bin/time, records wall s, user s, peak KB.
+time_cmd() {
+  local name="$1"; shift
+  /usr/bin/time -f "%e %U %M" -o "$WORK/$name.time" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || {
+    echo "FAILED: $name"; cat "$WORK/$name.err"; exit 1; }
+  read -r WALL USER PEAK < <(tail -1 "$WORK/$name.time")
+}
+
+row() { printf "| %-34s | %10s | %10s | %9s | %-40s | %8s |\n" "$@"; }
+TABLE="$WORK/table.md"
+{
+row "workload / run" "simfluence" "reference" "ratio" "accuracy" "peak MB"
+row "---" "---" "---" "---" "---" "---"
+} > "$TABLE"
+
+# --- paper, fixed lambda
+echo "== paper: simfluence fit --lambda $LAMBDA"
+time_cmd paper-fit "$SIMFLUENCE" fit "$WORK/paper" --lambda "$LAMBDA" -o "$WORK/paper-fixed.simfluence" "${THREADS_OPT[@]}"
+S_WALL=$WALL; S_PEAK=$PEAK
+echo "== paper: reference (spsolve on the normal equations, all 200 test examples)"
+time_cmd paper-ref python3 "$HERE/reference_fit.py" "$WORK/paper" --lambda "$LAMBDA" --solver spsolve --out "$WORK/paper-ref"
+R_WALL=$WALL
+ACC=$(python3 "$HERE/compare.py" "$WORK/paper-fixed.simfluence" "$WORK/paper" "$WORK/paper-ref" "$LAMBDA")
+ACC_TXT=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); print('param diff %.1e, residual %.1e' % (a['max_rel_param_diff'], a['simfluence_rel_residual']))" "$ACC")
+row "paper, fixed lambda=$LAMBDA" "${S_WALL} s" "${R_WALL} s" "$(python3 -c "print('%.1fx' % ($R_WALL/$S_WALL))")" "$ACC_TXT" "$((S_PEAK/1024))" >> "$TABLE"
+
+# --- paper, auto lambda (cross-validation)
+echo "== paper: simfluence fit --lambda auto"
+time_cmd paper-auto "$SIMFLUENCE" fit "$WORK/paper" --lambda auto -o "$WORK/paper-auto.simfluence" "${THREADS_OPT[@]}"
+row "paper, --lambda auto (11 x 5-fold CV)" "${WALL} s" "-" "-" "chosen $(grep -o 'lambda = [^ ]*' "$WORK/paper-auto.out" | head -1)" "$((PEAK/1024))" >> "$TABLE"
+
+# --- large
+if [ "${SKIP_LARGE:-0}" != 1 ]; then
+  echo "== large: simfluence fit --lambda $LAMBDA (all 1,000 test examples)"
+  time_cmd large-fit "$SIMFLUENCE" fit "$WORK/large" --lambda "$LAMBDA" -o "$WORK/large-fixed.simfluence" "${THREADS_OPT[@]}"
+  S_WALL=$WALL; S_PEAK=$PEAK
+  echo "== large: reference (lsqr) on $LARGE_REF_TESTS test examples, extrapolated to 1,000"
+  time_cmd large-ref python3 "$HERE/reference_fit.py" "$WORK/large" --lambda "$LAMBDA" --solver lsqr --tests "0:$LARGE_REF_TESTS" --out "$WORK/large-ref"
+  R_EXTRA=$(python3 -c "import json; i=json.load(open('$WORK/large-ref.json')); print('%.0f' % (i['setup_seconds'] + i['solve_seconds'] * 1000 / $LARGE_REF_TESTS))")
+  ACC=$(python3 "$HERE/compare.py" "$WORK/large-fixed.simfluence" "$WORK/large" "$WORK/large-ref" "$LAMBDA")
+  ACC_TXT=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); print('param diff %.1e, residual %.1e (%d rows)' % (a['max_rel_param_diff'], a['simfluence_rel_residual'], a['rows_checked']))" "$ACC")
+  row "large, fixed lambda=$LAMBDA" "${S_WALL} s" "~${R_EXTRA} s (extrap.)" "$(python3 -c "print('%.0fx' % ($R_EXTRA/$S_WALL))")" "$ACC_TXT" "$((S_PEAK/1024))" >> "$TABLE"
+fi
+
+# --- batch rollout
+echo "== batch rollout"
+"$BENCH" rollout | tee "$WORK/rollout.out"
+
+echo
+echo "Reference times: paper = measured on all test examples; large = setup + (solve time on $LARGE_REF_TESTS test examples) x 1000/$LARGE_REF_TESTS (extrapolated, labelled)."
+cat "$TABLE"
