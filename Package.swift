@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "SimfluenceCommands",
             dependencies: [
-                "Simfluence", "DigitsWorkload",
+                "Simfluence", "DigitsWorkload", "SimfluenceReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -26,6 +26,9 @@ import Testing
         #expect(counterfactual.runs.count == 4)
         let files = try FileManager.default.contentsOfDirectory(atPath: out + "/counterfactual").filter { $0.hasSuffix(".jsonl") }
         #expect(files.count == 4)
+        // The report: one page with the counterfactual panels and the digits drawn.
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(html.contains("Counterfactual checks") && html.contains("<svg") && !html.contains("<script"))
     }
 
     @Test func trainCurriculumReproducesALoggedRunThroughTheGPTDynamicsLayout() throws {

@@ -2,6 +2,7 @@ import ArgumentParser
 import DigitsWorkload
 import Foundation
 import Simfluence
+import SimfluenceReport
 
 /// `simfluence demo`: the whole job on the built-in workload, end to end.
 struct Demo: ParsableCommand {
@@ -36,7 +37,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         let dir = try out ?? makeTemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let progress = Progress(stages: 3)
+        let progress = Progress(stages: 4)
         let threads = compute.threadCount
 
         progress.begin("training \(workload.shape.runs) runs of the digits MLP")
@@ -63,13 +64,22 @@ struct Demo: ParsableCommand {
         print(EvaluationTable.render(result))
 
         progress.begin("counterfactual check: simulate, then really train")
-        let rows = try counterfactuals(fineTuning: fineTuning, log: log, split: split, linear: linear, dir: dir)
+        let (rows, panels) = try counterfactuals(fineTuning: fineTuning, log: log, split: split, linear: linear, dir: dir)
         progress.end()
         print("\nCounterfactual check on held-out run \(split.heldOut[0].name)'s curriculum: drop (or move to the end) the \(drop) training examples the linear simulator says help each test example most, then simulate and really train.")
         print(TextTable(header: ["test", "curriculum", "real (reference)", "simulated", "real", "error", "simulated change", "real change"],
                         rows: rows).rendered())
 
+        progress.begin("writing the HTML report")
+        let report = ReportWriter(path: (dir as NSString).appendingPathComponent("report.html"))
+        let views = Dictionary(uniqueKeysWithValues: log.trainIDs.map { id in
+            (id, ExampleView.digit(pixels: fineTuning.pixels(of: id), label: fineTuning.label(of: id) ?? -1))
+        })
+        try report.write(logPath: logDir, log: log, split: split, result: result, counterfactuals: panels, views: views)
+        progress.end()
+
         print("\nWrote to \(dir):")
+        print("  report.html          trajectories, fits and influential examples in one page (open it in a browser)")
         print("  log/                 the \(log.runs.count) training runs (native layout), with gradients/ of run1")
         print("  evaluation.json      the table above, machine-readable")
         print("  linear.simfluence    the Simfluence-Linear model fitted on the \(split.training.count) training runs")
@@ -77,14 +87,16 @@ struct Demo: ParsableCommand {
         print("Stage times: " + progress.timings.map { "\($0.0): \(Format.seconds($0.1))" }.joined(separator: "; "))
     }
 
-    /// Builds, simulates and trains the counterfactual curricula; returns the table rows.
+    /// Builds, simulates and trains the counterfactual curricula; returns the table rows and the
+    /// report's panels.
     private func counterfactuals(fineTuning: DigitsFineTuning, log: TrainingLog, split: HoldoutSplit,
-                                 linear: FittedSimulator, dir: String) throws -> [[String]] {
+                                 linear: FittedSimulator, dir: String) throws -> ([[String]], [CounterfactualPanel]) {
         let reference = split.heldOut[0]
         let batchSize = CurriculumEdits.typicalBatchSize(reference.batches)
         let cfDir = (dir as NSString).appendingPathComponent("counterfactual")
         try FileManager.default.createDirectory(atPath: cfDir, withIntermediateDirectories: true)
         var rows: [[String]] = []
+        var panels: [CounterfactualPanel] = []
         var realRuns: [TrainingRun] = []
         for z in mostVariableTests(split.training, count: counterfactualTests) {
             let testID = log.testIDs[z]
@@ -105,6 +117,12 @@ struct Demo: ParsableCommand {
                 let run = fineTuning.train(name: name, poolIndexBatches: batches)
                 realRuns.append(run)
                 let realFinal = run.finalLosses[z]
+                panels.append(CounterfactualPanel(
+                    testID: testID,
+                    description: "\(kind) the \(helpful.count) training examples the linear simulator says help test example \(testID) most",
+                    referenceRun: reference.name, firstStep: reference.firstLossStep,
+                    referenceTrue: reference.losses.column(z), referenceSimulated: referenceSimulated.column(0),
+                    editedSimulated: simulated.column(0), editedReal: run.losses.column(z)))
                 rows.append([testID, "\(kind) \(helpful.count)", Format.number(referenceFinal), Format.number(simFinal),
                              Format.number(realFinal), Format.number(simFinal - realFinal),
                              signed(simFinal - simulatedBase), signed(realFinal - referenceFinal)])
@@ -112,7 +130,7 @@ struct Demo: ParsableCommand {
         }
         let cfLog = TrainingLog(trainIDs: log.trainIDs, testIDs: log.testIDs, runs: realRuns, metadata: log.metadata)
         try NativeLogWriter.write(cfLog, to: (cfDir as NSString).appendingPathComponent("log"))
-        return rows
+        return (rows, panels)
     }
 
     /// The `count` test examples whose final loss has the largest variance across `runs`.

@@ -34,6 +34,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Also write every simulated held-out trajectory here, as JSON lines.")
     var predictions: String?
 
+    @OptionGroup var reportOptions: ReportOptions
     @OptionGroup var compute: ComputeOptions
 
     @Flag(help: "Print the lambda grid and cross-validation scores of each method (to standard error).")
@@ -60,6 +61,9 @@ struct Evaluate: ParsableCommand {
         }
         if let predictions {
             try writePredictions(result, split: split, log: log, to: predictions)
+        }
+        if let path = try reportOptions.write(logPath: runs, log: log, split: split, result: result) {
+            StandardStream.error.write("wrote the report to \(path)")
         }
         if json {
             print(EvaluationJSON.make(result).rendered())
