@@ -8,7 +8,12 @@
 /// record. Losses must be finite; each test id may appear once.
 public enum InitialLossFile {
     public static func read(_ path: String) throws -> [String: Double] {
-        let file = try MappedFile(path)
+        try parse(try MappedFile(path))
+    }
+
+    /// Either form, from an open (or in-memory) file.
+    static func parse(_ file: MappedFile) throws -> [String: Double] {
+        let path = file.path
         if file.isBlank {
             throw SimfluenceError.input(file: path, line: nil,
                                         message: "empty file: expected {\"test_id\": loss, ...} or JSON lines {\"id\": test_id, \"loss\": x}")

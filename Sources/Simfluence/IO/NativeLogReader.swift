@@ -27,7 +27,12 @@ public enum NativeLogReader {
     }
 
     static func readHeader(_ path: String) throws -> Header {
-        let file = try MappedFile(path)
+        try parseHeader(try MappedFile(path))
+    }
+
+    /// The header, from an open (or in-memory) file.
+    static func parseHeader(_ file: MappedFile) throws -> Header {
+        let path = file.path
         if file.isBlank {
             throw SimfluenceError.input(file: path, line: nil,
                                         message: "empty file: expected a JSON object such as {\"format\": \"simfluence-log\", \"version\": 1, \"test_ids\": [...]}")
@@ -91,16 +96,27 @@ public enum NativeLogReader {
             throw SimfluenceError.input(file: runsDir, line: nil,
                                         message: "no runs: expected run folders <run>/ holding \(curriculumFileName) and \(lossesFileName)")
         }
+        return try assemble(header: header, names: names) { name, fileName in
+            try MappedFile(Paths.join(Paths.join(runsDir, name), fileName))
+        }
+    }
+
+    /// Builds the log from `header` and runs `names` (in that order); `open(run, file)` opens a
+    /// run's ``curriculumFileName`` or ``lossesFileName``, real or in memory.
+    static func assemble(header: Header, names: [String],
+                         open: (_ run: String, _ file: String) throws -> MappedFile) throws -> TrainingLog {
         let n = header.testIDs.count
         let f = header.firstLossStep
         var curricula: [[[String]]] = []
+        var curriculumPaths: [String] = []
         var losses: [Matrix] = []
         for name in names {
-            let dir = Paths.join(runsDir, name)
-            let curriculumPath = Paths.join(dir, curriculumFileName)
-            let curriculum = try CurriculumFile.parseLines(try MappedFile(curriculumPath), displayName: curriculumPath)
-            let lossPath = Paths.join(dir, lossesFileName)
-            let array = try NPY.read(lossPath)
+            let curriculumFile = try open(name, curriculumFileName)
+            let curriculumPath = curriculumFile.path
+            let curriculum = try CurriculumFile.parseLines(curriculumFile, displayName: curriculumPath)
+            let lossFile = try open(name, lossesFileName)
+            let lossPath = lossFile.path
+            let array = try NPY.decode(UnsafeRawBufferPointer(lossFile.buffer), source: lossPath)
             let rows = curriculum.count - f + 1
             let fitsAs1D = array.shape.count == 1 && n == 1 && array.shape[0] == rows
             guard array.shape == [rows, n] || fitsAs1D else {
@@ -113,13 +129,14 @@ public enum NativeLogReader {
                                             message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(header.testIDs[c])): loss is not finite (\(array.values[k]))")
             }
             curricula.append(curriculum)
+            curriculumPaths.append(curriculumPath)
             losses.append(Matrix(rows: rows, columns: n, storage: array.values))
         }
         let trainIDs = header.trainIDs ?? ExampleIDs.sortedVocabulary(curricula.lazy.flatMap { $0.joined() })
         let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
         var runs: [TrainingRun] = []
         for (k, name) in names.enumerated() {
-            let curriculumPath = Paths.join(Paths.join(runsDir, name), curriculumFileName)
+            let curriculumPath = curriculumPaths[k]
             let batches = try ExampleIDs.indices(curricula[k], index) { id, step in
                 SimfluenceError.input(file: curriculumPath, line: nil,
                                       message: "step \(step): training example \(id) is not listed in \"train_ids\" of \(headerFileName)")
