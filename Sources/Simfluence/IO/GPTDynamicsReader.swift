@@ -78,7 +78,7 @@ public enum GPTDynamicsReader {
             for (i, id) in parsed.ids.enumerated() {
                 guard let c = testIndex[id] else {
                     throw SimfluenceError.input(file: lossPath, line: parsed.lines[i],
-                                                message: "test example \(id) is not recorded by run \(firstRun) (the first run); every run must record the same test examples")
+                                                message: "test example \(JSONText.abbreviated(id)) is not recorded by run \(firstRun) (the first run); every run must record the same test examples")
                 }
                 column[i] = c
             }
@@ -190,7 +190,7 @@ enum LossTrajectoryParser {
             case .id(let id):
                 if let first = seen[id] {
                     throw SimfluenceError.input(file: path, line: lines[i],
-                                                message: "test example \(id) appears again (first on line \(first)); each test example must appear once per run")
+                                                message: "test example \(JSONText.abbreviated(id)) appears again (first on line \(first)); each test example must appear once per run")
                 }
                 seen[id] = lines[i]
                 ids.append(id)
@@ -218,7 +218,7 @@ enum LossTrajectoryParser {
         } catch SimfluenceError.input(let f, let l, let message) {
             let known = id ?? findID(file: file, start: start, end: end, path: path)
             guard let known, !message.hasPrefix("test example") else { throw SimfluenceError.input(file: f, line: l, message: message) }
-            throw SimfluenceError.input(file: f, line: l, message: "test example \(known): \(message)")
+            throw SimfluenceError.input(file: f, line: l, message: "test example \(JSONText.abbreviated(known)): \(message)")
         }
     }
 
@@ -270,8 +270,8 @@ enum LossTrajectoryParser {
                     if step != k + 1 {
                         throw s.error(CurriculumFile.stepMessage(expected: k + 1, found: step))
                     }
-                    if !loss.isFinite {
-                        throw s.error("loss at step \(step) is not finite (\(loss))")
+                    if let problem = LossValues.problem(loss) {
+                        throw s.error("loss at step \(step) \(problem)")
                     }
                     if k < steps { out[k] = loss }
                     k += 1

@@ -56,7 +56,7 @@ public enum NativeLogReader {
         let testNode = try ctx.field(members, "test_ids", in: "the log header", line: root.line)
         let testIDs = try ctx.array(testNode, "\"test_ids\"").map { try ctx.id($0, "each of \"test_ids\"") }
         guard !testIDs.isEmpty else { throw ctx.fail(testNode.line, "\"test_ids\" is empty: expected at least one test example") }
-        if let dup = firstDuplicate(testIDs) { throw ctx.fail(testNode.line, "test id \(dup) appears twice in \"test_ids\"") }
+        if let dup = firstDuplicate(testIDs) { throw ctx.fail(testNode.line, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"") }
 
         var first = 0
         if let node = members["first_loss_step"] {
@@ -68,7 +68,7 @@ public enum NativeLogReader {
         var trainIDs: [String]? = nil
         if let node = members["train_ids"], !node.value.isNull {
             let ids = try ctx.array(node, "\"train_ids\"").map { try ctx.id($0, "each of \"train_ids\"") }
-            if let dup = firstDuplicate(ids) { throw ctx.fail(node.line, "training id \(dup) appears twice in \"train_ids\"") }
+            if let dup = firstDuplicate(ids) { throw ctx.fail(node.line, "training id \(JSONText.abbreviated(dup)) appears twice in \"train_ids\"") }
             trainIDs = ids
         }
         var metadata: [String: String] = [:]
@@ -123,10 +123,10 @@ public enum NativeLogReader {
                 throw SimfluenceError.input(file: lossPath, line: nil,
                                             message: "expected shape \(NPY.describe(shape: [rows, n])) (losses after steps \(f)...\(curriculum.count) of the \(curriculum.count)-step curriculum, one column per test id in \(headerFileName)), found \(NPY.describe(shape: array.shape))")
             }
-            if let k = array.values.firstIndex(where: { !$0.isFinite }) {
+            if let k = array.values.firstIndex(where: { LossValues.problem($0) != nil }) {
                 let r = k / n, c = k % n
                 throw SimfluenceError.input(file: lossPath, line: nil,
-                                            message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(header.testIDs[c])): loss is not finite (\(array.values[k]))")
+                                            message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(JSONText.abbreviated(header.testIDs[c]))): loss \(LossValues.problem(array.values[k]) ?? "")")
             }
             curricula.append(curriculum)
             curriculumPaths.append(curriculumPath)
@@ -139,7 +139,7 @@ public enum NativeLogReader {
             let curriculumPath = curriculumPaths[k]
             let batches = try ExampleIDs.indices(curricula[k], index) { id, step in
                 SimfluenceError.input(file: curriculumPath, line: nil,
-                                      message: "step \(step): training example \(id) is not listed in \"train_ids\" of \(headerFileName)")
+                                      message: "step \(step): training example \(JSONText.abbreviated(id)) is not listed in \"train_ids\" of \(headerFileName)")
             }
             runs.append(TrainingRun(name: name, batches: batches, firstLossStep: f, losses: losses[k]))
         }

@@ -41,6 +41,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let log = try LogReader.read(runs)
         let split = try holdout.split(log)
+        for m in methods { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: try lambda.choice(), threads: compute.threadCount) }
         let result = try Evaluator.evaluate(methods, log: log, split: split, lambda: try lambda.choice(),
                                             unseen: unseen, threads: compute.threadCount)
         for entry in result.results {

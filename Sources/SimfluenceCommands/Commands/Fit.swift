@@ -32,8 +32,10 @@ struct Fit: ParsableCommand {
 
     func run() throws {
         let log = try LogReader.read(runs)
+        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: try lambda.choice(), threads: compute.threadCount)
         let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(),
                                         threads: compute.threadCount)
+        try Robustness.requireFiniteParameters(fit.simulator)
         var simulator = fit.simulator
         simulator.metadata["log"] = runs
         simulator.metadata["fit_seconds"] = String(fit.seconds)
