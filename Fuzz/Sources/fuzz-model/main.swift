@@ -10,6 +10,13 @@ public func fuzzModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = try? ModelFile.decode(bytes, source: "fuzz.simfluence")
     let sealed = ByteLevelParsing.resealingModel(Array(bytes))
     guard let model = sealed.withUnsafeBytes({ try? ModelFile.decode($0, source: "sealed.simfluence") }) else { return 0 }
+    // What `simulate` does with a model: index its ids, resolve and roll out a curriculum.
+    FuzzInput.check(Set(model.trainIDs).count == model.trainIDs.count && Set(model.testIDs).count == model.testIDs.count,
+                    "accepted repeated ids")
+    let curriculum = [Array(model.trainIDs.prefix(2)), Array(model.trainIDs.suffix(1))].filter { !$0.isEmpty }
+    if let batches = try? model.resolve(curriculum, unseen: .zero, source: "fuzz") {
+        _ = model.simulate(batches, initial: model.startingLosses)
+    }
     let again = ModelFile.encode(model)
     let back = again.withUnsafeBytes { try? ModelFile.decode($0, source: "again.simfluence") }
     FuzzInput.check(back != nil, "re-encoded model does not decode")

@@ -228,6 +228,13 @@ public enum ModelFile {
         guard seen.count == columns else {
             throw fail(2, "\"seen\" has \(seen.count) flags for \(columns) training ids")
         }
+        // Ids index the parameters: a repeated id would make them ambiguous (and crash lookups).
+        if let dup = NativeLogReader.firstDuplicate(trainIDs) {
+            throw fail(2, "training id \(JSONText.abbreviated(dup)) appears twice in \"train_ids\"")
+        }
+        if let dup = NativeLogReader.firstDuplicate(testIDs) {
+            throw fail(2, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"")
+        }
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
         let (expected, o2) = cells.multipliedReportingOverflow(by: 16)
         guard !o1, !o2, expected == payloadBytes else {
