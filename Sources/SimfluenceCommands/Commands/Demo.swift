@@ -9,7 +9,8 @@ struct Demo: ParsableCommand {
         abstract: "Train real runs of the built-in digits workload, fit and score simulators, and check a counterfactual.",
         discussion: """
             1. trains the default 32 fine-tuning runs of a 64-32-10 MLP on UCI digits; \
-            2. fits Simfluence-Linear, -Additive and -Multiplicative on 27 runs and scores them on \
+            2. fits Simfluence-Linear, -Additive and -Multiplicative, and TracIn-CP, Grad-Dot and \
+            influence functions (from exact per-example gradients) on 27 runs and scores them on \
             the 5 held-out runs beside the persistence and mean-run baselines; \
             3. for a few test examples, asks the linear simulator which training examples help \
             most, builds curricula that drop them or move them to the end, simulates those and \
@@ -43,12 +44,15 @@ struct Demo: ParsableCommand {
         let log = try fineTuning.trainAll(threads: threads)
         let logDir = (dir as NSString).appendingPathComponent("log")
         try NativeLogWriter.write(log, to: logDir)
+        let gradients = try fineTuning.gradientFeatures(threads: threads)
+        try GradientFeaturesFile.write(gradients, to: (logDir as NSString).appendingPathComponent(GradientFeaturesFile.folderName))
         progress.end()
 
-        progress.begin("fitting and scoring linear, additive, multiplicative")
+        progress.begin("fitting Simfluence and classic methods, scoring on held-out runs")
         let split = try HoldoutSplit.last(holdout, of: log)
-        let result = try Evaluator.evaluate([.linear, .additive, .multiplicative], log: log, split: split,
-                                            lambda: try lambda.choice(), unseen: .zero, threads: threads)
+        let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients)
+        let result = try Evaluator.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
+                                            unseen: .zero, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
         try AtomicFile.write(Data((EvaluationJSON.make(result).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }
@@ -66,7 +70,7 @@ struct Demo: ParsableCommand {
                         rows: rows).rendered())
 
         print("\nWrote to \(dir):")
-        print("  log/                 the \(log.runs.count) training runs (native layout)")
+        print("  log/                 the \(log.runs.count) training runs (native layout), with gradients/ of run1")
         print("  evaluation.json      the table above, machine-readable")
         print("  linear.simfluence    the Simfluence-Linear model fitted on the \(split.training.count) training runs")
         print("  counterfactual/      the edited curricula and their real training runs")

@@ -18,11 +18,15 @@ struct Evaluate: ParsableCommand {
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
     var runs: String
 
-    @Option(name: .customLong("method"), help: "A simulator to score (repeatable): linear, additive, multiplicative.")
-    var methods: [SimulatorMethod] = [.linear]
+    @Option(name: .customLong("method"), help: ArgumentHelp(
+        "A simulator to score (repeatable), or 'all'.",
+        discussion: "linear, additive, multiplicative (Simfluence); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
+        valueName: "name"))
+    var methods: [String] = ["linear"]
 
     @OptionGroup var holdout: HoldoutOptions
     @OptionGroup var lambda: LambdaOptions
+    @OptionGroup var gradientOptions: GradientOptions
 
     @Option(help: "What to do with held-out curriculum ids no training run contains: 'error' or 'zero' (no effect).")
     var unseen: UnseenPolicy = .error
@@ -41,8 +45,11 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let log = try LogReader.read(runs)
         let split = try holdout.split(log)
-        for m in methods { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: try lambda.choice(), threads: compute.threadCount) }
-        let result = try Evaluator.evaluate(methods, log: log, split: split, lambda: try lambda.choice(),
+        let gradients = try gradientOptions.features(forLog: runs)
+        let chosen = try MethodSelection.resolve(methods, gradientsAvailable: gradients != nil)
+        let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        for m in chosen { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: inputs.lambda, threads: compute.threadCount) }
+        let result = try Evaluator.evaluate(chosen, log: log, split: split, inputs: inputs,
                                             unseen: unseen, threads: compute.threadCount)
         for entry in result.results {
             guard let s = entry.fit?.selection else { continue }

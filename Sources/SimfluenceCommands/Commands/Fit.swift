@@ -15,13 +15,14 @@ struct Fit: ParsableCommand {
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
     var runs: String
 
-    @Option(help: "The simulator to fit.")
-    var method: SimulatorMethod = .linear
+    @Option(help: "The simulator to fit: linear, additive, multiplicative, or a classic method (tracin-cp, grad-dot, influence, and -scaled forms; these need gradient features).")
+    var method: MethodName = .simfluence(.linear)
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the fitted model (written atomically).")
     var output: String
 
     @OptionGroup var lambda: LambdaOptions
+    @OptionGroup var gradientOptions: GradientOptions
     @OptionGroup var compute: ComputeOptions
 
     @Flag(help: "Print the lambda grid and cross-validation scores.")
@@ -32,18 +33,20 @@ struct Fit: ParsableCommand {
 
     func run() throws {
         let log = try LogReader.read(runs)
-        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: try lambda.choice(), threads: compute.threadCount)
-        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(),
-                                        threads: compute.threadCount)
+        let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
+        _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
+        let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount)
+        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, inputs: inputs, threads: compute.threadCount)
         try Robustness.requireFiniteParameters(fit.simulator)
         var simulator = fit.simulator
         simulator.metadata["log"] = runs
         simulator.metadata["fit_seconds"] = String(fit.seconds)
         try ModelFile.write(simulator, to: output)
-        if let s = fit.selection { warnIfAtGridEdge(s, method: method.rawValue) }
+        if let s = fit.selection { warnIfAtGridEdge(s, method: method.name) }
         if json {
             var object: [(String, JSON)] = [
-                ("method", .string(method.rawValue)), ("lambda", .number(simulator.lambda)),
+                ("method", .string(method.name)), ("lambda", .number(simulator.lambda)),
                 ("runs", .number(Double(log.runs.count))), ("train_examples", .number(Double(log.trainIDs.count))),
                 ("test_examples", .number(Double(log.testIDs.count))), ("seconds", .number(fit.seconds)),
                 ("output", .string(output)),
@@ -53,8 +56,12 @@ struct Fit: ParsableCommand {
         } else {
             if verbose, let s = fit.selection { printSelection(s) }
             let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
-            print("fitted \(method.rawValue) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples")
-            print("lambda = \(Format.number(simulator.lambda ?? .nan)) (\(how)); \(Format.seconds(fit.seconds))")
+            print("fitted \(method.name) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples")
+            if let lambda = simulator.lambda {
+                print("lambda = \(Format.number(lambda)) (\(how)); \(Format.seconds(fit.seconds))")
+            } else {
+                print("scores from gradient features; scale = \(simulator.metadata["scale"] ?? "1 (raw)"); \(Format.seconds(fit.seconds))")
+            }
             print("wrote \(output)")
         }
     }

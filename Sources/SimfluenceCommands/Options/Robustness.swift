@@ -5,8 +5,10 @@ import Simfluence
 enum Robustness {
     /// Refuses, before any allocation, a fit of `method` that needs more memory than this process
     /// may use (see ``MemoryLimit``), with the estimate and what to change.
-    static func requireFitMemory(_ method: SimulatorMethod, log: TrainingLog, runs: [TrainingRun],
+    /// Classic methods (gradient dot products, no ridge solve) are not estimated.
+    static func requireFitMemory(_ name: MethodName, log: TrainingLog, runs: [TrainingRun],
                                  lambda: LambdaChoice, threads: Int) throws {
+        guard case .simfluence(let method) = name else { return }
         let lambdas: Int
         switch lambda {
         case .fixed: lambdas = 1

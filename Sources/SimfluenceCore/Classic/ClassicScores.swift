@@ -221,8 +221,7 @@ public enum ClassicScores {
         let start = clock.now
         let simulator = try simulator(method, features: features, log: log, trainingRuns: trainingRuns,
                                       damping: damping, threads: threads)
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: nil, seconds: seconds)
     }
 
