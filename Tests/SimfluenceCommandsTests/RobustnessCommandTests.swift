@@ -131,6 +131,11 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
         #expect(!r.timedOut && r.status != 0)
         #expect(r.stderr.contains(path + ":1:") && r.stderr.contains("each id in \"samples_id\" to be an integer or a string"), "\(r.stderr)")
         #expect(r.stderr.utf8.count < 1000)
+        // Memory stays bounded: the largest child of this test process so far (this one included)
+        // peaked well under 1 GB (the mapped 100 MB file counts once).
+        var usage = rusage()
+        #expect(getrusage(RUSAGE_CHILDREN.rawValue, &usage) == 0)
+        #expect(usage.ru_maxrss < 1_000_000, "peak child RSS \(usage.ru_maxrss) KB")
     }
 
     /// Memory pre-flight through the binary: a log or fit that needs more than
