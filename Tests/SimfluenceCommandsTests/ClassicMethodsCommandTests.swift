@@ -29,7 +29,7 @@ import Testing
     @Test func classicMethodsWithoutGradientsAreSkippedByAllAndRefusedByName() throws {
         let dir = try CLIRunner.temporaryDirectory() + "/log"
         #expect(try CLIRunner.run(["synth", "-o", dir, "--runs", "5", "--pool", "8", "--sample", "6", "--batch", "2",
-                                   "--epochs", "1", "--tests", "3"]).status == 0)
+                                   "--epochs", "1", "--test", "3"]).status == 0)
         let all = try CLIRunner.run(["evaluate", dir, "--method", "all", "--holdout", "2", "--lambda", "0.1"])
         #expect(all.status == 0 && all.stderr.contains("skipping tracin-cp"))
         let named = try CLIRunner.run(["evaluate", dir, "--method", "influence", "--holdout", "2"])

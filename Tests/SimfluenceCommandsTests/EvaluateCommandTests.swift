@@ -7,7 +7,7 @@ import Testing
     func synthetic(_ format: String, runs: Int = 8) throws -> String {
         let dir = try CLIRunner.temporaryDirectory() + "/log"
         let r = try CLIRunner.run(["synth", "-o", dir, "--format", format, "--runs", "\(runs)", "--pool", "12",
-                                   "--sample", "8", "--batch", "2", "--epochs", "2", "--tests", "5", "--seed", "3"])
+                                   "--sample", "8", "--batch", "2", "--epochs", "2", "--test", "5", "--seed", "3"])
         #expect(r.status == 0, "\(r.stderr)")
         return dir
     }

@@ -39,7 +39,7 @@ struct Demo: ParsableCommand {
         let progress = Progress(stages: 3)
         let threads = compute.threadCount
 
-        progress.begin("training \(workload.runs) runs of the digits MLP")
+        progress.begin("training \(workload.shape.runs) runs of the digits MLP")
         let fineTuning = try DigitsFineTuning(protocol: workload.settings)
         let log = try fineTuning.trainAll(threads: threads)
         let logDir = (dir as NSString).appendingPathComponent("log")
