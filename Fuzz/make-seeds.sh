@@ -14,7 +14,7 @@ corpus="$here/corpus"
 rm -rf "$corpus"
 mkdir -p "$corpus"/{npy,model,curriculum,initial-losses,gptdynamics,native}
 sep=$'\n--8<--\n'
-small=(--runs 3 --pool 6 --sample 4 --batch 2 --epochs 1 --tests 3 --seed 5)
+small=(--runs 3 --pool 6 --sample 4 --batch 2 --epochs 1 --test 3 --seed 5)
 
 "$bin" synth -o "$work/native" "${small[@]}" >/dev/null
 "$bin" synth -o "$work/gpt" --format gptdynamics "${small[@]}" >/dev/null

@@ -23,7 +23,12 @@ niceness="${FUZZ_NICE:-10}"
 
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -g)
 start=$(date +%s)
-swift build "${flags[@]}" 2>&1 | grep -E "error|warning: |Build complete" || true
+mkdir -p .work
+if ! swift build "${flags[@]}" > .work/build.log 2>&1; then
+  grep -E "error" .work/build.log | head -20
+  echo "fuzz build failed (Fuzz/.work/build.log); if sources were added to the main package, remove Fuzz/.build and retry"
+  exit 2
+fi
 bin="$(swift build "${flags[@]}" --show-bin-path)"
 echo "fuzz build: $(( $(date +%s) - start )) s"
 

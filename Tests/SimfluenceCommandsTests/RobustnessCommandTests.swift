@@ -49,7 +49,7 @@ enum RobustRunner {
     /// A small synthetic log written by `simfluence synth`.
     static func synth(_ dir: String, format: String = "native", extra: [String] = []) throws {
         let r = try run(["synth", "-o", dir, "--format", format, "--runs", "4", "--pool", "10", "--sample", "8",
-                         "--batch", "2", "--epochs", "2", "--tests", "4", "--seed", "9"] + extra)
+                         "--batch", "2", "--epochs", "2", "--test", "4", "--seed", "9"] + extra)
         #expect(r.status == 0, "\(r.stderr)")
     }
 }
@@ -143,7 +143,7 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
     @Test func memoryLimitsAreCheckedBeforeWork() throws {
         let dir = try CLIRunner.temporaryDirectory()
         let r0 = try RobustRunner.run(["synth", "-o", dir + "/log", "--runs", "3", "--pool", "300", "--sample", "300", "--batch", "3",
-                                       "--epochs", "1", "--tests", "2"])
+                                       "--epochs", "1", "--test", "2"])
         #expect(r0.status == 0)
         let tiny = try RobustRunner.run(["fit", dir + "/log", "--lambda", "1", "-o", dir + "/m"], environment: ["SIMFLUENCE_MEMORY_LIMIT": "1K"])
         #expect(tiny.status != 0)
@@ -175,7 +175,7 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
     @Test func killedFitsLeaveTheOldModelOrTheNewOne() throws {
         let dir = try CLIRunner.temporaryDirectory()
         let r = try RobustRunner.run(["synth", "-o", dir + "/log", "--runs", "6", "--pool", "50", "--sample", "40", "--batch", "4",
-                                      "--epochs", "2", "--tests", "20", "--seed", "2"])
+                                      "--epochs", "2", "--test", "20", "--seed", "2"])
         #expect(r.status == 0)
         let model = dir + "/m.simfluence"
         let old = try RobustRunner.run(["fit", dir + "/log", "--lambda", "0.5", "-o", model])
@@ -227,7 +227,7 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
     @Test func resultsDoNotDependOnThreadsOrRuns() throws {
         let dir = try CLIRunner.temporaryDirectory()
         let r = try RobustRunner.run(["synth", "-o", dir + "/log", "--runs", "6", "--pool", "20", "--sample", "16", "--batch", "2",
-                                      "--epochs", "2", "--tests", "9", "--seed", "4"])
+                                      "--epochs", "2", "--test", "9", "--seed", "4"])
         #expect(r.status == 0)
         var models: [FittedSimulator] = []
         var predictions: [Data] = []
@@ -288,7 +288,7 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
     @Test func aSingleRun() throws {
         let dir = try CLIRunner.temporaryDirectory()
         let r = try RobustRunner.run(["synth", "-o", dir + "/log", "--runs", "1", "--pool", "6", "--sample", "6", "--batch", "2",
-                                      "--epochs", "2", "--tests", "3"])
+                                      "--epochs", "2", "--test", "3"])
         #expect(r.status == 0)
         let auto = try RobustRunner.run(["fit", dir + "/log", "-o", dir + "/m"])
         #expect(auto.status != 0 && auto.stderr.contains("at least 2 training runs") && auto.stderr.contains("fixed lambda"), "\(auto.stderr)")
