@@ -4,7 +4,8 @@ import Foundation
 ///
 ///     SIMFLUENCE-MODEL 1\n
 ///     {"format":"simfluence-model","version":1,"method":...,"form":...,"lambda":...,"train_ids":[...],
-///      "test_ids":[...],"seen":[...],"fitted_on":[...],"metadata":{...},
+///      "test_ids":[...],"seen":[...],"fitted_on":[...],"metadata":{...},"starting_step":0|1,
+///      "starting_losses":[...],
 ///      "payload":{"encoding":"float64-le","layout":"A then B, each tests x train, row-major",
 ///                 "rows":R,"columns":C,"bytes":N},"checksum":"fnv1a64:<16 hex digits>"}\n
 ///     <N bytes: A then B as little-endian float64, row-major>
@@ -50,6 +51,8 @@ public enum ModelFile {
         header += ",\"seen\":[" + sim.seen.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"
         header += ",\"fitted_on\":\(strings(sim.fittedOn))"
         header += ",\"metadata\":{" + sim.metadata.keys.sorted().map { JSONText.quoted($0) + ":" + JSONText.quoted(sim.metadata[$0] ?? "") }.joined(separator: ",") + "}"
+        header += ",\"starting_step\":\(sim.startingStep),\"starting_losses\":["
+        header += sim.startingLosses.map { $0.isFinite ? JSONText.number($0) : "null" }.joined(separator: ",") + "]"
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
         header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
         header += ",\"checksum\":\"\(checksumPrefix)"
@@ -197,6 +200,25 @@ public enum ModelFile {
         let fittedOn = try ctx.array(try field("fitted_on"), "\"fitted_on\"").map { try ctx.string($0, "each of \"fitted_on\"") }
         var metadata: [String: String] = [:]
         if let node = members["metadata"], !node.value.isNull { metadata = try ctx.metadata(node, "\"metadata\"") }
+        // Where a simulation without given starting losses starts. Models written before these
+        // fields existed would silently start every simulation from a loss of 0: refuse them.
+        guard members["starting_losses"] != nil, members["starting_step"] != nil else {
+            throw fail(2, "the header has no \"starting_step\"/\"starting_losses\" (written by an earlier simfluence build that did not record where simulations start); refit the model")
+        }
+        let startingStep = try ctx.int(try field("starting_step"), "\"starting_step\"")
+        guard startingStep == 0 || startingStep == 1 else {
+            throw fail(2, "expected \"starting_step\" to be 0 or 1, found \(startingStep)")
+        }
+        let startingLosses = try ctx.array(try field("starting_losses"), "\"starting_losses\"").map { node -> Double in
+            if node.value.isNull { return .nan }
+            guard let v = node.value.double else {
+                throw fail(2, "expected each of \"starting_losses\" to be a number or null, found \(node.value.kind)")
+            }
+            return v
+        }
+        guard startingLosses.count == testIDs.count else {
+            throw fail(2, "\"starting_losses\" has \(startingLosses.count) values for \(testIDs.count) test ids")
+        }
         let encoding = try ctx.string(try ctx.field(payload, "encoding", in: "\"payload\"", line: 2), "\"payload\".\"encoding\"")
         guard encoding == "float64-le" else { throw fail(2, "unsupported payload encoding \"\(encoding)\": expected \"float64-le\"") }
         let rows = try payloadField("rows"), columns = try payloadField("columns")
@@ -205,6 +227,13 @@ public enum ModelFile {
         }
         guard seen.count == columns else {
             throw fail(2, "\"seen\" has \(seen.count) flags for \(columns) training ids")
+        }
+        // Ids index the parameters: a repeated id would make them ambiguous (and crash lookups).
+        if let dup = NativeLogReader.firstDuplicate(trainIDs) {
+            throw fail(2, "training id \(JSONText.abbreviated(dup)) appears twice in \"train_ids\"")
+        }
+        if let dup = NativeLogReader.firstDuplicate(testIDs) {
+            throw fail(2, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"")
         }
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
         let (expected, o2) = cells.multipliedReportingOverflow(by: 16)
@@ -220,6 +249,7 @@ public enum ModelFile {
         }
         return FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
                                a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
-                               seen: seen, fittedOn: fittedOn, metadata: metadata)
+                               seen: seen, fittedOn: fittedOn, startingStep: startingStep, startingLosses: startingLosses,
+                               metadata: metadata)
     }
 }

@@ -49,6 +49,7 @@ struct Evaluate: ParsableCommand {
         let gradients = try gradientOptions.features(forLog: runs)
         let chosen = try MethodSelection.resolve(methods, gradientsAvailable: gradients != nil)
         let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        for m in chosen { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: inputs.lambda, threads: compute.threadCount) }
         let result = try Evaluator.evaluate(chosen, log: log, split: split, inputs: inputs,
                                             unseen: unseen, threads: compute.threadCount)
         for entry in result.results {

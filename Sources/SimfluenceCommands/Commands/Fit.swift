@@ -36,7 +36,9 @@ struct Fit: ParsableCommand {
         let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
         _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
         let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount)
         let fit = try MethodFitting.fit(method, log: log, runs: log.runs, inputs: inputs, threads: compute.threadCount)
+        try Robustness.requireFiniteParameters(fit.simulator)
         var simulator = fit.simulator
         simulator.metadata["log"] = runs
         simulator.metadata["fit_seconds"] = String(fit.seconds)

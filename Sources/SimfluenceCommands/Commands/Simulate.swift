@@ -67,6 +67,7 @@ struct Simulate: ParsableCommand {
         let applied = Array(batches[start...])
         let resolved = try simulator.resolve(applied, unseen: unseen, source: curriculum, firstStep: start + 1)
         let losses = simulator.simulate(resolved, initial: startLosses, tests: columns)
+        try Robustness.requireFiniteRollout(losses, simulator: simulator, columns: columns, start: start, source: model)
         let text = json ? jsonText(simulator, columns, losses, start) : csvText(simulator, columns, losses, start)
         if let output {
             try AtomicFile.write(Data(text.utf8), to: output)
