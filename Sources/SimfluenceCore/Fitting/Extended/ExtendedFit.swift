@@ -2,9 +2,6 @@
 /// smooth per-step terms, optionally refined by rollout fitting, with clamped simulations.
 /// Objectives: Docs/Methods.md.
 public enum ExtendedFit {
-    /// Smoothing strengths tried by cross-validation for methods with step terms.
-    public static let defaultSmoothingGrid: [Double] = [1]
-
     /// Per test example (in `tests` order) the clamp range [min(0, smallest observed loss),
     /// multiple x largest observed loss] over every recorded loss of `runs`.
     public static func bounds(_ runs: [TrainingRun], tests: [Int], multiple: Double) -> (lower: [Double], upper: [Double]) {
@@ -39,7 +36,7 @@ public enum ExtendedFit {
         let clock = ContinuousClock()
         let start = clock.now
         let config = configuration ?? method.configuration
-        let mus = config.stepKnots > 0 ? defaultSmoothingGrid : [0]
+        let mus = config.stepKnots > 0 ? [config.smoothing] : [0]
         var selection: LambdaSelection?
         var chosen: (lambda: Double, mu: Double)
         var muScores: [Double] = []
@@ -135,10 +132,15 @@ public enum ExtendedFit {
                             let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots)
                             let lo = bounds?.lower[row] ?? -.infinity, hi = bounds?.upper[row] ?? .infinity
                             let gram = solver.gram
+                            let sharedOnly = config.rolloutSharedOnly
                             let result = LBFGS.minimise(&theta, scale: scale, iterations: config.rolloutIterations) { x, g in
                                 let data = rollout.sumOfSquares(localRuns, z: z, theta: x, lo: lo, hi: hi, grad: g,
                                                                 states: states, alphas: alphas, clampedFlags: flags)
-                                return data + pen.value(x, layout: layout, gram: gram, grad: g)
+                                let total = data + pen.value(x, layout: layout, gram: gram, grad: g)
+                                if sharedOnly {
+                                    for i in 0..<layout.m { g[i] = 0; g[layout.aDev + i] = 0 }
+                                }
+                                return total
                             }
                             iterationsOut.base[row] = result.iterations
                         }

@@ -243,6 +243,7 @@ enum LBFGS {
             }
             if previous - value <= 1e-10 * max(abs(value), 1e-300) { break }
         }
+        if done == 0 { return (value, 0) }  // nothing accepted: keep x bit for bit
         for i in 0..<n { x[i] = phi[i] * inv[i] }
         return (value, done)
     }

@@ -12,6 +12,8 @@ public enum ExtendedMethod: String, Sendable, CaseIterable, Codable {
     case linearTime = "linear-time"
     /// The linear-time model, started from its teacher-forced solution and refined by L-BFGS on
     /// the squared error of rolled-out trajectories (exact adjoint gradients), same penalties.
+    /// Only the terms shared by all training examples (step terms) are refined; A_i and B_i keep
+    /// their teacher-forced values (refining them too overfits: see Docs/Methods.md).
     case linearRollout = "linear-rollout"
 
     /// The model structure and fitting recipe of the method.
@@ -19,7 +21,8 @@ public enum ExtendedMethod: String, Sendable, CaseIterable, Codable {
         switch self {
         case .linearPooled: ExtendedConfiguration(pooled: true, stepKnots: 0, rollout: false)
         case .linearTime: ExtendedConfiguration(pooled: false, stepKnots: ExtendedConfiguration.defaultKnots, rollout: false)
-        case .linearRollout: ExtendedConfiguration(pooled: false, stepKnots: ExtendedConfiguration.defaultKnots, rollout: true)
+        case .linearRollout:
+            ExtendedConfiguration(pooled: false, stepKnots: ExtendedConfiguration.defaultKnots, rollout: true, rolloutSharedOnly: true)
         }
     }
 }
@@ -30,7 +33,7 @@ public struct ExtendedConfiguration: Sendable, Equatable {
     /// Default number of knots of the piecewise-linear step terms.
     public static let defaultKnots = 16
     /// Default smoothing strength of the step terms (relative; see ``ExtendedFit``).
-    public static let defaultSmoothing = 1.0
+    public static let defaultSmoothing = 100.0
     /// Default multiple of the largest observed loss used as the upper clamp.
     public static let defaultClampMultiple = 2.0
     /// The weight of the near-zero ridge on the pooled means and on the step terms' values, so the
@@ -51,9 +54,13 @@ public struct ExtendedConfiguration: Sendable, Equatable {
     public var clampMultiple: Double?
     /// L-BFGS iterations of rollout fitting.
     public var rolloutIterations: Int
+    /// Rollout fitting refines only the terms shared by all training examples (pooled means and
+    /// step terms), keeping A_i, B_i at their teacher-forced values.
+    public var rolloutSharedOnly: Bool
 
     public init(pooled: Bool, stepKnots: Int, rollout: Bool, smoothing: Double = defaultSmoothing,
-                clampMultiple: Double? = defaultClampMultiple, rolloutIterations: Int = 150) {
+                clampMultiple: Double? = defaultClampMultiple, rolloutIterations: Int = 150, rolloutSharedOnly: Bool = false) {
+        self.rolloutSharedOnly = rolloutSharedOnly
         self.pooled = pooled
         self.stepKnots = stepKnots
         self.rollout = rollout
