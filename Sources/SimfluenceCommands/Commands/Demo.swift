@@ -54,7 +54,7 @@ struct Demo: ParsableCommand {
         let result = try Evaluator.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
                                             unseen: .zero, threads: threads)
         let extras = try ExtendedEvaluationExtras.compute(result, methods: MethodName.allCases, log: log, split: split, inputs: inputs,
-                                                          unseen: .zero, bootstrap: BootstrapOptions(), threads: threads)
+                                                          unseen: .zero, replicates: nil, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
         try AtomicFile.write(Data((EvaluationJSON.make(result, extra: extras.json).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }

@@ -67,7 +67,8 @@ struct Evaluate: ParsableCommand {
             warnIfAtGridEdge(s, method: entry.scores.method)
         }
         let extras = try ExtendedEvaluationExtras.compute(result, methods: chosen, log: log, split: split, inputs: inputs,
-                                                          unseen: unseen, bootstrap: bootstrap, threads: compute.threadCount)
+                                                          unseen: unseen, replicates: bootstrap.bootstrap,
+                                                          seed: bootstrap.bootstrapSeed, threads: compute.threadCount)
         if let intervals { try extras.writeIntervals(to: intervals, split: split, testIDs: log.testIDs) }
         if let predictions {
             try writePredictions(result, split: split, log: log, to: predictions)

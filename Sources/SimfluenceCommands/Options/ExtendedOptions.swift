@@ -44,10 +44,10 @@ struct ExtendedEvaluationExtras {
     var replicates: Int?
 
     static func compute(_ result: EvaluationResult, methods: [MethodName], log: TrainingLog, split: HoldoutSplit,
-                        inputs: MethodInputs, unseen: UnseenPolicy, bootstrap: BootstrapOptions,
+                        inputs: MethodInputs, unseen: UnseenPolicy, replicates: Int?, seed: UInt64 = 0,
                         threads: Int) throws -> ExtendedEvaluationExtras {
         var extras = ExtendedEvaluationExtras()
-        extras.replicates = bootstrap.bootstrap
+        extras.replicates = replicates
         for (method, entry) in zip(methods, result.results) {
             guard let sim = entry.fit?.simulator else { continue }
             if sim.isExtended {
@@ -58,9 +58,9 @@ struct ExtendedEvaluationExtras {
                 }
                 extras.clamped[entry.scores.method] = count
             }
-            if let b = bootstrap.bootstrap {
+            if let b = replicates {
                 let iv = try Bootstrap.heldOut(method, fitted: sim, log: log, training: split.training, heldOut: split.heldOut,
-                                               inputs: inputs, replicates: b, seed: bootstrap.bootstrapSeed, threads: threads)
+                                               inputs: inputs, replicates: b, seed: seed, threads: threads)
                 extras.intervals[entry.scores.method] = iv
                 extras.coverage[entry.scores.method] = Bootstrap.coverage(iv, heldOut: split.heldOut)
             }

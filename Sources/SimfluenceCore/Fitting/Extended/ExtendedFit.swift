@@ -43,7 +43,12 @@ public enum ExtendedFit {
         switch lambda {
         case .fixed(let value):
             chosen = (value, config.stepKnots > 0 ? config.smoothing : 0)
-        case .auto(let grid, let folds):
+        case .auto(var grid, let folds):
+            // linear-rollout repeats linear-time's teacher-forced search: every other grid point
+            // (of the sorted grid) keeps its fit time down.
+            if config.rollout && grid.count > 2 {
+                grid = Array(Set(grid)).sorted().enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+            }
             let result = try select(config: config, log: log, runs: runs, lambdas: grid, mus: mus, folds: folds,
                                     every: every, threads: threads)
             selection = result.selection
