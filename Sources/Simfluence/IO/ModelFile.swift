@@ -10,6 +10,12 @@ import Foundation
 ///                 "rows":R,"columns":C,"bytes":N},"checksum":"fnv1a64:<16 hex digits>"}\n
 ///     <N bytes: A then B as little-endian float64, row-major>
 ///
+/// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
+/// `"extended":{"step_columns":S,"bounds":true|false}` before `"payload"`, and append to the
+/// payload, after A and B: the step terms u then v (each tests x S, row-major) and, with bounds,
+/// the lower then upper loss bound of every test example. Files without the member are read as
+/// before (and plain simulators are written exactly as before).
+///
 /// The JSON header is a single line, with `"checksum"` as its last field. The checksum is the
 /// 64-bit FNV-1a hash of the whole file with those 16 hex digits replaced by ASCII '0', so any
 /// corruption of the magic line, the header or the payload is detected (a single changed byte
@@ -36,7 +42,11 @@ public enum ModelFile {
     /// The file's bytes.
     public static func encode(_ sim: FittedSimulator) -> Data {
         let rows = sim.testIDs.count, columns = sim.trainIDs.count
-        let payloadBytes = 2 * rows * columns * 8
+        // Extended simulators (step terms, loss bounds) append these after A and B.
+        let stepColumns = sim.stepAlpha?.columns ?? 0
+        let bounded = sim.lossLower != nil && sim.lossUpper != nil
+        let extraValues = 2 * rows * stepColumns + (bounded ? 2 * rows : 0)
+        let payloadBytes = (2 * rows * columns + extraValues) * 8
         let lambda: String
         switch sim.lambda {
         case nil: lambda = "null"
@@ -53,6 +63,9 @@ public enum ModelFile {
         header += ",\"metadata\":{" + sim.metadata.keys.sorted().map { JSONText.quoted($0) + ":" + JSONText.quoted(sim.metadata[$0] ?? "") }.joined(separator: ",") + "}"
         header += ",\"starting_step\":\(sim.startingStep),\"starting_losses\":["
         header += sim.startingLosses.map { $0.isFinite ? JSONText.number($0) : "null" }.joined(separator: ",") + "]"
+        if sim.isExtended {
+            header += ",\"extended\":{\"step_columns\":\(stepColumns),\"bounds\":\(bounded)}"
+        }
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
         header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
         header += ",\"checksum\":\"\(checksumPrefix)"
@@ -65,8 +78,14 @@ public enum ModelFile {
         out.count += payloadBytes
         out.withUnsafeMutableBytes { raw in
             var offset = payloadStart
-            for m in [sim.a, sim.b] {
-                for v in m.storage {
+            var extra: [[Double]] = []
+            if stepColumns > 0 {
+                extra.append(sim.stepAlpha?.storage ?? [])
+                extra.append(sim.stepBeta?.storage ?? [Double](repeating: 0, count: rows * stepColumns))
+            }
+            if bounded { extra.append(sim.lossLower ?? []); extra.append(sim.lossUpper ?? []) }
+            for m in [sim.a.storage, sim.b.storage] + extra {
+                for v in m {
                     raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: offset, as: UInt64.self)
                     offset += 8
                 }
@@ -235,9 +254,19 @@ public enum ModelFile {
         if let dup = NativeLogReader.firstDuplicate(testIDs) {
             throw fail(2, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"")
         }
+        var stepColumns = 0, bounded = false
+        if let node = members["extended"], !node.value.isNull {
+            let ext = try ctx.object(node, "\"extended\"")
+            stepColumns = try ctx.int(try ctx.field(ext, "step_columns", in: "\"extended\"", line: 2), "\"extended\".\"step_columns\"")
+            if let bn = ext["bounds"], case .bool(let b) = bn.value { bounded = b }
+            guard stepColumns >= 0 && stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
+        }
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
-        let (expected, o2) = cells.multipliedReportingOverflow(by: 16)
-        guard !o1, !o2, expected == payloadBytes else {
+        let (abBytes, o2) = cells.multipliedReportingOverflow(by: 16)
+        let (stepCells, o3) = rows.multipliedReportingOverflow(by: stepColumns)
+        let extraBytes = (2 * stepCells + (bounded ? 2 * rows : 0)) * 8
+        let expected = abBytes + extraBytes
+        guard !o1, !o2, !o3, expected == payloadBytes else {
             throw fail(2, "the payload should hold 2 x \(rows) x \(columns) float64 values (\(expected) bytes), but the header says \(payloadBytes) bytes")
         }
         func matrix(at start: Int) -> Matrix {
@@ -247,9 +276,26 @@ public enum ModelFile {
             }
             return Matrix(rows: rows, columns: columns, storage: storage)
         }
-        return FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
-                               a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
-                               seen: seen, fittedOn: fittedOn, startingStep: startingStep, startingLosses: startingLosses,
-                               metadata: metadata)
+        func values(at start: Int, count: Int) -> [Double] {
+            (0..<count).map { k in
+                Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8 * k, as: UInt64.self)))
+            }
+        }
+        var sim = FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
+                                  a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
+                                  seen: seen, fittedOn: fittedOn, startingStep: startingStep, startingLosses: startingLosses,
+                                  metadata: metadata)
+        var offset = payloadStart + 16 * cells
+        if stepColumns > 0 {
+            sim.stepAlpha = Matrix(rows: rows, columns: stepColumns, storage: values(at: offset, count: stepCells))
+            offset += 8 * stepCells
+            sim.stepBeta = Matrix(rows: rows, columns: stepColumns, storage: values(at: offset, count: stepCells))
+            offset += 8 * stepCells
+        }
+        if bounded {
+            sim.lossLower = values(at: offset, count: rows)
+            sim.lossUpper = values(at: offset + 8 * rows, count: rows)
+        }
+        return sim
     }
 }

@@ -54,14 +54,16 @@ struct Demo: ParsableCommand {
         let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients)
         let result = try Evaluator.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
                                             unseen: .zero, threads: threads)
+        let extras = try ExtendedEvaluationExtras.compute(result, methods: MethodName.allCases, log: log, split: split, inputs: inputs,
+                                                          unseen: .zero, replicates: nil, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
-        try AtomicFile.write(Data((EvaluationJSON.make(result).rendered() + "\n").utf8), to: evaluationPath)
+        try AtomicFile.write(Data((EvaluationJSON.make(result, extra: extras.json).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }
         let modelPath = (dir as NSString).appendingPathComponent("linear.simfluence")
         try ModelFile.write(linear, to: modelPath)
         progress.end()
         print("\nHeld-out evaluation: \(split.training.count) training runs, \(split.heldOut.count) held-out runs (\(result.heldOutRuns.joined(separator: ", "))), \(log.testIDs.count) test examples")
-        print(EvaluationTable.render(result))
+        print(EvaluationTable.render(result, extra: extras.columns))
 
         progress.begin("counterfactual check: simulate, then really train")
         let (rows, panels) = try counterfactuals(fineTuning: fineTuning, log: log, split: split, linear: linear, dir: dir)

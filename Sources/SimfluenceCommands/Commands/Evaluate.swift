@@ -20,7 +20,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(name: .customLong("method"), help: ArgumentHelp(
         "A simulator to score (repeatable), or 'all'.",
-        discussion: "linear, additive, multiplicative (Simfluence); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
+        discussion: "linear, additive, multiplicative (Simfluence); linear-pooled, linear-time, linear-rollout (Docs/Methods.md); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
         valueName: "name"))
     var methods: [String] = ["linear"]
 
@@ -34,6 +34,12 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Also write every simulated held-out trajectory here, as JSON lines.")
     var predictions: String?
 
+    @OptionGroup var subsampling: SubsamplingOptions
+    @OptionGroup var bootstrap: BootstrapOptions
+
+    @Option(help: "With --bootstrap: write every held-out trajectory's per-step intervals here, as JSON lines.")
+    var intervals: String?
+
     @OptionGroup var reportOptions: ReportOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -45,10 +51,12 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let log = try LogReader.read(runs)
-        let split = try holdout.split(log)
+        var split = try holdout.split(log)
         let gradients = try gradientOptions.features(forLog: runs)
         let chosen = try MethodSelection.resolve(methods, gradientsAvailable: gradients != nil)
-        let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        inputs.every = try subsampling.every(for: log)
+        split.training = LossSubsampling.interpolated(split.training, every: inputs.every)
         for m in chosen { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: inputs.lambda, threads: compute.threadCount) }
         let result = try Evaluator.evaluate(chosen, log: log, split: split, inputs: inputs,
                                             unseen: unseen, threads: compute.threadCount)
@@ -60,6 +68,10 @@ struct Evaluate: ParsableCommand {
             }
             warnIfAtGridEdge(s, method: entry.scores.method)
         }
+        let extras = try ExtendedEvaluationExtras.compute(result, methods: chosen, log: log, split: split, inputs: inputs,
+                                                          unseen: unseen, replicates: bootstrap.bootstrap,
+                                                          seed: bootstrap.bootstrapSeed, threads: compute.threadCount)
+        if let intervals { try extras.writeIntervals(to: intervals, split: split, testIDs: log.testIDs) }
         if let predictions {
             try writePredictions(result, split: split, log: log, to: predictions)
         }
@@ -67,11 +79,11 @@ struct Evaluate: ParsableCommand {
             StandardStream.error.write("wrote the report to \(path)")
         }
         if json {
-            print(EvaluationJSON.make(result).rendered())
+            print(EvaluationJSON.make(result, extra: extras.json).rendered())
         } else {
             print("held-out runs (\(split.heldOut.count)): \(result.heldOutRuns.joined(separator: ", "))")
             print("fitted on \(split.training.count) runs; \(log.testIDs.count) test examples")
-            print(EvaluationTable.render(result))
+            print(EvaluationTable.render(result, extra: extras.columns))
         }
     }
 

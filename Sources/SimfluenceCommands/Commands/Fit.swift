@@ -23,6 +23,7 @@ struct Fit: ParsableCommand {
 
     @OptionGroup var lambda: LambdaOptions
     @OptionGroup var gradientOptions: GradientOptions
+    @OptionGroup var subsampling: SubsamplingOptions
     @OptionGroup var compute: ComputeOptions
 
     @Flag(help: "Print the lambda grid and cross-validation scores.")
@@ -35,9 +36,11 @@ struct Fit: ParsableCommand {
         let log = try LogReader.read(runs)
         let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
         _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
-        let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        inputs.every = try subsampling.every(for: log)
         try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount)
-        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, inputs: inputs, threads: compute.threadCount)
+        let fit = try MethodFitting.fit(method, log: log, runs: LossSubsampling.interpolated(log.runs, every: inputs.every),
+                                        inputs: inputs, threads: compute.threadCount)
         try Robustness.requireFiniteParameters(fit.simulator)
         var simulator = fit.simulator
         simulator.metadata["log"] = runs

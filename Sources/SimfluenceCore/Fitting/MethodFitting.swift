@@ -18,6 +18,9 @@ public enum MethodFitting {
         switch method {
         case .simfluence(let m):
             return try fit(m, log: log, runs: runs, lambda: inputs.lambda, tests: tests, threads: threads)
+        case .extended(let e):
+            return try ExtendedFit.fit(e, log: log, runs: runs, lambda: inputs.lambda, every: inputs.every,
+                                       tests: tests, threads: threads)
         case .classic(let c):
             guard let gradients = inputs.gradients else {
                 throw SimfluenceError.invalidArgument(

@@ -4,11 +4,15 @@ public enum MethodName: Hashable, Sendable, CustomStringConvertible {
     case simfluence(SimulatorMethod)
     /// A classic TDA method run as an additive simulator; needs gradient features.
     case classic(ClassicMethod)
+    /// Beyond the paper: pooled shrinkage, per-step terms, rollout fitting (Docs/Methods.md).
+    case extended(ExtendedMethod)
 
     /// The method called `name` ("linear", "tracin-cp-scaled", ...), or nil.
     public init?(_ name: String) {
         if let m = SimulatorMethod(rawValue: name) {
             self = .simfluence(m)
+        } else if let e = ExtendedMethod(rawValue: name) {
+            self = .extended(e)
         } else if let c = ClassicMethod(rawValue: name) {
             self = .classic(c)
         } else {
@@ -18,7 +22,8 @@ public enum MethodName: Hashable, Sendable, CustomStringConvertible {
 
     /// Every method, Simfluence's first.
     public static var allCases: [MethodName] {
-        SimulatorMethod.allCases.map { .simfluence($0) } + ClassicMethod.allCases.map { .classic($0) }
+        SimulatorMethod.allCases.map { .simfluence($0) } + ExtendedMethod.allCases.map { .extended($0) }
+            + ClassicMethod.allCases.map { .classic($0) }
     }
 
     /// The CLI name.
@@ -26,6 +31,7 @@ public enum MethodName: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .simfluence(let m): m.rawValue
         case .classic(let c): c.rawValue
+        case .extended(let e): e.rawValue
         }
     }
 
@@ -47,6 +53,8 @@ public struct MethodInputs: Sendable {
     public var gradients: GradientFeatures?
     /// Damping of the influence-function Hessian; nil for the default (see ``ClassicScores``).
     public var damping: Double?
+    /// Losses were recorded only every k steps (see ``LossSubsampling``); nil = every step.
+    public var every: Int? = nil
 
     public init(lambda: LambdaChoice = .automatic, gradients: GradientFeatures? = nil, damping: Double? = nil) {
         self.lambda = lambda
