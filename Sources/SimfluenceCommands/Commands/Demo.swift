@@ -15,7 +15,9 @@ struct Demo: ParsableCommand {
             the 5 held-out runs beside the persistence and mean-run baselines; \
             3. for a few test examples, asks the linear simulator which training examples help \
             most, builds curricula that drop them or move them to the end, simulates those and \
-            actually trains them, and compares; 4. says where everything was written.
+            actually trains them, and compares; 4. writes an HTML report and says where everything \
+            was written. Lambda is cross-validated over decades (10^-2 ... 10^3) unless \
+            --lambda or --lambda-grid says otherwise.
             """)
 
     @Option(help: "Folder for everything the demo writes (default: a new temporary folder).")
@@ -51,7 +53,7 @@ struct Demo: ParsableCommand {
 
         progress.begin("fitting Simfluence and classic methods, scoring on held-out runs")
         let split = try HoldoutSplit.last(holdout, of: log)
-        let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients)
+        let inputs = MethodInputs(lambda: try demoLambda(), gradients: gradients)
         let result = try Evaluator.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
                                             unseen: .zero, threads: threads)
         let extras = try ExtendedEvaluationExtras.compute(result, methods: MethodName.allCases, log: log, split: split, inputs: inputs,
@@ -133,6 +135,15 @@ struct Demo: ParsableCommand {
         let cfLog = TrainingLog(trainIDs: log.trainIDs, testIDs: log.testIDs, runs: realRuns, metadata: log.metadata)
         try NativeLogWriter.write(cfLog, to: (cfDir as NSString).appendingPathComponent("log"))
         return (rows, panels)
+    }
+
+    /// The demo's lambda choice: as `evaluate`, but cross-validating over decades (10^-2 ... 10^3,
+    /// 6 values) instead of half-decades unless --lambda-grid says otherwise, so that fitting
+    /// every method stays within about a minute on 2 cores.
+    private func demoLambda() throws -> LambdaChoice {
+        let choice = try lambda.choice()
+        guard case .auto(_, let folds) = choice, lambda.lambdaGrid == nil else { return choice }
+        return .auto(grid: [1e-2, 1e-1, 1, 10, 100, 1000], folds: folds)
     }
 
     /// The `count` test examples whose final loss has the largest variance across `runs`.
