@@ -44,7 +44,6 @@ struct Fit: ParsableCommand {
         try Robustness.requireFiniteParameters(fit.simulator)
         var simulator = fit.simulator
         simulator.metadata["log"] = runs
-        simulator.metadata["fit_seconds"] = String(fit.seconds)
         try ModelFile.write(simulator, to: output)
         if let s = fit.selection { warnIfAtGridEdge(s, method: method.name) }
         if json {
