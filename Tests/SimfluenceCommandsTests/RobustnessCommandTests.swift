@@ -2,48 +2,10 @@ import Foundation
 import Simfluence
 import Testing
 
-/// Runs the built executable with extra environment variables and a time limit (the child is
-/// killed when it runs over, and the result says so).
+/// The CLI runner, plus helpers for the robustness tests.
 enum RobustRunner {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var timedOut: Bool
-        var seconds: Double
-    }
-
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
-        let process = Process()
-        process.executableURL = CLIRunner.executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let start = Date()
-        try process.run()
-        let timer = DispatchSource.makeTimerSource()
-        nonisolated(unsafe) var timedOut = false
-        timer.schedule(deadline: .now() + timeout)
-        timer.setEventHandler {
-            if process.isRunning { timedOut = true; kill(process.processIdentifier, SIGKILL) }
-        }
-        timer.resume()
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        timer.cancel()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut,
-                      seconds: Date().timeIntervalSince(start))
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> CLIRunner.Result {
+        try CLIRunner.run(arguments, environment: environment, timeout: timeout)
     }
 
     /// A small synthetic log written by `simfluence synth`.
