@@ -264,20 +264,7 @@ public enum ExtendedFit {
                 }
             }
         }
-        guard trajectories > 0 else {
-            throw SimfluenceError.invalidArgument("no validation run records a step to predict; cannot cross-validate lambda")
-        }
-        var scores = [Double](repeating: .infinity, count: points.count)
-        for p in 0..<points.count where !singular[p] {
-            let s = sums[p] / Double(trajectories)
-            scores[p] = s.isFinite ? s : .infinity
-        }
-        var best = -1
-        for p in 0..<points.count where scores[p].isFinite && (best < 0 || scores[p] <= scores[best]) { best = p }
-        guard best >= 0 else {
-            throw SimfluenceError.invalidArgument(
-                "no lambda in the grid \(grid) gave a finite cross-validation score; pass a fixed lambda > 0 or a grid with larger values")
-        }
+        let (scores, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
         // Per lambda: the best score over smoothing strengths.
         let perLambda = grid.indices.map { li in (0..<mus.count).map { scores[li * mus.count + $0] }.min() ?? .infinity }
         let selection = LambdaSelection(grid: grid, scores: perLambda, chosen: points[best].lambda, folds: k)
