@@ -75,15 +75,9 @@ public enum ExtendedFit {
     public static func fitFixed(config: ExtendedConfiguration, method: String, log: TrainingLog, runs: [TrainingRun],
                                 lambda: Double, smoothing: Double, every: Int? = nil, tests: [Int]? = nil,
                                 threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
-        guard lambda.isFinite && lambda >= 0 else {
-            throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
-        }
+        let tests = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
         guard smoothing.isFinite && smoothing >= 0 else {
             throw SimfluenceError.invalidArgument("the smoothing strength must be a finite number >= 0 (got \(smoothing))")
-        }
-        let tests = tests ?? Array(0..<log.testIDs.count)
-        for z in tests where z < 0 || z >= log.testIDs.count {
-            throw SimfluenceError.invalidArgument("test example index \(z) is outside the log's \(log.testIDs.count) test examples")
         }
         let design = try RidgeDesign(log: log, runs: runs)
         let basis = StepBasis(knots: config.stepKnots, lastStep: lastStep(runs))
