@@ -32,15 +32,18 @@ let package = Package(
         .target(
             name: "SimfluenceCommands",
             dependencies: [
-                "Simfluence", "DigitsWorkload",
+                "Simfluence", "DigitsWorkload", "SimfluenceReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "simfluence", dependencies: ["SimfluenceCommands"]),
+        // The self-contained HTML report of an evaluation (pure string building, no I/O).
+        .target(name: "SimfluenceReport", dependencies: ["SimfluenceCore"]),
         .testTarget(name: "SimfluenceCoreTests", dependencies: ["SimfluenceCore"]),
         .testTarget(name: "SimfluenceTests", dependencies: ["Simfluence"]),
         .testTarget(name: "DigitsWorkloadTests", dependencies: ["DigitsWorkload", "Simfluence"]),
         .testTarget(name: "SimfluenceCommandsTests", dependencies: ["SimfluenceCommands", "Simfluence"]),
+        .testTarget(name: "SimfluenceReportTests", dependencies: ["SimfluenceReport"]),
     ],
     swiftLanguageModes: [.v6]
 )

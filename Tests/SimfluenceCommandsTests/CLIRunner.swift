@@ -6,6 +6,9 @@ struct CLIRunner {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Whether the child ran over its time limit and was killed.
+        var timedOut: Bool
+        var seconds: Double
     }
 
     static var executable: URL {
@@ -19,14 +22,25 @@ struct CLIRunner {
         return URL(fileURLWithPath: ".build/debug/simfluence")
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs the executable with extra environment variables; a child still running after
+    /// `timeout` seconds is killed and the result says so.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let start = Date()
         try process.run()
+        let timer = DispatchSource.makeTimerSource()
+        nonisolated(unsafe) var timedOut = false
+        timer.schedule(deadline: .now() + timeout)
+        timer.setEventHandler {
+            if process.isRunning { timedOut = true; kill(process.processIdentifier, SIGKILL) }
+        }
+        timer.resume()
         // Read both pipes fully before waiting, so a large output cannot block the child.
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
@@ -38,8 +52,10 @@ struct CLIRunner {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
+        timer.cancel()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut,
+                      seconds: Date().timeIntervalSince(start))
     }
 
     /// A fresh temporary directory.

@@ -9,7 +9,7 @@ import Testing
                                    "--epochs", "1", "--test", "30", "--counterfactual-tests", "2", "--drop", "3",
                                    "--lambda", "auto", "--folds", "3"])
         #expect(r.status == 0, "\(r.stderr)")
-        for word in ["linear", "additive", "multiplicative", "persistence", "mean-run", "drop 3", "move to end", out] {
+        for word in ["linear", "additive", "multiplicative", "tracin-cp", "tracin-cp-scaled", "grad-dot", "influence", "persistence", "mean-run", "drop", "move to end", out] {
             #expect(r.stdout.contains(word), "demo output lacks '\(word)'")
         }
         let log = try LogReader.read(out + "/log")
@@ -19,12 +19,16 @@ import Testing
         #expect(model.fittedOn == ["run1", "run2", "run3", "run4", "run5"])
         let evaluation = try #require(try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: out + "/evaluation.json"))) as? [String: Any])
-        #expect((evaluation["results"] as? [Any])?.count == 5)
+        // Every method (Simfluence and classic) and the two baselines.
+        #expect((evaluation["results"] as? [Any])?.count == MethodName.allCases.count + 2)
         // Two test examples x (drop, move to end), each a curriculum file and a real run.
         let counterfactual = try LogReader.read(out + "/counterfactual/log")
         #expect(counterfactual.runs.count == 4)
         let files = try FileManager.default.contentsOfDirectory(atPath: out + "/counterfactual").filter { $0.hasSuffix(".jsonl") }
         #expect(files.count == 4)
+        // The report: one page with the counterfactual panels and the digits drawn.
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(html.contains("Counterfactual checks") && html.contains("<svg") && !html.contains("<script"))
     }
 
     @Test func trainCurriculumReproducesALoggedRunThroughTheGPTDynamicsLayout() throws {

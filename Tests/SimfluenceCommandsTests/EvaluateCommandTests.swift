@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Simfluence
 import Testing
 
@@ -7,7 +10,7 @@ import Testing
     func synthetic(_ format: String, runs: Int = 8) throws -> String {
         let dir = try CLIRunner.temporaryDirectory() + "/log"
         let r = try CLIRunner.run(["synth", "-o", dir, "--format", format, "--runs", "\(runs)", "--pool", "12",
-                                   "--sample", "8", "--batch", "2", "--epochs", "2", "--tests", "5", "--seed", "3"])
+                                   "--sample", "8", "--batch", "2", "--epochs", "2", "--test", "5", "--seed", "3"])
         #expect(r.status == 0, "\(r.stderr)")
         return dir
     }
@@ -55,6 +58,20 @@ import Testing
         let lines = try String(contentsOfFile: predictions, encoding: .utf8).split(separator: "\n")
         // 3 methods-or-baselines (linear, persistence, mean-run) x 3 held-out runs x 5 test examples.
         #expect(lines.count == 3 * 3 * 5)
+    }
+
+    @Test func reportCommandWritesOneWellFormedPage() throws {
+        let log = try synthetic("gptdynamics")
+        let out = try CLIRunner.temporaryDirectory() + "/report.html"
+        let r = try CLIRunner.run(["report", log, "--method", "linear", "--method", "additive", "--holdout", "3",
+                                   "--lambda", "0.01", "--test", "t2", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        let parser = XMLParser(data: data)
+        #expect(parser.parse(), "report is not well-formed: \(String(describing: parser.parserError))")
+        let html = String(decoding: data, as: UTF8.self)
+        #expect(html.contains("Test example") && html.contains("t2"))
+        for method in ["linear", "additive", "persistence", "mean-run"] { #expect(html.contains(">\(method)<")) }
     }
 
     @Test func badInputsExitNonZeroWithTheFileNamed() throws {

@@ -7,7 +7,7 @@ import Testing
         let dir = try CLIRunner.temporaryDirectory()
         let log = dir + "/log", model = dir + "/model.simfluence"
         #expect(try CLIRunner.run(["synth", "-o", log, "--runs", "6", "--pool", "10", "--sample", "8", "--batch", "2",
-                                   "--epochs", "2", "--tests", "4"]).status == 0)
+                                   "--epochs", "2", "--test", "4"]).status == 0)
         let fit = try CLIRunner.run(["fit", log, "--method", "linear", "--lambda", "0.05", "-o", model])
         #expect(fit.status == 0, "\(fit.stderr)")
         let curriculum = log + "/runs/run3/curriculum.jsonl"
@@ -29,7 +29,7 @@ import Testing
         let dir = try CLIRunner.temporaryDirectory()
         let log = dir + "/log", model = dir + "/model.simfluence", curriculum = dir + "/c.jsonl"
         #expect(try CLIRunner.run(["synth", "-o", log, "--runs", "3", "--pool", "6", "--sample", "6", "--batch", "2",
-                                   "--epochs", "1", "--tests", "2"]).status == 0)
+                                   "--epochs", "1", "--test", "2"]).status == 0)
         #expect(try CLIRunner.run(["fit", log, "--lambda", "0.1", "-o", model]).status == 0)
         try "{\"step\": 1, \"batch\": [\"e1\", \"e2\"]}\n{\"step\": 2, \"batch\": [\"nope\", \"e3\"]}\n"
             .write(toFile: curriculum, atomically: true, encoding: .utf8)

@@ -150,11 +150,11 @@ import Testing
         expectInputError(file: "runs", line: nil, ["expected the runs folder to be a directory, found a file"]) { try LogReader.read(dir.path) }
     }
 
-    /// The Python snippet in Docs/NativeLayout.md writes a log this reader accepts.
+    /// The Python snippet in the README (its first python block) writes a log this reader accepts.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
     func pythonSnippetFromTheDocsWritesAReadableLog() throws {
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Docs/NativeLayout.md")
+            .deletingLastPathComponent().appendingPathComponent("README.md")
         let markdown = try String(contentsOf: docs, encoding: .utf8)
         let start = try #require(markdown.range(of: "```python\n"))
         let end = try #require(markdown.range(of: "\n```", range: start.upperBound..<markdown.endIndex))

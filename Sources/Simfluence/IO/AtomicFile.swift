@@ -147,6 +147,26 @@ public final class AtomicFileWriter {
             _ = fsync(dfd)
             close(dfd)
         }
+        AtomicFileWriter.removeStaleTemporaries(of: target)
+    }
+
+    /// Removes temporaries of `target` left by writers that were killed before they could clean
+    /// up (`.NAME.tmp-PID-RANDOM` whose process PID no longer exists). Temporaries of live
+    /// processes (another writer at work) are kept. Best effort: errors are ignored.
+    ///
+    /// A killed writer's temporary is harmless meanwhile: it is hidden (leading dot), distinctly
+    /// named, never read by simfluence, and never renamed by anyone but its own writer.
+    static func removeStaleTemporaries(of target: String) {
+        let dir = (target as NSString).deletingLastPathComponent
+        let prefix = ".\((target as NSString).lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(Paths.join(dir.isEmpty ? "." : dir, name))
+            }
+        }
     }
 
     func abandon() {

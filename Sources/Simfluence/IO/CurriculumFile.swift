@@ -11,11 +11,15 @@
 public enum CurriculumFile {
     /// Reads a curriculum in either form.
     public static func read(_ path: String) throws -> [[String]] {
-        let file = try MappedFile(path)
+        try parse(try MappedFile(path))
+    }
+
+    /// Either form, from an open (or in-memory) file.
+    static func parse(_ file: MappedFile) throws -> [[String]] {
         var s = file.scanner()
         s.skipWhitespace()
         if s.peek() == UInt8(ascii: "[") { return try parseArrayForm(&s) }
-        return try parseLines(file, displayName: path)
+        return try parseLines(file, displayName: file.path)
     }
 
     /// Writes the native JSON-lines form atomically: `{"step": t, "batch": [...]}` per line,

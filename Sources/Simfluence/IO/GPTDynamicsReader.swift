@@ -47,17 +47,27 @@ public enum GPTDynamicsReader {
             throw SimfluenceError.input(file: runsDir, line: nil,
                                         message: "no runs: expected run folders <run>/ holding \(curriculumFileName) and \(lossFile)")
         }
+        return try assemble(names: names, threads: threads) { name, fileName in
+            try MappedFile(Paths.join(Paths.join(runsDir, name), fileName == curriculumFileName ? curriculumFileName : lossFile))
+        }
+    }
+
+    /// Builds the log from runs `names` (in that order); `open(run, file)` opens a run's
+    /// curriculum (`file` = ``curriculumFileName``) or its loss file (``lossFileName``). The files
+    /// may be real or in memory; messages name them by their `path`.
+    static func assemble(names: [String], threads: Int,
+                         open: (_ run: String, _ file: String) throws -> MappedFile) throws -> TrainingLog {
         struct RawRun { var name: String; var curriculum: [[String]]; var losses: Matrix }
         var raw: [RawRun] = []
         var testIDs: [String] = []
         var testIndex: [String: Int] = [:]
         var firstRun = ""
         for name in names {
-            let dir = Paths.join(runsDir, name)
-            let curriculumPath = Paths.join(dir, curriculumFileName)
-            let lossPath = Paths.join(dir, lossFile)
-            let curriculum = try CurriculumFile.parseLines(try MappedFile(curriculumPath), displayName: curriculumPath)
-            let parsed = try LossTrajectoryParser.parse(path: lossPath, steps: curriculum.count, threads: threads)
+            let curriculumFile = try open(name, curriculumFileName)
+            let curriculum = try CurriculumFile.parseLines(curriculumFile, displayName: curriculumFile.path)
+            let lossMapped = try open(name, lossFileName)
+            let lossPath = lossMapped.path
+            let parsed = try LossTrajectoryParser.parse(file: lossMapped, steps: curriculum.count, threads: threads)
             if raw.isEmpty {
                 testIDs = parsed.ids
                 testIndex = Dictionary(uniqueKeysWithValues: testIDs.enumerated().map { ($1, $0) })
@@ -68,7 +78,7 @@ public enum GPTDynamicsReader {
             for (i, id) in parsed.ids.enumerated() {
                 guard let c = testIndex[id] else {
                     throw SimfluenceError.input(file: lossPath, line: parsed.lines[i],
-                                                message: "test example \(id) is not recorded by run \(firstRun) (the first run); every run must record the same test examples")
+                                                message: "test example \(JSONText.abbreviated(id)) is not recorded by run \(firstRun) (the first run); every run must record the same test examples")
                 }
                 column[i] = c
             }
@@ -125,7 +135,12 @@ enum LossTrajectoryParser {
     }
 
     static func parse(path: String, steps: Int, threads: Int) throws -> Result {
-        let file = try MappedFile(path)
+        try parse(file: try MappedFile(path), steps: steps, threads: threads)
+    }
+
+    /// Parses an open (or in-memory) loss file; `file.path` names it in errors.
+    static func parse(file: MappedFile, steps: Int, threads: Int) throws -> Result {
+        let path = file.path
         let base = file.base
         // Split into non-blank lines.
         var starts: [Int] = [], ends: [Int] = [], lines: [Int] = []
@@ -175,7 +190,7 @@ enum LossTrajectoryParser {
             case .id(let id):
                 if let first = seen[id] {
                     throw SimfluenceError.input(file: path, line: lines[i],
-                                                message: "test example \(id) appears again (first on line \(first)); each test example must appear once per run")
+                                                message: "test example \(JSONText.abbreviated(id)) appears again (first on line \(first)); each test example must appear once per run")
                 }
                 seen[id] = lines[i]
                 ids.append(id)
@@ -203,7 +218,7 @@ enum LossTrajectoryParser {
         } catch SimfluenceError.input(let f, let l, let message) {
             let known = id ?? findID(file: file, start: start, end: end, path: path)
             guard let known, !message.hasPrefix("test example") else { throw SimfluenceError.input(file: f, line: l, message: message) }
-            throw SimfluenceError.input(file: f, line: l, message: "test example \(known): \(message)")
+            throw SimfluenceError.input(file: f, line: l, message: "test example \(JSONText.abbreviated(known)): \(message)")
         }
     }
 
@@ -255,8 +270,8 @@ enum LossTrajectoryParser {
                     if step != k + 1 {
                         throw s.error(CurriculumFile.stepMessage(expected: k + 1, found: step))
                     }
-                    if !loss.isFinite {
-                        throw s.error("loss at step \(step) is not finite (\(loss))")
+                    if let problem = LossValues.problem(loss) {
+                        throw s.error("loss at step \(step) \(problem)")
                     }
                     if k < steps { out[k] = loss }
                     k += 1

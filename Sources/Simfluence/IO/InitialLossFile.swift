@@ -8,7 +8,12 @@
 /// record. Losses must be finite; each test id may appear once.
 public enum InitialLossFile {
     public static func read(_ path: String) throws -> [String: Double] {
-        let file = try MappedFile(path)
+        try parse(try MappedFile(path))
+    }
+
+    /// Either form, from an open (or in-memory) file.
+    static func parse(_ file: MappedFile) throws -> [String: Double] {
+        let path = file.path
         if file.isBlank {
             throw SimfluenceError.input(file: path, line: nil,
                                         message: "empty file: expected {\"test_id\": loss, ...} or JSON lines {\"id\": test_id, \"loss\": x}")
@@ -25,7 +30,7 @@ public enum InitialLossFile {
         var lines: [String: Int] = [:]
         func add(_ id: String, _ loss: Double, _ line: Int) throws {
             if let first = lines[id] {
-                throw ctx.fail(line, "test example \(id) appears again (first on line \(first))")
+                throw ctx.fail(line, "test example \(JSONText.abbreviated(id)) appears again (first on line \(first))")
             }
             lines[id] = line
             out[id] = loss
@@ -33,15 +38,16 @@ public enum InitialLossFile {
         if values.count == 1, let members = values[0].value.members,
            !(members["id"] != nil && members["loss"] != nil) {
             for m in members {
-                try add(m.key, try ctx.finite(m.node, "the loss of test example \(m.key)"), m.node.line)
+                try add(m.key, try ctx.loss(m.node, "the loss of test example \(JSONText.abbreviated(m.key))"), m.node.line)
             }
             return out
         }
         for node in values {
             let members = try ctx.object(node, "each line (one test example)")
             let id = try ctx.id(try ctx.field(members, "id", in: "the record", line: node.line), "\"id\"")
-            let loss = try ctx.finite(try ctx.field(members, "loss", in: "the record of test example \(id)", line: node.line),
-                                      "the loss of test example \(id)")
+            let shown = JSONText.abbreviated(id)
+            let loss = try ctx.loss(try ctx.field(members, "loss", in: "the record of test example \(shown)", line: node.line),
+                                    "the loss of test example \(shown)")
             try add(id, loss, node.line)
         }
         return out

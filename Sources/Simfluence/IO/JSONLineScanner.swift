@@ -71,7 +71,7 @@ struct JSONScanner {
         case UInt8(ascii: "n"): return "null"
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "N"), UInt8(ascii: "I"):
             var probe = self
-            if let token = try? probe.readNumberToken() { return token.text(in: self) }
+            if let token = try? probe.readNumberToken() { return JSONText.abbreviated(token.text(in: self)) }
             return "a number"
         default: return describeHere()
         }
@@ -424,7 +424,7 @@ struct JSONScanner {
         }
         let token = try readNumberToken()
         guard token.isInteger else {
-            throw error("expected \(what()) to be an integer, found \(token.text(in: self))")
+            throw error("expected \(what()) to be an integer, found \(JSONText.abbreviated(token.text(in: self)))")
         }
         var v = 0
         var p = token.start
@@ -434,7 +434,7 @@ struct JSONScanner {
             let (m, o1) = v.multipliedReportingOverflow(by: 10)
             let d = Int(base[p] - UInt8(ascii: "0"))
             let (s, o2) = negative ? m.subtractingReportingOverflow(d) : m.addingReportingOverflow(d)
-            if o1 || o2 { throw error("\(what()) \(token.text(in: self)) is out of range") }
+            if o1 || o2 { throw error("\(what()) \(JSONText.abbreviated(token.text(in: self))) is out of range") }
             v = s
             p += 1
         }
@@ -450,7 +450,7 @@ struct JSONScanner {
         if isDigit(c) || c == UInt8(ascii: "-") {
             let token = try readNumberToken()
             guard token.isInteger, token.special == nil else {
-                throw error("expected \(what()) to be an integer or a string, found \(token.text(in: self))")
+                throw error("expected \(what()) to be an integer or a string, found \(JSONText.abbreviated(token.text(in: self)))")
             }
             let text = token.text(in: self)
             return text == "-0" ? "0" : text

@@ -15,8 +15,8 @@ indirect enum JSONValue {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
-        case .number(let t): return t
-        case .string(let s): return "the string \"\(s)\""
+        case .number(let t): return JSONText.abbreviated(t)
+        case .string(let s): return "the string \"\(JSONText.abbreviated(s))\""
         case .array: return "an array"
         case .object: return "an object"
         }
@@ -252,6 +252,15 @@ struct JSONReadContext {
             throw fail(node.line, "expected \(what) to be a number, found \(node.value.kind)")
         }
         guard v.isFinite else { throw fail(node.line, "\(what) is not finite (\(node.value.kind))") }
+        return v
+    }
+
+    /// A loss: a number accepted by ``LossValues`` (finite, magnitude at most 1e30).
+    func loss(_ node: JSONNode, _ what: String) throws -> Double {
+        guard let v = node.value.double else {
+            throw fail(node.line, "expected \(what) to be a number, found \(node.value.kind)")
+        }
+        if let problem = LossValues.problem(v) { throw fail(node.line, "\(what) \(problem)") }
         return v
     }
 

@@ -15,7 +15,22 @@ final class MappedFile: @unchecked Sendable {
     let base: UnsafePointer<UInt8>
     let count: Int
     private let mapping: UnsafeMutableRawPointer?
+    /// Memory owned by this value (a placeholder for empty files, or a copy of in-memory bytes).
     private let placeholder: UnsafeMutablePointer<UInt8>?
+
+    /// An in-memory "file" holding a copy of `bytes`, named `path` in messages. Lets the parsers
+    /// that work on files run on bytes (fuzzing, tests) through exactly the same code.
+    init(copying bytes: UnsafeRawBufferPointer, path: String) {
+        self.path = path
+        count = bytes.count
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, bytes.count))
+        if let src = bytes.baseAddress, bytes.count > 0 {
+            p.initialize(from: src.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        }
+        placeholder = p
+        mapping = nil
+        base = UnsafePointer(p)
+    }
 
     init(_ path: String) throws {
         self.path = path

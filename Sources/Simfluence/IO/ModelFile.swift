@@ -4,10 +4,17 @@ import Foundation
 ///
 ///     SIMFLUENCE-MODEL 1\n
 ///     {"format":"simfluence-model","version":1,"method":...,"form":...,"lambda":...,"train_ids":[...],
-///      "test_ids":[...],"seen":[...],"fitted_on":[...],"metadata":{...},
+///      "test_ids":[...],"seen":[...],"fitted_on":[...],"metadata":{...},"starting_step":0|1,
+///      "starting_losses":[...],
 ///      "payload":{"encoding":"float64-le","layout":"A then B, each tests x train, row-major",
 ///                 "rows":R,"columns":C,"bytes":N},"checksum":"fnv1a64:<16 hex digits>"}\n
 ///     <N bytes: A then B as little-endian float64, row-major>
+///
+/// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
+/// `"extended":{"step_columns":S,"bounds":true|false}` before `"payload"`, and append to the
+/// payload, after A and B: the step terms u then v (each tests x S, row-major) and, with bounds,
+/// the lower then upper loss bound of every test example. Files without the member are read as
+/// before (and plain simulators are written exactly as before).
 ///
 /// The JSON header is a single line, with `"checksum"` as its last field. The checksum is the
 /// 64-bit FNV-1a hash of the whole file with those 16 hex digits replaced by ASCII '0', so any
@@ -34,18 +41,17 @@ public enum ModelFile {
 
     /// The file's bytes.
     public static func encode(_ sim: FittedSimulator) -> Data {
-        let rows = sim.testIDs.count, columns = sim.trainIDs.count
-        let payloadBytes = 2 * rows * columns * 8
-        var out = Data(headerThroughChecksumPrefix(sim))
+        let parts = payloadParts(sim)
+        var out = Data(headerThroughChecksumPrefix(sim, payloadBytes: 8 * parts.reduce(0) { $0 + $1.count }))
         let hexStart = out.count
         out.append(contentsOf: Array(repeating: UInt8(ascii: "0"), count: 16))
         out.append(contentsOf: Array("\"}\n".utf8))
         let payloadStart = out.count
-        out.count += payloadBytes
+        out.count += 8 * parts.reduce(0) { $0 + $1.count }
         out.withUnsafeMutableBytes { raw in
             var offset = payloadStart
-            for m in [sim.a, sim.b] {
-                for v in m.storage {
+            for m in parts {
+                for v in m {
                     raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: offset, as: UInt64.self)
                     offset += 8
                 }
@@ -57,10 +63,23 @@ public enum ModelFile {
         return out
     }
 
+    /// The payload's arrays in file order: A and B, then for extended simulators the step terms u
+    /// and v (when there are step columns) and the lower and upper loss bounds (when bounded).
+    static func payloadParts(_ sim: FittedSimulator) -> [[Double]] {
+        var parts = [sim.a.storage, sim.b.storage]
+        if let u = sim.stepAlpha, u.columns > 0 {
+            parts.append(u.storage)
+            parts.append(sim.stepBeta?.storage ?? [Double](repeating: 0, count: sim.testIDs.count * u.columns))
+        }
+        if let lower = sim.lossLower, let upper = sim.lossUpper { parts += [lower, upper] }
+        return parts
+    }
+
     /// The magic line and the JSON header up to and including `"checksum":"fnv1a64:`.
-    static func headerThroughChecksumPrefix(_ sim: FittedSimulator) -> [UInt8] {
+    static func headerThroughChecksumPrefix(_ sim: FittedSimulator, payloadBytes: Int) -> [UInt8] {
         let rows = sim.testIDs.count, columns = sim.trainIDs.count
-        let payloadBytes = 2 * rows * columns * 8
+        let stepColumns = sim.stepAlpha?.columns ?? 0
+        let bounded = sim.lossLower != nil && sim.lossUpper != nil
         let lambda: String
         switch sim.lambda {
         case nil: lambda = "null"
@@ -75,6 +94,11 @@ public enum ModelFile {
         header += ",\"seen\":[" + sim.seen.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"
         header += ",\"fitted_on\":\(strings(sim.fittedOn))"
         header += ",\"metadata\":{" + sim.metadata.keys.sorted().map { JSONText.quoted($0) + ":" + JSONText.quoted(sim.metadata[$0] ?? "") }.joined(separator: ",") + "}"
+        header += ",\"starting_step\":\(sim.startingStep),\"starting_losses\":["
+        header += sim.startingLosses.map { $0.isFinite ? JSONText.number($0) : "null" }.joined(separator: ",") + "]"
+        if sim.isExtended {
+            header += ",\"extended\":{\"step_columns\":\(stepColumns),\"bounds\":\(bounded)}"
+        }
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
         header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
         header += ",\"checksum\":\"\(checksumPrefix)"
@@ -203,6 +227,25 @@ public enum ModelFile {
         let fittedOn = try ctx.array(try field("fitted_on"), "\"fitted_on\"").map { try ctx.string($0, "each of \"fitted_on\"") }
         var metadata: [String: String] = [:]
         if let node = members["metadata"], !node.value.isNull { metadata = try ctx.metadata(node, "\"metadata\"") }
+        // Where a simulation without given starting losses starts. Models written before these
+        // fields existed would silently start every simulation from a loss of 0: refuse them.
+        guard members["starting_losses"] != nil, members["starting_step"] != nil else {
+            throw fail(2, "the header has no \"starting_step\"/\"starting_losses\" (written by an earlier simfluence build that did not record where simulations start); refit the model")
+        }
+        let startingStep = try ctx.int(try field("starting_step"), "\"starting_step\"")
+        guard startingStep == 0 || startingStep == 1 else {
+            throw fail(2, "expected \"starting_step\" to be 0 or 1, found \(startingStep)")
+        }
+        let startingLosses = try ctx.array(try field("starting_losses"), "\"starting_losses\"").map { node -> Double in
+            if node.value.isNull { return .nan }
+            guard let v = node.value.double else {
+                throw fail(2, "expected each of \"starting_losses\" to be a number or null, found \(node.value.kind)")
+            }
+            return v
+        }
+        guard startingLosses.count == testIDs.count else {
+            throw fail(2, "\"starting_losses\" has \(startingLosses.count) values for \(testIDs.count) test ids")
+        }
         let encoding = try ctx.string(try ctx.field(payload, "encoding", in: "\"payload\"", line: 2), "\"payload\".\"encoding\"")
         guard encoding == "float64-le" else { throw fail(2, "unsupported payload encoding \"\(encoding)\": expected \"float64-le\"") }
         let rows = try payloadField("rows"), columns = try payloadField("columns")
@@ -212,9 +255,26 @@ public enum ModelFile {
         guard seen.count == columns else {
             throw fail(2, "\"seen\" has \(seen.count) flags for \(columns) training ids")
         }
+        // Ids index the parameters: a repeated id would make them ambiguous (and crash lookups).
+        if let dup = NativeLogReader.firstDuplicate(trainIDs) {
+            throw fail(2, "training id \(JSONText.abbreviated(dup)) appears twice in \"train_ids\"")
+        }
+        if let dup = NativeLogReader.firstDuplicate(testIDs) {
+            throw fail(2, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"")
+        }
+        var stepColumns = 0, bounded = false
+        if let node = members["extended"], !node.value.isNull {
+            let ext = try ctx.object(node, "\"extended\"")
+            stepColumns = try ctx.int(try ctx.field(ext, "step_columns", in: "\"extended\"", line: 2), "\"extended\".\"step_columns\"")
+            if let bn = ext["bounds"], case .bool(let b) = bn.value { bounded = b }
+            guard stepColumns >= 0 && stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
+        }
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
-        let (expected, o2) = cells.multipliedReportingOverflow(by: 16)
-        guard !o1, !o2, expected == payloadBytes else {
+        let (abBytes, o2) = cells.multipliedReportingOverflow(by: 16)
+        let (stepCells, o3) = rows.multipliedReportingOverflow(by: stepColumns)
+        let extraBytes = (2 * stepCells + (bounded ? 2 * rows : 0)) * 8
+        let expected = abBytes + extraBytes
+        guard !o1, !o2, !o3, expected == payloadBytes else {
             throw fail(2, "the payload should hold 2 x \(rows) x \(columns) float64 values (\(expected) bytes), but the header says \(payloadBytes) bytes")
         }
         func matrix(at start: Int) -> Matrix {
@@ -224,8 +284,26 @@ public enum ModelFile {
             }
             return Matrix(rows: rows, columns: columns, storage: storage)
         }
-        return FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
-                               a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
-                               seen: seen, fittedOn: fittedOn, metadata: metadata)
+        func values(at start: Int, count: Int) -> [Double] {
+            (0..<count).map { k in
+                Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8 * k, as: UInt64.self)))
+            }
+        }
+        var sim = FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
+                                  a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
+                                  seen: seen, fittedOn: fittedOn, startingStep: startingStep, startingLosses: startingLosses,
+                                  metadata: metadata)
+        var offset = payloadStart + 16 * cells
+        if stepColumns > 0 {
+            sim.stepAlpha = Matrix(rows: rows, columns: stepColumns, storage: values(at: offset, count: stepCells))
+            offset += 8 * stepCells
+            sim.stepBeta = Matrix(rows: rows, columns: stepColumns, storage: values(at: offset, count: stepCells))
+            offset += 8 * stepCells
+        }
+        if bounded {
+            sim.lossLower = values(at: offset, count: rows)
+            sim.lossUpper = values(at: offset + 8 * rows, count: rows)
+        }
+        return sim
     }
 }

@@ -11,19 +11,18 @@ extension ModelFile {
             try AtomicFile.write(encode(sim), to: path)
             return
         }
-        let head = headerThroughChecksumPrefix(sim)
+        let parts = payloadParts(sim)
+        let head = headerThroughChecksumPrefix(sim, payloadBytes: 8 * parts.reduce(0) { $0 + $1.count })
         let zeros = [UInt8](repeating: UInt8(ascii: "0"), count: 16)
         let tail = Array("\"}\n".utf8)
         var h = head.withUnsafeBytes { fnv1a64($0) }
         h = zeros.withUnsafeBytes { fnv1a64($0, hash: h) }
         h = tail.withUnsafeBytes { fnv1a64($0, hash: h) }
-        h = sim.a.storage.withUnsafeBytes { fnv1a64($0, hash: h) }
-        h = sim.b.storage.withUnsafeBytes { fnv1a64($0, hash: h) }
+        for part in parts { h = part.withUnsafeBytes { fnv1a64($0, hash: h) } }
         let hex = Array(hex16(h).utf8)
         try AtomicFile.write(to: path) { out in
             try (head + hex + tail).withUnsafeBytes { try out.write($0) }
-            try sim.a.storage.withUnsafeBytes { try out.write($0) }
-            try sim.b.storage.withUnsafeBytes { try out.write($0) }
+            for part in parts { try part.withUnsafeBytes { try out.write($0) } }
         }
         #else
         try AtomicFile.write(encode(sim), to: path)

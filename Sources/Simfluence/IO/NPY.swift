@@ -48,6 +48,26 @@ public enum NPY {
 
     /// Decodes `.npy` bytes; `source` names them in errors.
     public static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> NPYArray {
+        let (shape, dtype, dataStart, count) = try layout(bytes, source: source)
+        var values = [Double](repeating: 0, count: count)
+        values.withUnsafeMutableBufferPointer { out in
+            switch dtype {
+            case .float64:
+                for i in 0..<count {
+                    out[i] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: dataStart + 8 * i, as: UInt64.self)))
+                }
+            case .float32:
+                for i in 0..<count {
+                    out[i] = Double(Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: dataStart + 4 * i, as: UInt32.self))))
+                }
+            }
+        }
+        return NPYArray(shape: shape, dtype: dtype, values: values)
+    }
+
+    /// Validates the header and the data size of `.npy` bytes without reading the data: the
+    /// shape, element type, offset of the data and number of elements.
+    static func layout(_ bytes: UnsafeRawBufferPointer, source: String) throws -> (shape: [Int], dtype: NPYDType, dataStart: Int, count: Int) {
         func fail(_ message: String) -> SimfluenceError { .input(file: source, line: nil, message: message) }
         let n = bytes.count
         guard n >= 10 else {
@@ -78,7 +98,7 @@ public enum NPY {
         do {
             header = try NPYHeader.parse(headerText)
         } catch let NPYHeader.ParseError.message(m) {
-            throw fail("malformed .npy header \(headerText.trimmingCharacters(in: .whitespacesAndNewlines)): \(m)")
+            throw fail("malformed .npy header \(JSONText.abbreviated(headerText.trimmingCharacters(in: .whitespacesAndNewlines), limit: 200)): \(m)")
         }
         guard let descr = header.descr else { throw fail("malformed .npy header: no 'descr' entry") }
         guard let dtype = NPYDType(rawValue: descr) else {
@@ -108,20 +128,15 @@ public enum NPY {
             let what = found < expected ? "truncated data" : "unexpected extra data"
             throw fail("\(what): shape \(describe(shape: shape)) of '\(descr)' needs \(expected) data bytes, but the file has \(found) bytes after its \(dataStart)-byte header")
         }
-        var values = [Double](repeating: 0, count: count)
-        values.withUnsafeMutableBufferPointer { out in
-            switch dtype {
-            case .float64:
-                for i in 0..<count {
-                    out[i] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: dataStart + 8 * i, as: UInt64.self)))
-                }
-            case .float32:
-                for i in 0..<count {
-                    out[i] = Double(Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: dataStart + 4 * i, as: UInt32.self))))
-                }
-            }
-        }
-        return NPYArray(shape: shape, dtype: dtype, values: values)
+        return (shape, dtype, dataStart, count)
+    }
+
+    /// The shape and element type of the `.npy` file at `path`, from its header alone (the data
+    /// size is checked, the data not read).
+    public static func peek(_ path: String) throws -> (shape: [Int], dtype: NPYDType) {
+        let file = try MappedFile(path)
+        let l = try layout(UnsafeRawBufferPointer(file.buffer), source: path)
+        return (l.shape, l.dtype)
     }
 
     /// "(3, 4)" or "(5,)" as Python prints shapes.

@@ -27,7 +27,12 @@ public enum NativeLogReader {
     }
 
     static func readHeader(_ path: String) throws -> Header {
-        let file = try MappedFile(path)
+        try parseHeader(try MappedFile(path))
+    }
+
+    /// The header, from an open (or in-memory) file.
+    static func parseHeader(_ file: MappedFile) throws -> Header {
+        let path = file.path
         if file.isBlank {
             throw SimfluenceError.input(file: path, line: nil,
                                         message: "empty file: expected a JSON object such as {\"format\": \"simfluence-log\", \"version\": 1, \"test_ids\": [...]}")
@@ -51,7 +56,7 @@ public enum NativeLogReader {
         let testNode = try ctx.field(members, "test_ids", in: "the log header", line: root.line)
         let testIDs = try ctx.array(testNode, "\"test_ids\"").map { try ctx.id($0, "each of \"test_ids\"") }
         guard !testIDs.isEmpty else { throw ctx.fail(testNode.line, "\"test_ids\" is empty: expected at least one test example") }
-        if let dup = firstDuplicate(testIDs) { throw ctx.fail(testNode.line, "test id \(dup) appears twice in \"test_ids\"") }
+        if let dup = firstDuplicate(testIDs) { throw ctx.fail(testNode.line, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"") }
 
         var first = 0
         if let node = members["first_loss_step"] {
@@ -63,7 +68,7 @@ public enum NativeLogReader {
         var trainIDs: [String]? = nil
         if let node = members["train_ids"], !node.value.isNull {
             let ids = try ctx.array(node, "\"train_ids\"").map { try ctx.id($0, "each of \"train_ids\"") }
-            if let dup = firstDuplicate(ids) { throw ctx.fail(node.line, "training id \(dup) appears twice in \"train_ids\"") }
+            if let dup = firstDuplicate(ids) { throw ctx.fail(node.line, "training id \(JSONText.abbreviated(dup)) appears twice in \"train_ids\"") }
             trainIDs = ids
         }
         var metadata: [String: String] = [:]
@@ -91,38 +96,50 @@ public enum NativeLogReader {
             throw SimfluenceError.input(file: runsDir, line: nil,
                                         message: "no runs: expected run folders <run>/ holding \(curriculumFileName) and \(lossesFileName)")
         }
+        return try assemble(header: header, names: names) { name, fileName in
+            try MappedFile(Paths.join(Paths.join(runsDir, name), fileName))
+        }
+    }
+
+    /// Builds the log from `header` and runs `names` (in that order); `open(run, file)` opens a
+    /// run's ``curriculumFileName`` or ``lossesFileName``, real or in memory.
+    static func assemble(header: Header, names: [String],
+                         open: (_ run: String, _ file: String) throws -> MappedFile) throws -> TrainingLog {
         let n = header.testIDs.count
         let f = header.firstLossStep
         var curricula: [[[String]]] = []
+        var curriculumPaths: [String] = []
         var losses: [Matrix] = []
         for name in names {
-            let dir = Paths.join(runsDir, name)
-            let curriculumPath = Paths.join(dir, curriculumFileName)
-            let curriculum = try CurriculumFile.parseLines(try MappedFile(curriculumPath), displayName: curriculumPath)
-            let lossPath = Paths.join(dir, lossesFileName)
-            let array = try NPY.read(lossPath)
+            let curriculumFile = try open(name, curriculumFileName)
+            let curriculumPath = curriculumFile.path
+            let curriculum = try CurriculumFile.parseLines(curriculumFile, displayName: curriculumPath)
+            let lossFile = try open(name, lossesFileName)
+            let lossPath = lossFile.path
+            let array = try NPY.decode(UnsafeRawBufferPointer(lossFile.buffer), source: lossPath)
             let rows = curriculum.count - f + 1
             let fitsAs1D = array.shape.count == 1 && n == 1 && array.shape[0] == rows
             guard array.shape == [rows, n] || fitsAs1D else {
                 throw SimfluenceError.input(file: lossPath, line: nil,
                                             message: "expected shape \(NPY.describe(shape: [rows, n])) (losses after steps \(f)...\(curriculum.count) of the \(curriculum.count)-step curriculum, one column per test id in \(headerFileName)), found \(NPY.describe(shape: array.shape))")
             }
-            if let k = array.values.firstIndex(where: { !$0.isFinite }) {
+            if let k = array.values.firstIndex(where: { LossValues.problem($0) != nil }) {
                 let r = k / n, c = k % n
                 throw SimfluenceError.input(file: lossPath, line: nil,
-                                            message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(header.testIDs[c])): loss is not finite (\(array.values[k]))")
+                                            message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(JSONText.abbreviated(header.testIDs[c]))): loss \(LossValues.problem(array.values[k]) ?? "")")
             }
             curricula.append(curriculum)
+            curriculumPaths.append(curriculumPath)
             losses.append(Matrix(rows: rows, columns: n, storage: array.values))
         }
         let trainIDs = header.trainIDs ?? ExampleIDs.sortedVocabulary(curricula.lazy.flatMap { $0.joined() })
         let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
         var runs: [TrainingRun] = []
         for (k, name) in names.enumerated() {
-            let curriculumPath = Paths.join(Paths.join(runsDir, name), curriculumFileName)
+            let curriculumPath = curriculumPaths[k]
             let batches = try ExampleIDs.indices(curricula[k], index) { id, step in
                 SimfluenceError.input(file: curriculumPath, line: nil,
-                                      message: "step \(step): training example \(id) is not listed in \"train_ids\" of \(headerFileName)")
+                                      message: "step \(step): training example \(JSONText.abbreviated(id)) is not listed in \"train_ids\" of \(headerFileName)")
             }
             runs.append(TrainingRun(name: name, batches: batches, firstLossStep: f, losses: losses[k]))
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DigitsWorkload
 import Foundation
 import Simfluence
+import SimfluenceReport
 
 /// `simfluence demo`: the whole job on the built-in workload, end to end.
 struct Demo: ParsableCommand {
@@ -9,11 +10,14 @@ struct Demo: ParsableCommand {
         abstract: "Train real runs of the built-in digits workload, fit and score simulators, and check a counterfactual.",
         discussion: """
             1. trains the default 32 fine-tuning runs of a 64-32-10 MLP on UCI digits; \
-            2. fits Simfluence-Linear, -Additive and -Multiplicative on 27 runs and scores them on \
+            2. fits Simfluence-Linear, -Additive and -Multiplicative, and TracIn-CP, Grad-Dot and \
+            influence functions (from exact per-example gradients) on 27 runs and scores them on \
             the 5 held-out runs beside the persistence and mean-run baselines; \
             3. for a few test examples, asks the linear simulator which training examples help \
             most, builds curricula that drop them or move them to the end, simulates those and \
-            actually trains them, and compares; 4. says where everything was written.
+            actually trains them, and compares; 4. writes an HTML report and says where everything \
+            was written. Lambda is cross-validated over decades (10^-2 ... 10^3) unless \
+            --lambda or --lambda-grid says otherwise.
             """)
 
     @Option(help: "Folder for everything the demo writes (default: a new temporary folder).")
@@ -35,52 +39,68 @@ struct Demo: ParsableCommand {
     func run() throws {
         let dir = try out ?? makeTemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let progress = Progress(stages: 3)
+        let progress = Progress(stages: 4)
         let threads = compute.threadCount
 
-        progress.begin("training \(workload.runs) runs of the digits MLP")
+        progress.begin("training \(workload.shape.runs) runs of the digits MLP")
         let fineTuning = try DigitsFineTuning(protocol: workload.settings)
         let log = try fineTuning.trainAll(threads: threads)
         let logDir = (dir as NSString).appendingPathComponent("log")
         try NativeLogWriter.write(log, to: logDir)
+        let gradients = try fineTuning.gradientFeatures(threads: threads)
+        try GradientFeaturesFile.write(gradients, to: (logDir as NSString).appendingPathComponent(GradientFeaturesFile.folderName))
         progress.end()
 
-        progress.begin("fitting and scoring linear, additive, multiplicative")
+        progress.begin("fitting Simfluence and classic methods, scoring on held-out runs")
         let split = try HoldoutSplit.last(holdout, of: log)
-        let result = try Evaluator.evaluate([.linear, .additive, .multiplicative], log: log, split: split,
-                                            lambda: try lambda.choice(), unseen: .zero, threads: threads)
+        let inputs = MethodInputs(lambda: try demoLambda(), gradients: gradients)
+        let result = try Evaluator.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
+                                            unseen: .zero, threads: threads)
+        let extras = try ExtendedEvaluationExtras.compute(result, methods: MethodName.allCases, log: log, split: split, inputs: inputs,
+                                                          unseen: .zero, replicates: nil, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
-        try AtomicFile.write(Data((EvaluationJSON.make(result).rendered() + "\n").utf8), to: evaluationPath)
+        try AtomicFile.write(Data((EvaluationJSON.make(result, extra: extras.json).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }
         let modelPath = (dir as NSString).appendingPathComponent("linear.simfluence")
         try ModelFile.write(linear, to: modelPath)
         progress.end()
         print("\nHeld-out evaluation: \(split.training.count) training runs, \(split.heldOut.count) held-out runs (\(result.heldOutRuns.joined(separator: ", "))), \(log.testIDs.count) test examples")
-        print(EvaluationTable.render(result))
+        print(EvaluationTable.render(result, extra: extras.columns))
 
         progress.begin("counterfactual check: simulate, then really train")
-        let rows = try counterfactuals(fineTuning: fineTuning, log: log, split: split, linear: linear, dir: dir)
+        let (rows, panels) = try counterfactuals(fineTuning: fineTuning, log: log, split: split, linear: linear, dir: dir)
         progress.end()
         print("\nCounterfactual check on held-out run \(split.heldOut[0].name)'s curriculum: drop (or move to the end) the \(drop) training examples the linear simulator says help each test example most, then simulate and really train.")
         print(TextTable(header: ["test", "curriculum", "real (reference)", "simulated", "real", "error", "simulated change", "real change"],
                         rows: rows).rendered())
 
+        progress.begin("writing the HTML report")
+        let report = ReportWriter(path: (dir as NSString).appendingPathComponent("report.html"))
+        let views = Dictionary(uniqueKeysWithValues: log.trainIDs.map { id in
+            (id, ExampleView.digit(pixels: fineTuning.pixels(of: id), label: fineTuning.label(of: id) ?? -1))
+        })
+        try report.write(logPath: logDir, log: log, split: split, result: result, counterfactuals: panels, views: views)
+        progress.end()
+
         print("\nWrote to \(dir):")
-        print("  log/                 the \(log.runs.count) training runs (native layout)")
+        print("  report.html          trajectories, fits and influential examples in one page (open it in a browser)")
+        print("  log/                 the \(log.runs.count) training runs (native layout), with gradients/ of run1")
         print("  evaluation.json      the table above, machine-readable")
         print("  linear.simfluence    the Simfluence-Linear model fitted on the \(split.training.count) training runs")
         print("  counterfactual/      the edited curricula and their real training runs")
         print("Stage times: " + progress.timings.map { "\($0.0): \(Format.seconds($0.1))" }.joined(separator: "; "))
     }
 
-    /// Builds, simulates and trains the counterfactual curricula; returns the table rows.
+    /// Builds, simulates and trains the counterfactual curricula; returns the table rows and the
+    /// report's panels.
     private func counterfactuals(fineTuning: DigitsFineTuning, log: TrainingLog, split: HoldoutSplit,
-                                 linear: FittedSimulator, dir: String) throws -> [[String]] {
+                                 linear: FittedSimulator, dir: String) throws -> ([[String]], [CounterfactualPanel]) {
         let reference = split.heldOut[0]
         let batchSize = CurriculumEdits.typicalBatchSize(reference.batches)
         let cfDir = (dir as NSString).appendingPathComponent("counterfactual")
         try FileManager.default.createDirectory(atPath: cfDir, withIntermediateDirectories: true)
         var rows: [[String]] = []
+        var panels: [CounterfactualPanel] = []
         var realRuns: [TrainingRun] = []
         for z in mostVariableTests(split.training, count: counterfactualTests) {
             let testID = log.testIDs[z]
@@ -101,6 +121,12 @@ struct Demo: ParsableCommand {
                 let run = fineTuning.train(name: name, poolIndexBatches: batches)
                 realRuns.append(run)
                 let realFinal = run.finalLosses[z]
+                panels.append(CounterfactualPanel(
+                    testID: testID,
+                    description: "\(kind) the \(helpful.count) training examples the linear simulator says help test example \(testID) most",
+                    referenceRun: reference.name, firstStep: reference.firstLossStep,
+                    referenceTrue: reference.losses.column(z), referenceSimulated: referenceSimulated.column(0),
+                    editedSimulated: simulated.column(0), editedReal: run.losses.column(z)))
                 rows.append([testID, "\(kind) \(helpful.count)", Format.number(referenceFinal), Format.number(simFinal),
                              Format.number(realFinal), Format.number(simFinal - realFinal),
                              signed(simFinal - simulatedBase), signed(realFinal - referenceFinal)])
@@ -108,7 +134,16 @@ struct Demo: ParsableCommand {
         }
         let cfLog = TrainingLog(trainIDs: log.trainIDs, testIDs: log.testIDs, runs: realRuns, metadata: log.metadata)
         try NativeLogWriter.write(cfLog, to: (cfDir as NSString).appendingPathComponent("log"))
-        return rows
+        return (rows, panels)
+    }
+
+    /// The demo's lambda choice: as `evaluate`, but cross-validating over decades (10^-2 ... 10^3,
+    /// 6 values) instead of half-decades unless --lambda-grid says otherwise, so that fitting
+    /// every method stays within about a minute on 2 cores.
+    private func demoLambda() throws -> LambdaChoice {
+        let choice = try lambda.choice()
+        guard case .auto(_, let folds) = choice, lambda.lambdaGrid == nil else { return choice }
+        return .auto(grid: [1e-2, 1e-1, 1, 10, 100, 1000], folds: folds)
     }
 
     /// The `count` test examples whose final loss has the largest variance across `runs`.

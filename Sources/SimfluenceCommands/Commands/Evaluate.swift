@@ -18,11 +18,15 @@ struct Evaluate: ParsableCommand {
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
     var runs: String
 
-    @Option(name: .customLong("method"), help: "A simulator to score (repeatable): linear, additive, multiplicative.")
-    var methods: [SimulatorMethod] = [.linear]
+    @Option(name: .customLong("method"), help: ArgumentHelp(
+        "A simulator to score (repeatable), or 'all'.",
+        discussion: "linear, additive, multiplicative (Simfluence); linear-pooled, linear-time, linear-rollout (Docs/Methods.md); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
+        valueName: "name"))
+    var methods: [String] = ["linear"]
 
     @OptionGroup var holdout: HoldoutOptions
     @OptionGroup var lambda: LambdaOptions
+    @OptionGroup var gradientOptions: GradientOptions
 
     @Option(help: "What to do with held-out curriculum ids no training run contains: 'error' or 'zero' (no effect).")
     var unseen: UnseenPolicy = .error
@@ -30,6 +34,13 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Also write every simulated held-out trajectory here, as JSON lines.")
     var predictions: String?
 
+    @OptionGroup var subsampling: SubsamplingOptions
+    @OptionGroup var bootstrap: BootstrapOptions
+
+    @Option(help: "With --bootstrap: write every held-out trajectory's per-step intervals here, as JSON lines.")
+    var intervals: String?
+
+    @OptionGroup var reportOptions: ReportOptions
     @OptionGroup var compute: ComputeOptions
 
     @Flag(help: "Print the lambda grid and cross-validation scores of each method (to standard error).")
@@ -40,8 +51,14 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let log = try LogReader.read(runs)
-        let split = try holdout.split(log)
-        let result = try Evaluator.evaluate(methods, log: log, split: split, lambda: try lambda.choice(),
+        var split = try holdout.split(log)
+        let gradients = try gradientOptions.features(forLog: runs)
+        let chosen = try MethodSelection.resolve(methods, gradientsAvailable: gradients != nil)
+        var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        inputs.every = try subsampling.every(for: log)
+        split.training = LossSubsampling.interpolated(split.training, every: inputs.every)
+        for m in chosen { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: inputs.lambda, threads: compute.threadCount) }
+        let result = try Evaluator.evaluate(chosen, log: log, split: split, inputs: inputs,
                                             unseen: unseen, threads: compute.threadCount)
         for entry in result.results {
             guard let s = entry.fit?.selection else { continue }
@@ -51,15 +68,22 @@ struct Evaluate: ParsableCommand {
             }
             warnIfAtGridEdge(s, method: entry.scores.method)
         }
+        let extras = try ExtendedEvaluationExtras.compute(result, methods: chosen, log: log, split: split, inputs: inputs,
+                                                          unseen: unseen, replicates: bootstrap.bootstrap,
+                                                          seed: bootstrap.bootstrapSeed, threads: compute.threadCount)
+        if let intervals { try extras.writeIntervals(to: intervals, split: split, testIDs: log.testIDs) }
         if let predictions {
             try writePredictions(result, split: split, log: log, to: predictions)
         }
+        if let path = try reportOptions.write(logPath: runs, log: log, split: split, result: result) {
+            StandardStream.error.write("wrote the report to \(path)")
+        }
         if json {
-            print(EvaluationJSON.make(result).rendered())
+            print(EvaluationJSON.make(result, extra: extras.json).rendered())
         } else {
             print("held-out runs (\(split.heldOut.count)): \(result.heldOutRuns.joined(separator: ", "))")
             print("fitted on \(split.training.count) runs; \(log.testIDs.count) test examples")
-            print(EvaluationTable.render(result))
+            print(EvaluationTable.render(result, extra: extras.columns))
         }
     }
 

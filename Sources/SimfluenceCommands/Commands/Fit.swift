@@ -19,13 +19,15 @@ struct Fit: ParsableCommand {
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
     var runs: String
 
-    @Option(help: "The simulator to fit.")
-    var method: SimulatorMethod = .linear
+    @Option(help: "The simulator to fit: linear, additive, multiplicative, or a classic method (tracin-cp, grad-dot, influence, and -scaled forms; these need gradient features).")
+    var method: MethodName = .simfluence(.linear)
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the fitted model (written atomically).")
     var output: String
 
     @OptionGroup var lambda: LambdaOptions
+    @OptionGroup var gradientOptions: GradientOptions
+    @OptionGroup var subsampling: SubsamplingOptions
     @OptionGroup var compute: ComputeOptions
 
     @OptionGroup var solverOptions: SolverOptions
@@ -44,9 +46,16 @@ struct Fit: ParsableCommand {
     func run() throws {
         let spec = try shard.map { try ShardSpec(parsing: $0) }
         let log = try LogReader.read(runs)
+        let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
+        _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
+        var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+        inputs.every = try subsampling.every(for: log)
+        inputs.solver = try solverOptions.choice()
         let tests = spec.map { Array($0.range(tests: log.testIDs.count)) }
-        let fit = try MethodFitting.fit(method, log: log, runs: log.runs, lambda: try lambda.choice(), tests: tests,
-                                        threads: compute.threadCount, solver: try solverOptions.choice())
+        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount)
+        let fit = try MethodFitting.fit(method, log: log, runs: LossSubsampling.interpolated(log.runs, every: inputs.every),
+                                        inputs: inputs, tests: tests, threads: compute.threadCount)
+        try Robustness.requireFiniteParameters(fit.simulator)
         var simulator = fit.simulator
         simulator.metadata["log"] = runs
         simulator.metadata[ShardMerge.fingerprintKey] = LogFingerprint.compute(log)
@@ -54,12 +63,11 @@ struct Fit: ParsableCommand {
             simulator.metadata[ShardMerge.shardKey] = spec.description
             simulator.metadata[ShardMerge.totalTestsKey] = String(log.testIDs.count)
         }
-        simulator.metadata["fit_seconds"] = String(fit.seconds)
         try ModelFile.write(simulator, to: output)
-        if let s = fit.selection { warnIfAtGridEdge(s, method: method.rawValue) }
+        if let s = fit.selection { warnIfAtGridEdge(s, method: method.name) }
         if json {
             var object: [(String, JSON)] = [
-                ("method", .string(method.rawValue)), ("lambda", .number(simulator.lambda)),
+                ("method", .string(method.name)), ("lambda", .number(simulator.lambda)),
                 ("runs", .number(Double(log.runs.count))), ("train_examples", .number(Double(log.trainIDs.count))),
                 ("test_examples", .number(Double(log.testIDs.count))), ("seconds", .number(fit.seconds)),
                 ("output", .string(output)), ("shard", spec.map { .string($0.description) } ?? .null),
@@ -70,8 +78,12 @@ struct Fit: ParsableCommand {
             if verbose, let s = fit.selection { printSelection(s) }
             let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
             let slice = spec.map { " (shard \($0): \(simulator.testIDs.count) of them)" } ?? ""
-            print("fitted \(method.rawValue) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
-            print("lambda = \(Format.number(simulator.lambda ?? .nan)) (\(how)); \(Format.seconds(fit.seconds))")
+            print("fitted \(method.name) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
+            if let lambda = simulator.lambda {
+                print("lambda = \(Format.number(lambda)) (\(how)); \(Format.seconds(fit.seconds))")
+            } else {
+                print("scores from gradient features; scale = \(simulator.metadata["scale"] ?? "1 (raw)"); \(Format.seconds(fit.seconds))")
+            }
             print("wrote \(output)")
         }
     }

@@ -38,6 +38,11 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Print JSON instead of CSV.")
     var json = false
 
+    @OptionGroup var bootstrap: BootstrapOptions
+
+    @Option(help: "With --bootstrap: the log the model was fitted on (default: the log path recorded in the model).")
+    var log: String?
+
     func run() throws {
         let simulator = try ModelFile.read(model)
         let batches = try CurriculumFile.read(curriculum)
@@ -66,8 +71,14 @@ struct Simulate: ParsableCommand {
         }
         let applied = Array(batches[start...])
         let resolved = try simulator.resolve(applied, unseen: unseen, source: curriculum, firstStep: start + 1)
-        let losses = simulator.simulate(resolved, initial: startLosses, tests: columns)
-        let text = json ? jsonText(simulator, columns, losses, start) : csvText(simulator, columns, losses, start)
+        let losses = simulator.simulate(resolved, initial: startLosses, tests: columns, firstStep: start + 1)
+        try Robustness.requireFiniteRollout(losses, simulator: simulator, columns: columns, start: start, source: model)
+        let bands = try bootstrap.bootstrap.map { b in
+            try SimulateBootstrap.intervals(simulator, logPath: log, batches: resolved, firstStep: start + 1, initial: startLosses,
+                                            columns: columns, replicates: b, seed: bootstrap.bootstrapSeed)
+        }
+        var text = json ? jsonText(simulator, columns, losses, start) : csvText(simulator, columns, losses, start)
+        if let bands { text = json ? SimulateBootstrap.json(text, bands) : SimulateBootstrap.csv(text, bands) }
         if let output {
             try AtomicFile.write(Data(text.utf8), to: output)
         } else {

@@ -8,7 +8,7 @@ struct Synth: ParsableCommand {
         discussion: """
             Useful to try the tool, and to check it: fitting the log must recover the planted \
             model. Each run draws --sample examples from a pool of --pool and visits them --epochs \
-            times in --batch sized steps; Gaussian noise of --noise is added to every loss. \
+            times in --batch sized steps, recording --test test examples; Gaussian noise of --noise is added to every loss. \
             Example: simfluence synth -o /tmp/synthetic --runs 32 --format gptdynamics
             """)
 
@@ -18,29 +18,20 @@ struct Synth: ParsableCommand {
     @Option(help: "Log layout to write: native or gptdynamics.")
     var format: LogFormat = .native
 
-    @Option(help: "Number of runs.") var runs = 32
-    @Option(help: "Training pool size.") var pool = 200
-    @Option(help: "Examples each run draws from the pool.") var sample = 128
-    @Option(help: "Examples per step.") var batch = 4
-    @Option(help: "Passes over each run's sample.") var epochs = 3
-    @Option(help: "Number of test examples.") var tests = 200
+    @OptionGroup var shape: RunShapeOptions
     @Option(help: "Standard deviation of the noise added to each recorded loss (loss units).") var noise = 0.01
     @Option(help: "Random seed (model and curricula).") var seed: UInt64 = 1
 
     func validate() throws {
-        guard runs >= 1, pool >= 1, tests >= 1, batch >= 1, epochs >= 1 else {
-            throw ValidationError("--runs, --pool, --tests, --batch and --epochs must be at least 1")
-        }
-        guard sample >= 1, sample <= pool else { throw ValidationError("--sample must be between 1 and --pool (\(pool))") }
         guard noise.isFinite, noise >= 0 else { throw ValidationError("--noise must be a finite number >= 0") }
     }
 
     func run() throws {
-        let model = PlantedModel.random(pool: pool, tests: tests, batchSize: batch, seed: seed)
-        let shape = PlantedModel.LogShape(runs: runs, sample: sample, batchSize: batch, epochs: epochs, noise: noise,
-                                          firstLossStep: format == .gptdynamics ? 1 : 0)
-        let log = model.generateLog(shape, seed: seed &+ 1)
+        let model = PlantedModel.random(pool: shape.pool, tests: shape.test, batchSize: shape.batch, seed: seed)
+        let logShape = PlantedModel.LogShape(runs: shape.runs, sample: shape.sample, batchSize: shape.batch, epochs: shape.epochs,
+                                             noise: noise, firstLossStep: format == .gptdynamics ? 1 : 0)
+        let log = model.generateLog(logShape, seed: seed &+ 1)
         try format.write(log, to: output)
-        print("wrote \(runs) runs x \(log.runs.first?.steps ?? 0) steps (pool \(pool), \(tests) test examples) to \(output)")
+        print("wrote \(shape.runs) runs x \(log.runs.first?.steps ?? 0) steps (pool \(shape.pool), \(shape.test) test examples) to \(output)")
     }
 }

@@ -28,6 +28,12 @@ struct Train: ParsableCommand {
     @Option(help: "Run name for --curriculum (default: 'counterfactual').")
     var name = "counterfactual"
 
+    @Flag(help: "Do not record gradient features (for tracin-cp, grad-dot, influence).")
+    var noGradients = false
+
+    @Option(help: "Record per-example gradients of the whole pool and test set every K steps of run1 (and at its end).")
+    var gradientEvery = 24
+
     @OptionGroup var workload: WorkloadOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -44,7 +50,15 @@ struct Train: ParsableCommand {
             log = try fineTuning.trainAll(threads: compute.threadCount)
         }
         try format.write(log, to: output)
+        var gradientNote = ""
+        if curriculum == nil && !noGradients {
+            guard gradientEvery >= 1 else { throw ValidationError("--gradient-every must be at least 1") }
+            let features = try fineTuning.gradientFeatures(every: gradientEvery, threads: compute.threadCount)
+            let dir = (output as NSString).appendingPathComponent(GradientFeaturesFile.folderName)
+            try GradientFeaturesFile.write(features, to: dir)
+            gradientNote = "; gradient features of run1 at steps \(features.checkpoints.map { String($0.step) }.joined(separator: ", ")) in \(dir)"
+        }
         let steps = log.runs.map(\.steps)
-        print("trained \(log.runs.count) run(s) of \(steps.min() ?? 0)\(steps.min() == steps.max() ? "" : "-\(steps.max() ?? 0)") steps, \(log.testIDs.count) test examples; wrote \(output) (\(format.rawValue) layout)")
+        print("trained \(log.runs.count) run(s) of \(steps.min() ?? 0)\(steps.min() == steps.max() ? "" : "-\(steps.max() ?? 0)") steps, \(log.testIDs.count) test examples; wrote \(output) (\(format.rawValue) layout)\(gradientNote)")
     }
 }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Simfluence
 
-extension SimulatorMethod: ExpressibleByArgument {
-    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+extension MethodName: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+    public static var allValueStrings: [String] { allCases.map(\.name) }
 }
 
 extension UnseenPolicy: ExpressibleByArgument {

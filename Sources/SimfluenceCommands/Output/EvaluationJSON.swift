@@ -2,15 +2,16 @@ import Simfluence
 
 /// The machine-readable form of an evaluation (`evaluate --json`).
 enum EvaluationJSON {
-    static func make(_ result: EvaluationResult) -> JSON {
+    /// `extra`: further members of a method's entry, by method name.
+    static func make(_ result: EvaluationResult, extra: (String) -> [(String, JSON)] = { _ in [] }) -> JSON {
         .object([
             ("heldout_runs", .array(result.heldOutRuns.map { .string($0) })),
             ("training_runs", .array(result.trainingRuns.map { .string($0) })),
-            ("results", .array(result.results.map(entry))),
+            ("results", .array(result.results.map { entry($0, extra: extra($0.scores.method)) })),
         ])
     }
 
-    private static func entry(_ e: MethodEvaluation) -> JSON {
+    private static func entry(_ e: MethodEvaluation, extra: [(String, JSON)]) -> JSON {
         let s = e.scores
         var members: [(String, JSON)] = [
             ("method", .string(s.method)),
@@ -28,6 +29,7 @@ enum EvaluationJSON {
             members.append(("fit_seconds", .number(fit.seconds)))
             if let sel = fit.selection { members.append(("cross_validation", JSON(sel))) }
         }
+        members += extra
         return .object(members)
     }
 }

@@ -2,14 +2,16 @@ import Simfluence
 
 /// The evaluate table: one row per method and baseline, metrics as columns.
 enum EvaluationTable {
-    static func render(_ result: EvaluationResult) -> String {
+    /// `extra`: further columns (header, value per method name; "-" where a method has none).
+    static func render(_ result: EvaluationResult, extra: [(header: String, values: [String: String])] = []) -> String {
         let header = ["method", "lambda", "all-steps MSE", "all-steps MAE", "final-step MSE",
-                      "Spearman (examples)", "Spearman (runs)"]
+                      "Spearman (examples)", "Spearman (runs)"] + extra.map(\.header)
         let rows: [[String]] = result.results.map { entry in
             let s = entry.scores
             return [s.method, s.lambda.map(Format.number) ?? "-",
                     meanStd(s.allStepsMSE), meanStd(s.allStepsMAE), meanStd(s.finalStepMSE),
                     meanStd(s.spearmanAcrossExamples), s.spearmanAcrossRuns.map { Format.number($0.mean) } ?? "n/a (<3 runs)"]
+                + extra.map { $0.values[s.method] ?? "-" }
         }
         return TextTable(header: header, rows: rows).rendered()
     }

@@ -34,8 +34,7 @@ final class Progress {
     /// Ends the current stage and returns its wall time in seconds.
     @discardableResult
     func end() -> Double {
-        let elapsed = clock.now - stageStart
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (clock.now - stageStart).inSeconds
         timings.append((stageName, seconds))
         fflush(nil)
         if interactive {

@@ -20,6 +20,19 @@ public enum RemovalEffects {
         return effects
     }
 
+    /// The mean of ``effects(of:test:reference:initial:)`` over several reference curricula, each
+    /// with its own starting loss (an example absent from a reference counts 0 there).
+    public static func meanEffects(of simulator: FittedSimulator, test: Int,
+                                   references: [(batches: [[Int]], initial: Double)]) -> [Double] {
+        var total = Array(repeating: 0.0, count: simulator.trainIDs.count)
+        for reference in references {
+            let e = effects(of: simulator, test: test, reference: reference.batches, initial: reference.initial)
+            for i in total.indices { total[i] += e[i] }
+        }
+        let count = Double(max(1, references.count))
+        return total.map { $0 / count }
+    }
+
     /// Training examples ordered from most helpful (most negative effect) to most harmful, with
     /// their effects; examples absent from the reference are left out. Ties keep index order.
     public static func ranked(_ effects: [Double], present: Set<Int>) -> [(index: Int, effect: Double)] {

@@ -221,8 +221,7 @@ public enum ClassicScores {
         let start = clock.now
         let simulator = try simulator(method, features: features, log: log, trainingRuns: trainingRuns,
                                       damping: damping, threads: threads)
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: nil, seconds: seconds)
     }
 
@@ -285,18 +284,24 @@ public enum ClassicScores {
         return Matrix(rows: testRows.count, columns: n, storage: rows.flatMap { $0 })
     }
 
+    /// `scale * M M^T + shift * I` over the rows of `m` (lower triangle filled; the upper is zero).
+    static func shiftedGram(_ m: Matrix, scale: Double, shift: Double, threads: Int) throws -> Matrix {
+        let n = m.rows
+        let rows = try Parallel.map(n, threads: threads) { i -> [Double] in
+            var row = [Double](repeating: 0, count: n)
+            for j in 0...i { row[j] = DenseKernels.rowDot(m, i, m, j) * scale }
+            row[i] += shift
+            return row
+        }
+        return Matrix(rows: n, columns: n, storage: rows.flatMap { $0 })
+    }
+
     /// `S[z, i] = g_z^T (H + damping I)^{-1} g_i` via `n (G G^T + n damping I)^{-1} G g_z`.
     static func woodburyInfluence(train g: Matrix, test: Matrix, testRows: [Int], damping: Double,
                                   threads: Int) throws -> Matrix {
         let n = g.rows
-        let shift = Double(n) * damping
-        let gram = try Parallel.map(n, threads: threads) { i -> [Double] in
-            var row = [Double](repeating: 0, count: n)
-            for j in 0...i { row[j] = DenseKernels.rowDot(g, i, g, j) }
-            row[i] += shift
-            return row
-        }
-        guard let chol = DenseCholesky(Matrix(rows: n, columns: n, storage: gram.flatMap { $0 })) else {
+        let gram = try shiftedGram(g, scale: 1, shift: Double(n) * damping, threads: threads)
+        guard let chol = DenseCholesky(gram) else {
             throw SimfluenceError.invalidArgument(
                 "influence: G G^T + n * damping * I (n = \(n) pool examples, damping = \(damping)) is not positive definite; use a damping > 0")
         }
@@ -313,14 +318,8 @@ public enum ClassicScores {
         let n = g.rows, d = g.columns
         var gt = Matrix(rows: d, columns: n)
         for i in 0..<n { for a in 0..<d { gt.storage[a * n + i] = g.storage[i * d + a] } }
-        let transposed = gt
-        let h = try Parallel.map(d, threads: threads) { a -> [Double] in
-            var row = [Double](repeating: 0, count: d)
-            for b in 0...a { row[b] = DenseKernels.rowDot(transposed, a, transposed, b) / Double(n) }
-            row[a] += damping
-            return row
-        }
-        guard let chol = DenseCholesky(Matrix(rows: d, columns: d, storage: h.flatMap { $0 })) else {
+        let h = try shiftedGram(gt, scale: 1 / Double(n), shift: damping, threads: threads)
+        guard let chol = DenseCholesky(h) else {
             throw SimfluenceError.invalidArgument(
                 "influence: H + damping * I (d = \(d), damping = \(damping)) is not positive definite; use a damping > 0")
         }

@@ -21,16 +21,16 @@ public struct EvaluationResult: Sendable {
 /// The evaluation protocol: fit each method on the training runs, simulate every held-out run
 /// from its first recorded loss, and score it beside the persistence and mean-run baselines.
 public enum Evaluator {
-    /// Evaluates `methods` on `split`. `unseen` decides what happens when a held-out curriculum
+    /// Evaluates `methods` on `split` (classic methods need `inputs.gradients`). `unseen` decides what happens when a held-out curriculum
     /// uses a training example no training run contains.
-    public static func evaluate(_ methods: [SimulatorMethod], log: TrainingLog, split: HoldoutSplit,
-                                lambda: LambdaChoice, unseen: UnseenPolicy = .error,
+    public static func evaluate(_ methods: [MethodName], log: TrainingLog, split: HoldoutSplit,
+                                inputs: MethodInputs, unseen: UnseenPolicy = .error,
                                 threads: Int = Parallel.defaultThreads) throws -> EvaluationResult {
         var results: [MethodEvaluation] = []
         for method in methods {
-            let fit = try MethodFitting.fit(method, log: log, runs: split.training, lambda: lambda, threads: threads)
+            let fit = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs, threads: threads)
             let predictions = try HeldOutSimulation.predict(fit.simulator, heldOut: split.heldOut, unseen: unseen)
-            let scores = Scoring.score(method: method.rawValue, lambda: fit.simulator.lambda,
+            let scores = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
                                        predictions: predictions, heldOut: split.heldOut)
             results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit))
         }

@@ -41,7 +41,7 @@ public enum HeldOutSimulation {
                 }
                 batches.append(kept)
             }
-            return simulator.simulate(batches, initial: run.initialLosses)
+            return simulator.simulate(batches, initial: run.initialLosses, firstStep: run.firstLossStep + 1)
         }
     }
 }

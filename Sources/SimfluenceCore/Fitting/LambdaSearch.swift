@@ -140,20 +140,7 @@ public enum LambdaSearch {
                 }
             }
         }
-        guard trajectories > 0 else {
-            throw SimfluenceError.invalidArgument("no validation run records a step to predict; cannot cross-validate lambda")
-        }
-        var scores = [Double](repeating: .infinity, count: grid.count)
-        for l in 0..<grid.count where !singular[l] {
-            let s = sums[l] / Double(trajectories)
-            scores[l] = s.isFinite ? s : .infinity
-        }
-        var best = -1
-        for l in 0..<grid.count where scores[l].isFinite && (best < 0 || scores[l] <= scores[best]) { best = l }
-        guard best >= 0 else {
-            throw SimfluenceError.invalidArgument(
-                "no lambda in the grid \(grid) gave a finite cross-validation score (singular systems or diverging simulations); pass a fixed lambda > 0 or a grid with larger values")
-        }
+        let (scores, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
         return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
     }
 }

@@ -8,9 +8,33 @@ public struct MethodFit: Sendable {
     public var seconds: Double
 }
 
-/// Fits a ``SimulatorMethod`` end to end: chooses lambda (fixed or cross-validated), then fits
-/// on all given runs.
+/// Fits a method end to end: chooses lambda (fixed or cross-validated) and fits on all given
+/// runs, or builds a classic method's simulator from gradient features.
 public enum MethodFitting {
+    /// Fits any method on `runs` of `log`. Classic methods need `inputs.gradients` and fit only
+    /// their `-scaled` scale on `runs`; they do not take a `tests` subset.
+    public static func fit(_ method: MethodName, log: TrainingLog, runs: [TrainingRun], inputs: MethodInputs,
+                           tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
+        switch method {
+        case .simfluence(let m):
+            return try fit(m, log: log, runs: runs, lambda: inputs.lambda, tests: tests, threads: threads,
+                           solver: inputs.solver)
+        case .extended(let e):
+            return try ExtendedFit.fit(e, log: log, runs: runs, lambda: inputs.lambda, every: inputs.every,
+                                       tests: tests, threads: threads)
+        case .classic(let c):
+            guard let gradients = inputs.gradients else {
+                throw SimfluenceError.invalidArgument(
+                    "\(c.rawValue) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+            }
+            guard tests == nil else {
+                throw SimfluenceError.invalidArgument("\(c.rawValue) does not fit a subset of test examples")
+            }
+            return try ClassicScores.fit(c, features: gradients, log: log, trainingRuns: runs,
+                                         damping: inputs.damping, threads: threads)
+        }
+    }
+
     /// Fits `method` on `runs` of `log`.
     ///
     /// The returned simulator records in its metadata the chosen lambda and, with
@@ -40,8 +64,7 @@ public enum MethodFitting {
             simulator.metadata["cv_grid"] = s.grid.map { String($0) }.joined(separator: ",")
             simulator.metadata["cv_scores"] = s.scores.map { String($0) }.joined(separator: ",")
         }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: selection, seconds: seconds)
     }
 }

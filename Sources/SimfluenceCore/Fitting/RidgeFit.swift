@@ -9,6 +9,19 @@
 /// Only training examples that occur in some row are unknowns ("seen"); the others get A = B = 0,
 /// which is the ridge solution for lambda > 0 and the minimum-norm one for lambda = 0.
 public enum RidgeFit {
+    /// Checks a fit's lambda (finite, >= 0) and test-example columns (inside the log) and returns
+    /// the columns to fit (default: all).
+    static func checkedArguments(lambda: Double, tests: [Int]?, log: TrainingLog) throws -> [Int] {
+        guard lambda.isFinite && lambda >= 0 else {
+            throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
+        }
+        let tests = tests ?? Array(0..<log.testIDs.count)
+        for z in tests where z < 0 || z >= log.testIDs.count {
+            throw SimfluenceError.invalidArgument("test example index \(z) is outside the log's \(log.testIDs.count) test examples")
+        }
+        return tests
+    }
+
     /// Fits `form` on `runs` (runs of `log`), one independent ridge problem per test example.
     ///
     /// - Parameters:
@@ -28,13 +41,7 @@ public enum RidgeFit {
                            method: String? = nil, tests: [Int]? = nil,
                            threads: Int = Parallel.defaultThreads,
                            solver choice: RidgeSolverChoice = .automatic) throws -> FittedSimulator {
-        guard lambda.isFinite && lambda >= 0 else {
-            throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
-        }
-        let tests = tests ?? Array(0..<log.testIDs.count)
-        for z in tests where z < 0 || z >= log.testIDs.count {
-            throw SimfluenceError.invalidArgument("test example index \(z) is outside the log's \(log.testIDs.count) test examples")
-        }
+        let tests = try checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = try RidgeDesign(log: log, runs: runs)
         let unknowns = form == .linear ? 2 * design.activeCount : design.activeCount
         var tolerance: Double? = nil

@@ -107,8 +107,6 @@ public enum ShardMerge {
     public static let fingerprintKey = "log_fingerprint"
     public static let shardKey = "shard"
     public static let totalTestsKey = "shard_total_tests"
-    /// Keys whose values legitimately differ between parts (timings, per-part solver statistics).
-    static let perPartKeys: Set<String> = [shardKey, "fit_seconds", "cg_max_iterations", "cg_max_relative_residual", "solver"]
 
     /// Joins `parts` (in any order) into the simulator an unsharded fit would have produced:
     /// test examples in log order, parameters bit for bit.
@@ -149,6 +147,10 @@ public enum ShardMerge {
             for key in ["lambda_choice", "cv_folds", "cv_grid", "cv_scores"] where p.metadata[key] != first.metadata[key] {
                 throw fail("\(what) chose lambda differently (\(key))")
             }
+            if (p.stepAlpha?.columns, p.stepBeta?.columns) != (first.stepAlpha?.columns, first.stepBeta?.columns)
+                || (p.lossLower == nil) != (first.lossLower == nil) || (p.lossUpper == nil) != (first.lossUpper == nil) {
+                throw fail("\(what) has different extended terms (step terms or loss bounds) than part 1")
+            }
             let expected = specs[k].range(tests: total).count
             if p.testIDs.count != expected {
                 throw fail("\(what) holds \(p.testIDs.count) test examples, but slice \(specs[k]) of \(total) has \(expected)")
@@ -166,30 +168,38 @@ public enum ShardMerge {
         var a: [Double] = [], b: [Double] = []
         a.reserveCapacity(total * columns); b.reserveCapacity(total * columns)
         var testIDs: [String] = [], starting: [Double] = []
-        var iterations = 0, residual = 0.0, seconds = 0.0
+        var stepAlpha: [Double] = [], stepBeta: [Double] = [], lower: [Double] = [], upper: [Double] = []
+        var iterations = 0, residual = 0.0
         for p in ordered {
             a.append(contentsOf: p.a.storage)
             b.append(contentsOf: p.b.storage)
             testIDs.append(contentsOf: p.testIDs)
             starting.append(contentsOf: p.startingLosses)
+            stepAlpha += p.stepAlpha?.storage ?? []
+            stepBeta += p.stepBeta?.storage ?? []
+            lower += p.lossLower ?? []
+            upper += p.lossUpper ?? []
             iterations = max(iterations, p.metadata["cg_max_iterations"].flatMap(Int.init) ?? 0)
             residual = max(residual, p.metadata["cg_max_relative_residual"].flatMap(Double.init) ?? 0)
-            seconds += p.metadata["fit_seconds"].flatMap(Double.init) ?? 0
         }
         var metadata = first.metadata
         metadata[shardKey] = nil
         metadata["merged_from_shards"] = String(n)
-        if first.metadata["fit_seconds"] != nil { metadata["fit_seconds"] = String(seconds) }
         if first.metadata["cg_max_iterations"] != nil {
             metadata["cg_max_iterations"] = String(iterations)
             metadata["cg_max_relative_residual"] = String(residual)
         }
         let solvers = Set(ordered.compactMap { $0.metadata["solver"] })
         if solvers.count > 1 { metadata["solver"] = solvers.sorted().joined(separator: "; ") }
-        return FittedSimulator(method: first.method, form: first.form, lambda: first.lambda, trainIDs: first.trainIDs,
-                               testIDs: testIDs, a: Matrix(rows: testIDs.count, columns: columns, storage: a),
-                               b: Matrix(rows: testIDs.count, columns: columns, storage: b), seen: first.seen,
-                               fittedOn: first.fittedOn, startingStep: first.startingStep, startingLosses: starting,
-                               metadata: metadata)
+        var merged = FittedSimulator(method: first.method, form: first.form, lambda: first.lambda, trainIDs: first.trainIDs,
+                                     testIDs: testIDs, a: Matrix(rows: testIDs.count, columns: columns, storage: a),
+                                     b: Matrix(rows: testIDs.count, columns: columns, storage: b), seen: first.seen,
+                                     fittedOn: first.fittedOn, startingStep: first.startingStep, startingLosses: starting,
+                                     metadata: metadata)
+        if let s = first.stepAlpha { merged.stepAlpha = Matrix(rows: testIDs.count, columns: s.columns, storage: stepAlpha) }
+        if let s = first.stepBeta { merged.stepBeta = Matrix(rows: testIDs.count, columns: s.columns, storage: stepBeta) }
+        if first.lossLower != nil { merged.lossLower = lower }
+        if first.lossUpper != nil { merged.lossUpper = upper }
+        return merged
     }
 }

@@ -35,6 +35,19 @@ public struct FittedSimulator: Sendable, Equatable {
     public var startingLosses: [Double]
     /// Free-form provenance (log path, fit time, cross-validation grid, ...).
     public var metadata: [String: String]
+    /// Optional per-step terms shared by all training examples (extended methods): u_t is added
+    /// to alpha(c_t). Tests x S; column c holds step t = c + 1; steps beyond S use column S - 1.
+    /// nil (the default) for Simfluence-Linear and its variants.
+    public var stepAlpha: Matrix? = nil
+    /// Optional per-step additive terms v_t added to beta(c_t); same layout as ``stepAlpha``.
+    public var stepBeta: Matrix? = nil
+    /// Optional per-test-example lower and upper bounds: every simulated loss is clamped to
+    /// [lossLower[z], lossUpper[z]] before it is fed back. nil (the default): no clamping.
+    public var lossLower: [Double]? = nil
+    public var lossUpper: [Double]? = nil
+
+    /// Whether the simulator uses any extended term (step terms or clamping).
+    public var isExtended: Bool { stepAlpha != nil || stepBeta != nil || lossLower != nil || lossUpper != nil }
 
     /// Creates a simulator; `a` and `b` must be `testIDs.count` x `trainIDs.count`.
     public init(method: String, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],
@@ -82,7 +95,13 @@ public struct FittedSimulator: Sendable, Equatable {
     ///   - tests: rows of ``a``/``b`` to simulate (default: every test example, in order).
     /// - Returns: a `(batches.count + 1)` x `tests.count` matrix; row 0 is `initial` and row t the
     ///   predicted loss after applying the first t batches.
-    public func simulate<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil) -> Matrix {
+    ///   - firstStep: the step number of `batches.first` (for per-step terms; default
+    ///     `startingStep + 1`). Ignored by simulators without step terms.
+    public func simulate<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil,
+                                                firstStep: Int? = nil) -> Matrix {
+        if isExtended {
+            return simulateExtended(batches, initial: initial, tests: tests, firstStep: firstStep ?? startingStep + 1).losses
+        }
         let tests = tests ?? Array(0..<testIDs.count)
         precondition(initial.count == tests.count, "one initial loss per simulated test example")
         let steps = batches.count

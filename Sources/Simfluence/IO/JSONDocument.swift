@@ -1,9 +1,8 @@
-import Foundation
-import Simfluence
 
-/// A JSON value with keys kept in the order given, rendered compactly. Non-finite numbers and
-/// nil become `null`, so no NaN or infinity ever reaches machine-readable output.
-indirect enum JSON {
+/// A JSON value to write, with keys kept in the order given, rendered compactly. Non-finite
+/// numbers and nil become `null`, so no NaN or infinity ever reaches machine-readable output.
+/// Integral numbers below 1e15 are written without a fraction; others round-trip exactly.
+public indirect enum JSON: Sendable {
     case null
     case bool(Bool)
     case number(Double?)
@@ -12,7 +11,7 @@ indirect enum JSON {
     case object([(String, JSON)])
 
     /// The compact text of this value.
-    func rendered() -> String {
+    public func rendered() -> String {
         var out = ""
         render(into: &out)
         return out
@@ -25,7 +24,7 @@ indirect enum JSON {
         case .number(let x):
             guard let x, x.isFinite else { out += "null"; return }
             if x == x.rounded(), abs(x) < 1e15 { out += String(Int64(x)) } else { out += "\(x)" }
-        case .string(let s): JSON.quote(s, into: &out)
+        case .string(let s): out += JSONText.quoted(s)
         case .array(let items):
             out += "["
             for (k, item) in items.enumerated() {
@@ -37,34 +36,18 @@ indirect enum JSON {
             out += "{"
             for (k, (key, value)) in members.enumerated() {
                 if k > 0 { out += "," }
-                JSON.quote(key, into: &out)
+                out += JSONText.quoted(key)
                 out += ":"
                 value.render(into: &out)
             }
             out += "}"
         }
     }
-
-    private static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        out += "\""
-    }
 }
 
 extension JSON {
     /// A lambda search as `{"folds", "grid", "scores", "chosen"}`.
-    init(_ s: LambdaSelection) {
+    public init(_ s: LambdaSelection) {
         self = .object([("folds", .number(Double(s.folds))), ("grid", .array(s.grid.map { .number($0) })),
                         ("scores", .array(s.scores.map { .number($0) })), ("chosen", .number(s.chosen))])
     }

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Simfluence
+
+/// `simfluence attribute`: rank training examples by their simulated effect on each test loss.
+struct Attribute: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rank training examples by their effect on each test example's final loss.",
+        discussion: """
+            effect(i, z) = simulated final loss of z on a reference curriculum minus the same with \
+            every occurrence of i removed (the rest re-batched at the same batch size), averaged \
+            over the reference curricula. Negative = training on i lowers z's loss (i helps); \
+            positive = i hurts. For additive simulators (tracin-cp, grad-dot, influence) this is \
+            about B_i times i's appearances; for Simfluence-Linear it depends on where i appears. \
+            References: the held-out runs of RUNS (default), or --curriculum files. \
+            Examples: simfluence attribute Examples/tiny-gptdynamics --method linear --holdout 3 --top 5; \
+            simfluence attribute --model model.simfluence --curriculum c.jsonl --test 7
+            """)
+
+    @Argument(help: "A log: its held-out runs' curricula are the references, and with --method the simulator is fitted on its other runs.")
+    var runs: String?
+
+    @Option(help: "A model file from 'simfluence fit' (instead of fitting --method on RUNS).")
+    var model: String?
+
+    @Option(help: "The method to fit on RUNS' training runs when no --model is given.")
+    var method: MethodName = .simfluence(.linear)
+
+    @Option(name: .customLong("curriculum"), help: "A reference curriculum (repeatable); default: RUNS' held-out runs.")
+    var curricula: [String] = []
+
+    @Option(help: "Starting losses for --curriculum references (JSON object or lines); default: the model's.")
+    var initial: String?
+
+    @Option(name: .customLong("test"), help: "Attribute only this test example (repeatable). Default: all.")
+    var tests: [String] = []
+
+    @Option(help: "Keep the K most helpful and K most harmful examples per test example (default: all, ranked).")
+    var top: Int?
+
+    @Option(help: "What to do with reference ids the simulator never saw: 'error' or 'zero'.")
+    var unseen: UnseenPolicy = .error
+
+    @OptionGroup var holdout: HoldoutOptions
+    @OptionGroup var lambda: LambdaOptions
+    @OptionGroup var gradientOptions: GradientOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Option(name: [.short, .customLong("output")], help: "Write to this file (atomically) instead of standard output.")
+    var output: String?
+
+    @Flag(help: "Write JSON instead of CSV (test_id,rank,train_id,effect).")
+    var json = false
+
+    func validate() throws {
+        if model == nil && runs == nil { throw ValidationError("give a log (RUNS) or --model") }
+        if runs == nil && curricula.isEmpty { throw ValidationError("with --model alone, give at least one --curriculum") }
+        if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+    }
+
+    func run() throws {
+        let log = try runs.map(LogReader.read)
+        let split = try log.map(holdout.split)
+        let simulator: FittedSimulator
+        if let model {
+            simulator = try ModelFile.read(model)
+        } else if let log, let split, let runs {
+            let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
+            _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
+            let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
+            simulator = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs,
+                                              threads: compute.threadCount).simulator
+        } else {
+            throw ValidationError("give a log (RUNS) or --model")
+        }
+        let columns = try testColumns(simulator)
+        // References as id curricula with one starting loss per simulated test example.
+        var references: [(name: String, batches: [[Int]], initial: [Double])] = []
+        if !curricula.isEmpty {
+            let given = try initial.map(InitialLossFile.read)
+            let start = simulator.startingStep
+            for path in curricula {
+                let ids = try CurriculumFile.read(path)
+                guard start <= ids.count else { throw SimfluenceError.input(file: path, line: nil, message: "the curriculum has \(ids.count) steps; the model starts after step \(start)") }
+                let batches = try simulator.resolve(Array(ids[start...]), unseen: unseen, source: path, firstStep: start + 1)
+                let losses = try columns.map { z -> Double in
+                    guard let given else { return simulator.startingLosses[z] }
+                    guard let x = given[simulator.testIDs[z]] else {
+                        throw SimfluenceError.input(file: initial ?? "", line: nil, message: "no starting loss for test example '\(simulator.testIDs[z])'")
+                    }
+                    return x
+                }
+                references.append((path, batches, losses))
+            }
+        } else if let log, let split {
+            let testIndex = Dictionary(uniqueKeysWithValues: log.testIDs.enumerated().map { ($1, $0) })
+            for run in split.heldOut {
+                let ids = run.simulatedBatches.map { $0.map { log.trainIDs[$0] } }
+                let batches = try simulator.resolve(Array(ids), unseen: unseen, source: run.name, firstStep: run.firstLossStep + 1)
+                let losses = try columns.map { z -> Double in
+                    guard let c = testIndex[simulator.testIDs[z]] else {
+                        throw SimfluenceError.invalidArgument("the log has no test example '\(simulator.testIDs[z])' of the model")
+                    }
+                    return run.losses[0, c]
+                }
+                references.append((run.name, batches, losses))
+            }
+        }
+        let fixed = references
+        let effects: [[Double]] = try Parallel.map(columns.count, threads: compute.threadCount) { k in
+            RemovalEffects.meanEffects(of: simulator, test: columns[k],
+                                       references: fixed.map { ($0.batches, $0.initial[k]) })
+        }
+        let present = Set(references.flatMap { $0.batches.joined() })
+        let rankings = effects.map { ranking(RemovalEffects.ranked($0, present: present)) }
+        let text = json
+            ? jsonText(simulator, columns, rankings, references.map(\.name))
+            : csvText(simulator, columns, rankings)
+        if let output { try AtomicFile.write(Data(text.utf8), to: output) } else { print(text, terminator: "") }
+    }
+
+    private func testColumns(_ simulator: FittedSimulator) throws -> [Int] {
+        if tests.isEmpty { return Array(simulator.testIDs.indices) }
+        let index = Dictionary(uniqueKeysWithValues: simulator.testIDs.enumerated().map { ($1, $0) })
+        return try tests.map { id in
+            guard let z = index[id] else { throw ValidationError("--test \(id): the simulator has no test example '\(id)'") }
+            return z
+        }
+    }
+
+    /// The ranked list, cut to the --top most helpful and most harmful when asked.
+    private func ranking(_ ranked: [(index: Int, effect: Double)]) -> [(rank: Int, index: Int, effect: Double)] {
+        let numbered = ranked.enumerated().map { (rank: $0.offset + 1, index: $0.element.index, effect: $0.element.effect) }
+        guard let top, numbered.count > 2 * top else { return numbered }
+        return Array(numbered.prefix(top) + numbered.suffix(top))
+    }
+
+    private func csvText(_ s: FittedSimulator, _ columns: [Int], _ rankings: [[(rank: Int, index: Int, effect: Double)]]) -> String {
+        var out = "test_id,rank,train_id,effect\n"
+        for (k, z) in columns.enumerated() {
+            let test = CSV.field(s.testIDs[z])
+            for r in rankings[k] { out += "\(test),\(r.rank),\(CSV.field(s.trainIDs[r.index])),\(r.effect)\n" }
+        }
+        return out
+    }
+
+    private func jsonText(_ s: FittedSimulator, _ columns: [Int], _ rankings: [[(rank: Int, index: Int, effect: Double)]],
+                          _ references: [String]) -> String {
+        let tests: [JSON] = columns.enumerated().map { k, z in
+            .object([("test_id", .string(s.testIDs[z])),
+                     ("ranking", .array(rankings[k].map { r in
+                         .object([("rank", .number(Double(r.rank))), ("train_id", .string(s.trainIDs[r.index])),
+                                  ("effect", .number(r.effect))])
+                     }))])
+        }
+        return JSON.object([
+            ("method", .string(s.method)),
+            ("effect", .string("simulated final loss with the example minus without it, averaged over the references; negative = the example helps (lowers the test loss)")),
+            ("references", .array(references.map { .string($0) })),
+            ("tests", .array(tests)),
+        ]).rendered() + "\n"
+    }
+}

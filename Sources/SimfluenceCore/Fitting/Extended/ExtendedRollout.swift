@@ -1,0 +1,250 @@
+/// A run prepared for rolling out extended parameters in a design's local (active) indexing:
+/// ids the design never saw are dropped (no effect), as under `--unseen zero`.
+struct LocalRun: Sendable {
+    let run: TrainingRun
+    /// Per simulated step j (0-based; absolute step firstLossStep + 1 + j): entries
+    /// `stepStart[j] ..< stepStart[j + 1]` of `idx`/`cnt`, batch size, knot and weight.
+    let stepStart: [Int]
+    let idx: [Int]
+    let cnt: [Double]
+    let size: [Double]
+    let knot: [Int]
+    let w: [Double]
+    /// observed[r]: loss row r counts in the error (row 0 is always the starting point).
+    let observed: [Bool]
+
+    var steps: Int { stepStart.count - 1 }
+
+    init(run: TrainingRun, local: [Int], basis: StepBasis, every: Int?) {
+        self.run = run
+        var stepStart = [0], idx: [Int] = [], cnt: [Double] = [], size: [Double] = [], knot: [Int] = [], w: [Double] = []
+        var t = run.firstLossStep + 1
+        for batch in run.simulatedBatches {
+            var sz = 0.0
+            let first = idx.count
+            for g in batch where g >= 0 && g < local.count && local[g] >= 0 {
+                let l = local[g]
+                if let e = idx[first...].firstIndex(of: l) { cnt[e] += 1 } else { idx.append(l); cnt.append(1) }
+                sz += 1
+            }
+            stepStart.append(idx.count)
+            size.append(sz)
+            let (k, ww) = basis.locate(t)
+            knot.append(k)
+            w.append(ww)
+            t += 1
+        }
+        self.stepStart = stepStart
+        self.idx = idx
+        self.cnt = cnt
+        self.size = size
+        self.knot = knot
+        self.w = w
+        self.observed = LossSubsampling.observedRows(run, every: every)
+    }
+}
+
+/// Rollouts, their error and its exact gradient (adjoint of the linear recurrence) for the
+/// extended parameter layout of one test example.
+struct ExtendedRollout {
+    let layout: ExtendedLayout
+    let basisKnots: Int
+
+    /// alpha_t and beta_t of step j of `r` under theta.
+    @inline(__always)
+    func coefficients(_ r: LocalRun, _ j: Int, _ theta: UnsafePointer<Double>) -> (Double, Double) {
+        let l = layout
+        var alpha = 0.0, beta = 0.0
+        for e in r.stepStart[j]..<r.stepStart[j + 1] {
+            alpha += r.cnt[e] * theta[l.aDev + r.idx[e]]
+            beta += r.cnt[e] * theta[r.idx[e]]
+        }
+        if l.pooled {
+            alpha += r.size[j] * theta[l.aPool]
+            beta += r.size[j] * theta[l.bPool]
+        }
+        if l.knots == 1 {
+            alpha += theta[l.uStart]
+            beta += theta[l.vStart]
+        } else if l.knots > 1 {
+            let k = r.knot[j], w = r.w[j]
+            alpha += (1 - w) * theta[l.uStart + k] + w * theta[l.uStart + k + 1]
+            beta += (1 - w) * theta[l.vStart + k] + w * theta[l.vStart + k + 1]
+        }
+        return (alpha, beta)
+    }
+
+    /// All-steps MSE of run `r` (observed rows only) for test column z, with clamping to
+    /// [lo, hi]; +infinity if not finite.
+    func mse(_ r: LocalRun, z: Int, theta: UnsafePointer<Double>, lo: Double, hi: Double) -> Double {
+        let width = r.run.losses.columns
+        return r.run.losses.storage.withUnsafeBufferPointer { truth in
+            var loss = truth[z]
+            var sum = 0.0, count = 0
+            for j in 0..<r.steps {
+                let (alpha, beta) = coefficients(r, j, theta)
+                loss = alpha * loss + beta
+                if loss < lo { loss = lo } else if loss > hi { loss = hi } else if loss.isNaN { loss = hi }
+                if r.observed[j + 1] {
+                    let d = loss - truth[(j + 1) * width + z]
+                    sum += d * d
+                    count += 1
+                }
+            }
+            let v = count == 0 ? 0 : sum / Double(count)
+            return v.isFinite ? v : .infinity
+        }
+    }
+
+    /// Sum over runs and observed steps of the squared rollout error, and (if `grad` is given)
+    /// its gradient with respect to theta added to `grad`. Clamped steps pass no gradient.
+    /// `scratch` needs room for the longest run's steps + 1 (two arrays).
+    func sumOfSquares(_ runs: [LocalRun], z: Int, theta: UnsafePointer<Double>, lo: Double, hi: Double,
+                      grad: UnsafeMutablePointer<Double>?, states: UnsafeMutablePointer<Double>,
+                      alphas: UnsafeMutablePointer<Double>, clampedFlags: UnsafeMutablePointer<Bool>) -> Double {
+        let l = layout
+        var total = 0.0
+        for r in runs {
+            let width = r.run.losses.columns
+            let steps = r.steps
+            r.run.losses.storage.withUnsafeBufferPointer { truth in
+                var loss = truth[z]
+                states[0] = loss
+                for j in 0..<steps {
+                    let (alpha, beta) = coefficients(r, j, theta)
+                    alphas[j] = alpha
+                    loss = alpha * loss + beta
+                    var c = false
+                    if loss < lo { loss = lo; c = true } else if loss > hi { loss = hi; c = true } else if loss.isNaN { loss = hi; c = true }
+                    clampedFlags[j] = c
+                    states[j + 1] = loss
+                    if r.observed[j + 1] {
+                        let d = loss - truth[(j + 1) * width + z]
+                        total += d * d
+                    }
+                }
+                guard let grad else { return }
+                // Adjoint: lam = dJ/dL_t (including everything downstream of step t).
+                var lam = 0.0
+                var j = steps - 1
+                while j >= 0 {
+                    if r.observed[j + 1] { lam += 2 * (states[j + 1] - truth[(j + 1) * width + z]) }
+                    let dpre = clampedFlags[j] ? 0 : lam
+                    if dpre != 0 {
+                        let dAlpha = dpre * states[j], dBeta = dpre
+                        for e in r.stepStart[j]..<r.stepStart[j + 1] {
+                            grad[l.aDev + r.idx[e]] += r.cnt[e] * dAlpha
+                            grad[r.idx[e]] += r.cnt[e] * dBeta
+                        }
+                        if l.pooled {
+                            grad[l.aPool] += r.size[j] * dAlpha
+                            grad[l.bPool] += r.size[j] * dBeta
+                        }
+                        if l.knots == 1 {
+                            grad[l.uStart] += dAlpha
+                            grad[l.vStart] += dBeta
+                        } else if l.knots > 1 {
+                            let k = r.knot[j], w = r.w[j]
+                            grad[l.uStart + k] += (1 - w) * dAlpha
+                            grad[l.uStart + k + 1] += w * dAlpha
+                            grad[l.vStart + k] += (1 - w) * dBeta
+                            grad[l.vStart + k + 1] += w * dBeta
+                        }
+                    }
+                    lam = dpre * alphas[j]
+                    j -= 1
+                }
+            }
+        }
+        return total
+    }
+}
+
+/// Deterministic L-BFGS (two-loop recursion, backtracking Armijo line search) with a fixed
+/// diagonal preconditioner: minimises f(D^{-1/2} phi) over phi.
+enum LBFGS {
+    /// Minimises `f` (value and gradient into its second argument) from `x` (updated in place).
+    /// `scale[i] > 0` is the preconditioner (a curvature estimate of coordinate i). Returns the
+    /// final value and the iterations done.
+    static func minimise(_ x: inout [Double], scale: [Double], iterations: Int, memory: Int = 8,
+                         f: (UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Double) -> (value: Double, iterations: Int) {
+        let n = x.count
+        let inv = scale.map { 1 / $0.squareRoot() }  // x = inv * phi
+        var phi = (0..<n).map { x[$0] / inv[$0] }
+        var gx = [Double](repeating: 0, count: n)
+        var xt = [Double](repeating: 0, count: n)
+        func eval(_ p: [Double], _ g: inout [Double]) -> Double {
+            for i in 0..<n { xt[i] = p[i] * inv[i] }
+            for i in 0..<n { gx[i] = 0 }
+            let v = xt.withUnsafeBufferPointer { xb in gx.withUnsafeMutableBufferPointer { gb in f(xb.baseAddress!, gb.baseAddress!) } }
+            for i in 0..<n { g[i] = gx[i] * inv[i] }
+            return v
+        }
+        var g = [Double](repeating: 0, count: n)
+        var value = eval(phi, &g)
+        guard value.isFinite else { return (value, 0) }
+        var sList: [[Double]] = [], yList: [[Double]] = [], rho: [Double] = []
+        var done = 0
+        var gNew = [Double](repeating: 0, count: n)
+        var trial = [Double](repeating: 0, count: n)
+        for _ in 0..<iterations {
+            // Two-loop recursion: d = -H g.
+            var q = g
+            var alphaK = [Double](repeating: 0, count: sList.count)
+            for k in stride(from: sList.count - 1, through: 0, by: -1) {
+                var dot = 0.0
+                for i in 0..<n { dot += sList[k][i] * q[i] }
+                alphaK[k] = rho[k] * dot
+                for i in 0..<n { q[i] -= alphaK[k] * yList[k][i] }
+            }
+            var gamma = 1.0
+            if let s = sList.last, let y = yList.last {
+                var sy = 0.0, yy = 0.0
+                for i in 0..<n { sy += s[i] * y[i]; yy += y[i] * y[i] }
+                if yy > 0 { gamma = sy / yy }
+            }
+            for i in 0..<n { q[i] *= gamma }
+            for k in 0..<sList.count {
+                var dot = 0.0
+                for i in 0..<n { dot += yList[k][i] * q[i] }
+                let beta = rho[k] * dot
+                for i in 0..<n { q[i] += sList[k][i] * (alphaK[k] - beta) }
+            }
+            var slope = 0.0
+            for i in 0..<n { q[i] = -q[i]; slope += q[i] * g[i] }
+            if !(slope < 0) {
+                // Not a descent direction: restart from steepest descent.
+                sList.removeAll(); yList.removeAll(); rho.removeAll()
+                slope = 0
+                for i in 0..<n { q[i] = -g[i]; slope -= g[i] * g[i] }
+                if slope == 0 { break }
+            }
+            var step = 1.0
+            var accepted = false
+            var newValue = value
+            for _ in 0..<30 {
+                for i in 0..<n { trial[i] = phi[i] + step * q[i] }
+                newValue = eval(trial, &gNew)
+                if newValue.isFinite && newValue <= value + 1e-4 * step * slope { accepted = true; break }
+                step *= 0.5
+            }
+            if !accepted { break }
+            var s = [Double](repeating: 0, count: n), y = [Double](repeating: 0, count: n)
+            var sy = 0.0
+            for i in 0..<n { s[i] = trial[i] - phi[i]; y[i] = gNew[i] - g[i]; sy += s[i] * y[i] }
+            phi = trial
+            g = gNew
+            let previous = value
+            value = newValue
+            done += 1
+            if sy > 1e-300 {
+                sList.append(s); yList.append(y); rho.append(1 / sy)
+                if sList.count > memory { sList.removeFirst(); yList.removeFirst(); rho.removeFirst() }
+            }
+            if previous - value <= 1e-10 * max(abs(value), 1e-300) { break }
+        }
+        if done == 0 { return (value, 0) }  // nothing accepted: keep x bit for bit
+        for i in 0..<n { x[i] = phi[i] * inv[i] }
+        return (value, done)
+    }
+}

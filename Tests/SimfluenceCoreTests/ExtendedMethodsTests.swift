@@ -1,0 +1,240 @@
+import Testing
+@testable import SimfluenceCore
+
+/// A planted model of the extended methods' own form:
+/// L_t = (sum A_i + u_t) L_{t-1} + sum B_i + v_t + noise, with u, v linear in t (exactly
+/// representable by the piecewise-linear step basis, and free under the second-difference penalty).
+struct PlantedExtended {
+    var a: Matrix, b: Matrix
+    var u0: Double, u1: Double, v0: Double, v1: Double
+    var start: [Double]
+
+    func u(_ t: Int) -> Double { u0 + u1 * Double(t) }
+    func v(_ t: Int) -> Double { v0 + v1 * Double(t) }
+
+    static func random(pool: Int, tests: Int, batch: Int, timeTerms: Bool, seed: UInt64) -> PlantedExtended {
+        var g = SeededGenerator(seed: seed)
+        var a = Matrix(rows: tests, columns: pool), b = Matrix(rows: tests, columns: pool)
+        let k = Double(batch)
+        for z in 0..<tests {
+            let meanA = (0.97 - 0.02 * Double(z)) / k, meanB = 0.01 / k
+            for i in 0..<pool {
+                a[z, i] = meanA + 0.01 * g.nextGaussian() / k
+                b[z, i] = meanB + 0.01 * g.nextGaussian() / k
+            }
+        }
+        let start = (0..<tests).map { _ in 1.5 + g.nextUniform() }
+        return timeTerms ? PlantedExtended(a: a, b: b, u0: 0.01, u1: -0.0004, v0: -0.01, v1: 0.0002, start: start)
+                         : PlantedExtended(a: a, b: b, u0: 0, u1: 0, v0: 0, v1: 0, start: start)
+    }
+
+    /// One step's (alpha_t + u_t, beta_t + v_t).
+    func coefficients(z: Int, batch: [Int], step t: Int) -> (Double, Double) {
+        var alpha = u(t), beta = v(t)
+        for i in batch { alpha += a[z, i]; beta += b[z, i] }
+        return (alpha, beta)
+    }
+
+    func rollout(_ batches: [[Int]], z: Int) -> [Double] {
+        var loss = start[z]
+        var out = [loss]
+        for (j, batch) in batches.enumerated() {
+            let (alpha, beta) = coefficients(z: z, batch: batch, step: j + 1)
+            loss = alpha * loss + beta
+            out.append(loss)
+        }
+        return out
+    }
+
+    func log(runs: Int, sample: Int, batch: Int, epochs: Int, noise: Double, seed: UInt64) -> TrainingLog {
+        let pool = a.columns, tests = a.rows
+        let shape = PlantedModel.LogShape(runs: runs, sample: sample, batchSize: batch, epochs: epochs, noise: noise)
+        let curricula = PlantedModel.curricula(pool: pool, shape: shape, seed: seed)
+        var g = SeededGenerator(seed: seed ^ 0xABCDEF)
+        var out: [TrainingRun] = []
+        for (r, batches) in curricula.enumerated() {
+            var losses = Matrix(rows: batches.count + 1, columns: tests)
+            for z in 0..<tests { losses[0, z] = start[z] }
+            for (j, batch) in batches.enumerated() {
+                for z in 0..<tests {
+                    let (alpha, beta) = coefficients(z: z, batch: batch, step: j + 1)
+                    losses[j + 1, z] = alpha * losses[j, z] + beta + noise * g.nextGaussian()
+                }
+            }
+            out.append(TrainingRun(name: "run\(r + 1)", batches: batches, firstLossStep: 0, losses: losses))
+        }
+        return TrainingLog(trainIDs: (0..<pool).map { "e\($0)" }, testIDs: (0..<tests).map { "t\($0)" }, runs: out)
+    }
+}
+
+@Suite struct ExtendedMethodsTests {
+    static let pool = 24, batch = 4, tests = 2
+
+    /// Worst difference between the fitted and planted one-step maps (alpha_t, beta_t) over a
+    /// fresh curriculum, and between their noiseless rollouts.
+    static func compare(_ sim: FittedSimulator, _ model: PlantedExtended, seed: UInt64) -> (alpha: Double, beta: Double, rollout: Double) {
+        let shape = PlantedModel.LogShape(runs: 1, sample: pool, batchSize: batch, epochs: 2, noise: 0)
+        let batches = PlantedModel.curricula(pool: pool, shape: shape, seed: seed)[0]
+        var wa = 0.0, wb = 0.0, wr = 0.0
+        for z in 0..<tests {
+            for (j, batch) in batches.enumerated() {
+                let t = j + 1
+                var alpha = FittedSimulator.stepTerm(sim.stepAlpha, z: z, step: t)
+                var beta = FittedSimulator.stepTerm(sim.stepBeta, z: z, step: t)
+                for i in batch { alpha += sim.a[z, i]; beta += sim.b[z, i] }
+                let (ta, tb) = model.coefficients(z: z, batch: batch, step: t)
+                wa = max(wa, abs(alpha - ta))
+                wb = max(wb, abs(beta - tb))
+            }
+            let predicted = sim.simulate(batches, initial: [model.start[z]], tests: [z], firstStep: 1).column(0)
+            for (p, q) in zip(predicted, model.rollout(batches, z: z)) { wr = max(wr, abs(p - q)) }
+        }
+        return (wa, wb, wr)
+    }
+
+    @Test func pooledRecoversItsPlantedModel() throws {
+        let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: false, seed: 1)
+        let log = model.log(runs: 60, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 2)
+        let sim = try ExtendedFit.fitFixed(config: ExtendedMethod.linearPooled.configuration, method: "linear-pooled",
+                                           log: log, runs: log.runs, lambda: 1e-4, smoothing: 0)
+        var worst = 0.0
+        for z in 0..<Self.tests { for i in 0..<Self.pool { worst = max(worst, abs(sim.a[z, i] - model.a[z, i]), abs(sim.b[z, i] - model.b[z, i])) } }
+        #expect(worst < 0.01, "worst parameter error \(worst)")
+        let c = Self.compare(sim, model, seed: 9)
+        #expect(c.rollout < 0.02, "rollout error \(c.rollout)")
+        #expect(sim.lossUpper != nil && sim.stepAlpha == nil)
+    }
+
+    @Test func timeTermsRecoverTheirPlantedModel() throws {
+        let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 3)
+        let log = model.log(runs: 60, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 4)
+        var config = ExtendedMethod.linearTime.configuration
+        config.stepKnots = 4
+        let sim = try ExtendedFit.fitFixed(config: config, method: "linear-time", log: log, runs: log.runs,
+                                           lambda: 1e-4, smoothing: 100)
+        // A_i and u_t are identified only up to a shared shift (a constant batch size); the
+        // one-step maps and rollouts are identified.
+        let c = Self.compare(sim, model, seed: 10)
+        #expect(c.alpha < 2e-3 && c.beta < 2e-3, "one-step map errors \(c.alpha), \(c.beta)")
+        #expect(c.rollout < 0.02, "rollout error \(c.rollout)")
+        #expect(sim.stepAlpha?.columns == 12)
+        // Without step terms the same data is fitted worse.
+        let plain = try ExtendedFit.fitFixed(config: ExtendedMethod.linearPooled.configuration, method: "linear-pooled",
+                                             log: log, runs: log.runs, lambda: 1e-4, smoothing: 0)
+        #expect(Self.compare(plain, model, seed: 10).rollout > 2 * c.rollout)
+    }
+
+    @Test func rolloutFittingRecoversItsPlantedModelFromGappedLosses() throws {
+        let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 5)
+        let log = model.log(runs: 60, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 6)
+        // Losses recorded every 3 steps only: teacher forcing sees interpolated losses (biased),
+        // rollout fitting scores only the recorded ones.
+        let gapped = LossSubsampling.interpolated(log.runs, every: 3)
+        #expect(gapped[0].losses[1, 0] != log.runs[0].losses[1, 0] && gapped[0].losses[3, 0] == log.runs[0].losses[3, 0])
+        var config = ExtendedMethod.linearRollout.configuration
+        config.stepKnots = 4
+        config.rolloutSharedOnly = false
+        config.rolloutIterations = 300
+        let rolled = try ExtendedFit.fitFixed(config: config, method: "linear-rollout", log: log, runs: gapped,
+                                              lambda: 1e-4, smoothing: 100, every: 3)
+        config.rollout = false
+        let forced = try ExtendedFit.fitFixed(config: config, method: "linear-time", log: log, runs: gapped,
+                                              lambda: 1e-4, smoothing: 100, every: 3)
+        let r = Self.compare(rolled, model, seed: 11), f = Self.compare(forced, model, seed: 11)
+        #expect(r.rollout < 0.03, "rollout-fitted error \(r.rollout)")
+        #expect(r.rollout < f.rollout, "rollout fitting \(r.rollout) should beat teacher forcing on interpolated losses \(f.rollout)")
+    }
+
+    @Test func rolloutGradientMatchesFiniteDifferences() throws {
+        let model = PlantedExtended.random(pool: 10, tests: 1, batch: 2, timeTerms: true, seed: 7)
+        let log = model.log(runs: 3, sample: 8, batch: 2, epochs: 2, noise: 1e-3, seed: 8)
+        let design = try RidgeDesign(log: log, runs: log.runs)
+        let basis = StepBasis(knots: 3, lastStep: 8)
+        for pooled in [false, true] {
+            let layout = ExtendedLayout(m: design.activeCount, pooled: pooled, knots: basis.knots)
+            let runs = log.runs.map { LocalRun(run: $0, local: design.local, basis: basis, every: 2) }
+            let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots)
+            var g = SeededGenerator(seed: 11)
+            var theta = (0..<layout.n).map { _ in 0.01 * g.nextGaussian() }
+            for i in 0..<layout.m { theta[layout.aDev + i] = 0.45 + 0.01 * g.nextGaussian() }
+            let states = UnsafeMutablePointer<Double>.allocate(capacity: 64), alphas = UnsafeMutablePointer<Double>.allocate(capacity: 64)
+            let flags = UnsafeMutablePointer<Bool>.allocate(capacity: 64)
+            defer { states.deallocate(); alphas.deallocate(); flags.deallocate() }
+            func f(_ x: [Double], _ grad: UnsafeMutablePointer<Double>?) -> Double {
+                x.withUnsafeBufferPointer {
+                    rollout.sumOfSquares(runs, z: 0, theta: $0.baseAddress!, lo: -.infinity, hi: .infinity, grad: grad,
+                                         states: states, alphas: alphas, clampedFlags: flags)
+                }
+            }
+            var grad = [Double](repeating: 0, count: layout.n)
+            _ = grad.withUnsafeMutableBufferPointer { f(theta, $0.baseAddress!) }
+            var worst = 0.0
+            for i in 0..<layout.n {
+                let h = 1e-6
+                var plus = theta, minus = theta
+                plus[i] += h; minus[i] -= h
+                let fd = (f(plus, nil) - f(minus, nil)) / (2 * h)
+                worst = max(worst, abs(fd - grad[i]) / max(1, abs(fd)))
+            }
+            #expect(worst < 1e-5, "pooled \(pooled): worst relative gradient error \(worst)")
+        }
+    }
+
+    @Test(arguments: ExtendedMethod.allCases)
+    func everyExtraTermOffReducesToLinear(_ method: ExtendedMethod) throws {
+        let planted = PlantedModel.random(pool: 15, tests: 3, batchSize: 3, seed: 12)
+        let log = planted.generateLog(.init(runs: 8, sample: 12, batchSize: 3, epochs: 2, noise: 1e-3), seed: 13)
+        var config = method.configuration
+        config.pooled = false
+        config.stepKnots = 0
+        config.rollout = false
+        config.clampMultiple = nil
+        #expect(config == ExtendedConfiguration.plainLinear || config.rolloutSharedOnly)
+        for lambda in [0.01, 0.7] {
+            let ext = try ExtendedFit.fitFixed(config: config, method: method.rawValue, log: log, runs: log.runs,
+                                               lambda: lambda, smoothing: 0)
+            let ridge = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: lambda)
+            #expect(ext.a.storage == ridge.a.storage && ext.b.storage == ridge.b.storage)
+            #expect(!ext.isExtended)
+            let run = log.runs[0]
+            #expect(ext.simulate(run.simulatedBatches, initial: run.initialLosses)
+                    == ridge.simulate(run.simulatedBatches, initial: run.initialLosses))
+        }
+        // Rollout fitting that only refines shared terms, with none to refine, changes nothing.
+        var rollout = config
+        rollout.rollout = true
+        rollout.rolloutSharedOnly = true
+        let r = try ExtendedFit.fitFixed(config: rollout, method: method.rawValue, log: log, runs: log.runs, lambda: 0.7, smoothing: 0)
+        let ridge = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.7)
+        #expect(r.a.storage == ridge.a.storage && r.b.storage == ridge.b.storage)
+    }
+
+    @Test func clampingBoundsDivergingRollouts() {
+        var sim = FittedSimulator(method: "x", form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
+                                  a: Matrix(rows: 1, columns: 1, storage: [1.5]), b: Matrix(rows: 1, columns: 1),
+                                  seen: [true], fittedOn: [])
+        let batches = [[Int]](repeating: [0], count: 40)
+        let free = sim.simulate(batches, initial: [1])
+        #expect(free[40, 0] > 1e6)
+        sim.lossLower = [0]
+        sim.lossUpper = [4]
+        let (clamped, count) = sim.simulateExtended(batches, initial: [1], firstStep: 1)
+        #expect(clamped[40, 0] == 4 && count == 37)
+        #expect(clamped.column(0).allSatisfy { $0 >= 0 && $0 <= 4 })
+    }
+
+    @Test func bootstrapIntervalCoversAtAboutItsNominalRate() throws {
+        let planted = PlantedModel.random(pool: 30, tests: 4, batchSize: 3, seed: 14)
+        let log = planted.generateLog(.init(runs: 40, sample: 24, batchSize: 3, epochs: 2, noise: 0.01), seed: 15)
+        let split = try HoldoutSplit.last(12, of: log)
+        let fit = try ExtendedFit.fit(.linearPooled, log: log, runs: split.training, lambda: .fixed(1), threads: 1)
+        let iv = try Bootstrap.heldOut(.extended(.linearPooled), fitted: fit.simulator, log: log, training: split.training,
+                                       heldOut: split.heldOut, inputs: MethodInputs(lambda: .fixed(1)), replicates: 20, seed: 3,
+                                       threads: 1)
+        let coverage = Bootstrap.coverage(iv, heldOut: split.heldOut)
+        // Nominal 80% (10th-90th percentile).
+        #expect(coverage.predictive > 0.68 && coverage.predictive < 0.92, "predictive coverage \(coverage.predictive)")
+        #expect(coverage.parameter <= coverage.predictive)
+        #expect(coverage.meanWidth > 0)
+    }
+}

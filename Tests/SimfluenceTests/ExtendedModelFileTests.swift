@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+@testable import Simfluence
+
+@Suite struct ExtendedModelFileTests {
+    @Test func stepTermsAndBoundsRoundTrip() throws {
+        var sim = FittedSimulator(method: "linear-time", form: .linear, lambda: 10, trainIDs: ["a", "b"], testIDs: ["t0", "t1"],
+                                  a: Matrix(rows: 2, columns: 2, storage: [0.5, 0.49, 0.51, 0.48]),
+                                  b: Matrix(rows: 2, columns: 2, storage: [0.001, -0.002, 0, 0.003]),
+                                  seen: [true, true], fittedOn: ["run1"], metadata: ["step_knots": "3"])
+        sim.stepAlpha = Matrix(rows: 2, columns: 3, storage: [0.01, 0.02, 0.03, -0.01, -0.02, -0.03])
+        sim.stepBeta = Matrix(rows: 2, columns: 3, storage: [1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3])
+        sim.lossLower = [0, -0.5]
+        sim.lossUpper = [4, 6.25]
+        let data = ModelFile.encode(sim)
+        let back = try data.withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
+        #expect(back.stepAlpha == sim.stepAlpha && back.stepBeta == sim.stepBeta)
+        #expect(back.lossLower == sim.lossLower && back.lossUpper == sim.lossUpper)
+        #expect(back.a == sim.a && back.b == sim.b && back.method == "linear-time")
+        // A plain simulator is written without the extended member, as before.
+        var plain = sim
+        plain.stepAlpha = nil; plain.stepBeta = nil; plain.lossLower = nil; plain.lossUpper = nil
+        let text = String(decoding: ModelFile.encode(plain).prefix(4000), as: UTF8.self)
+        #expect(!text.contains("\"extended\""))
+        let plainBack = try ModelFile.encode(plain).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
+        #expect(!plainBack.isExtended)
+    }
+}
