@@ -15,8 +15,10 @@ let package = Package(
         // Pure core: data model, simulators, solvers, metrics. No I/O.
         .target(
             name: "SimfluenceCore",
-            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+            dependencies: ["SimfluenceKernels", .product(name: "RealModule", package: "swift-numerics")]
         ),
+        // The conjugate-gradient solver's inner loops in C, built for several instruction sets.
+        .target(name: "SimfluenceKernels"),
         // Readers and writers for run logs, curricula and model files, beside the core.
         .target(
             name: "Simfluence",

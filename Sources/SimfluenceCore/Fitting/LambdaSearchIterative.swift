@@ -13,9 +13,9 @@
 /// O(m^3) factorisation per (test example, lambda) for the dense path.
 extension LambdaSearch {
     /// The residual the CG solves aim for.
-    static let cgTolerance = 1e-15
+    static let cgTolerance = 1e-10
     /// Solves whose true relative residual stays above this go to the dense path.
-    static let acceptedResidual = 1e-14
+    static let acceptedResidual = 1e-9
 
     /// Whether a fold of `form` is cross-validated by CG (otherwise by the dense solver).
     static func usesIterativeCV(_ form: RecurrenceForm) -> Bool { form != .additive }
@@ -37,10 +37,8 @@ extension LambdaSearch {
             return results
         }
         let cap = max(50, min(n, 400))
-        let solvers: [IterativeRidge?] = grid.map {
-            $0 > 0 ? IterativeRidge(design: design, form: form, lambda: $0, tolerance: cgTolerance,
-                                    acceptance: acceptedResidual, maxIterations: cap) : nil
-        }
+        let solver = IterativeRidge(design: design, form: form, tolerance: cgTolerance, acceptance: acceptedResidual,
+                                    maxIterations: cap)
         let w = IterativeRidge.width
         let blocks = (testCount + w - 1) / w
         try results.withUnsafeMutableBufferPointer { rb in
@@ -52,16 +50,17 @@ extension LambdaSearch {
                 var a = [Double](repeating: 0, count: m), b = [Double](repeating: 0, count: m)
                 for block in range {
                     let tests = Array((block * w)..<min(testCount, (block + 1) * w))
+                    try solver.prepare(tests: tests, runs: trainRuns, testIDs: testIDs, ws)
                     // From the largest lambda down, each solve warm-started at the previous solution.
                     var warm = false
                     for l in (0..<g).reversed() {
-                        guard let solver = solvers[l] else {
+                        guard grid[l] > 0 else {
                             for z in tests { fallback.base[z * g + l] = 1 }
                             continue
                         }
                         let result: IterativeRidge.BlockResult
                         do {
-                            result = try solver.solve(tests: tests, runs: trainRuns, testIDs: testIDs, ws, warmStart: warm)
+                            result = try solver.solve(lambda: grid[l], ws, warmStart: warm)
                             warm = true
                         } catch SimfluenceError.singularSystem {
                             for z in tests { fallback.base[z * g + l] = 1 }

@@ -38,7 +38,7 @@ extension RidgeFit {
         var aStore = [Double](repeating: 0, count: tests.count * trainCount)
         var bStore = [Double](repeating: 0, count: tests.count * trainCount)
         guard !tests.isEmpty, trainCount > 0, design.activeCount > 0 else { return (aStore, bStore, 0, 0) }
-        let solver = IterativeRidge(design: design, form: form, lambda: lambda, tolerance: tolerance)
+        let solver = IterativeRidge(design: design, form: form, tolerance: tolerance)
         let w = IterativeRidge.width
         let blocks = (tests.count + w - 1) / w
         var stats = [Double](repeating: 0, count: 2 * blocks)
@@ -52,7 +52,7 @@ extension RidgeFit {
                 let ws = IterativeRidge.Workspace(m: design.activeCount, rows: design.rowCount)
                 for block in range {
                     let rows = Array((block * w)..<min(tests.count, (block + 1) * w))
-                    let result = try solver.solveBlock(tests: rows.map { tests[$0] }, outRows: rows, runs: runs,
+                    let result = try solver.solveBlock(tests: rows.map { tests[$0] }, outRows: rows, lambda: lambda, runs: runs,
                                                        testIDs: testIDs, aOut: aOut.base, bOut: bOut.base, ws)
                     sOut.base[2 * block] = Double(result.iterations.max() ?? 0)
                     sOut.base[2 * block + 1] = result.residuals.max() ?? 0
