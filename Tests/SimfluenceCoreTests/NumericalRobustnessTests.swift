@@ -74,7 +74,11 @@ import Testing
         big.trainIDs = (0..<200).map(String.init)
         big.runs = [TrainingRun(name: "r", batches: (0..<50).map { [4 * $0, 4 * $0 + 1, 4 * $0 + 2, 4 * $0 + 3] }, firstLossStep: 0,
                                 losses: Matrix(rows: 51, columns: 2, repeating: 1))]
-        let e = FitMemory.estimate(log: big, runs: big.runs, form: .linear, lambdas: 1, threads: 1)
+        let e = FitMemory.estimate(log: big, runs: big.runs, form: .linear, lambdas: 1, threads: 1, lambda: 1, solver: .dense)
         #expect(e.bytes > 8 * 80_000 * 2 && e.bytes < 8 * 80_000 * 4, "\(e)")
+        // The automatic choice takes CG there (400 unknowns > 256): workspaces of 16 test
+        // examples, 128 bytes a lane vector: 7 x 400 + 4 x 50 of them, about 0.38 MB.
+        let cg = FitMemory.estimate(log: big, runs: big.runs, form: .linear, lambdas: 1, threads: 1, lambda: 1)
+        #expect(cg.detail.contains("conjugate gradients") && cg.bytes > 128 * 3_000 && cg.bytes < 128 * 3_400, "\(cg)")
     }
 }

@@ -52,7 +52,8 @@ struct Fit: ParsableCommand {
         inputs.every = try subsampling.every(for: log)
         inputs.solver = try solverOptions.choice()
         let tests = spec.map { Array($0.range(tests: log.testIDs.count)) }
-        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount)
+        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount,
+                                        solver: inputs.solver)
         let fit = try MethodFitting.fit(method, log: log, runs: LossSubsampling.interpolated(log.runs, every: inputs.every),
                                         inputs: inputs, tests: tests, threads: compute.threadCount)
         try Robustness.requireFiniteParameters(fit.simulator)

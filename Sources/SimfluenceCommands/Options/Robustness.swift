@@ -7,14 +7,15 @@ enum Robustness {
     /// may use (see ``MemoryLimit``), with the estimate and what to change.
     /// Classic methods (gradient dot products, no ridge solve) are not estimated.
     static func requireFitMemory(_ name: MethodName, log: TrainingLog, runs: [TrainingRun],
-                                 lambda: LambdaChoice, threads: Int) throws {
+                                 lambda: LambdaChoice, threads: Int, solver: RidgeSolverChoice = .automatic) throws {
         guard case .simfluence(let method) = name else { return }
-        let lambdas: Int
+        let lambdas: Int, fixed: Double?
         switch lambda {
-        case .fixed: lambdas = 1
-        case .auto(let grid, _): lambdas = grid.count
+        case .fixed(let value): lambdas = 1; fixed = value
+        case .auto(let grid, _): lambdas = grid.count; fixed = nil
         }
-        let estimate = FitMemory.estimate(log: log, runs: runs, form: method.form, lambdas: lambdas, threads: threads)
+        let estimate = FitMemory.estimate(log: log, runs: runs, form: method.form, lambdas: lambdas, threads: threads,
+                                          lambda: fixed, solver: solver)
         try MemoryLimit.require(estimate.bytes, budget: try MemoryLimit.current(), what: "fitting \(method.rawValue)",
                                 detail: estimate.detail,
                                 advice: "use fewer --threads, fewer training examples, or the additive method (half the unknowns, no per-test factorisation)")

@@ -73,7 +73,7 @@ struct IterativeRidge: @unchecked Sendable {
         self.unitCounts = design.entryCount.allSatisfy { $0 == 1 }
         let m = design.activeCount
         let unknowns = form == .linear ? 2 * m : m
-        self.preconditioned = preconditioned ?? (design.rowCount >= unknowns)
+        self.preconditioned = preconditioned ?? IterativeRidge.preconditions(design: design, form: form)
         self.maxIterations = maxIterations ?? max(100, min(20 * m, 5000))
         var start = [Int](repeating: 0, count: m + 1)
         for l in design.entryLocal { start[l + 1] += 1 }
@@ -93,6 +93,12 @@ struct IterativeRidge: @unchecked Sendable {
         self.colRow = row
         self.colCount = count
         self.rowLocal = design.entryLocal.map { Int32($0) }
+    }
+
+    /// Whether CG on `design` uses the block preconditioner by default: when the design has at
+    /// least as many rows as unknowns per test example.
+    static func preconditions(design: RidgeDesign, form: RecurrenceForm) -> Bool {
+        design.rowCount >= (form == .linear ? 2 * design.activeCount : design.activeCount)
     }
 
     /// Outcome of one block of test examples.

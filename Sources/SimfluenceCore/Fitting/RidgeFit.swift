@@ -22,6 +22,23 @@ public enum RidgeFit {
         return tests
     }
 
+    /// The CG tolerance `choice` resolves to for `unknowns` unknowns per test example at `lambda`,
+    /// or nil for the dense path (see ``RidgeSolverChoice``).
+    static func iterativeTolerance(_ choice: RidgeSolverChoice, unknowns: Int, lambda: Double) throws -> Double? {
+        switch choice {
+        case .dense:
+            return nil
+        case .iterative(let t):
+            guard t.isFinite && t > 0 else {
+                throw SimfluenceError.invalidArgument("the iterative solver's tolerance must be a finite number > 0 (got \(t))")
+            }
+            return t
+        case .automatic:
+            guard unknowns > denseUnknownLimit && lambda > 0 else { return nil }
+            return unknowns <= smallIterativeLimit ? smallIterativeTolerance : defaultIterativeTolerance
+        }
+    }
+
     /// Fits `form` on `runs` (runs of `log`), one independent ridge problem per test example.
     ///
     /// - Parameters:
@@ -44,25 +61,14 @@ public enum RidgeFit {
         let tests = try checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = try RidgeDesign(log: log, runs: runs)
         let unknowns = form == .linear ? 2 * design.activeCount : design.activeCount
-        var tolerance: Double? = nil
-        switch choice {
-        case .dense: break
-        case .iterative(let t):
-            guard t.isFinite && t > 0 else {
-                throw SimfluenceError.invalidArgument("the iterative solver's tolerance must be a finite number > 0 (got \(t))")
-            }
-            tolerance = t
-        case .automatic:
-            if unknowns > denseUnknownLimit && lambda > 0 {
-                tolerance = unknowns <= smallIterativeLimit ? smallIterativeTolerance : defaultIterativeTolerance
-            }
-        }
+        let tolerance = try iterativeTolerance(choice, unknowns: unknowns, lambda: lambda)
         if let tolerance {
+            let preconditioned = IterativeRidge.preconditions(design: design, form: form)
             let r = try fitIterative(design: design, runs: runs, testIDs: log.testIDs, form: form, lambda: lambda,
                                      tests: tests, tolerance: tolerance, threads: threads)
             return simulator(design: design, log: log, runs: runs, form: form, lambda: lambda, method: method, tests: tests,
                              a: r.a, b: r.b, unknowns: unknowns, metadata: [
-                                "solver": "ridge normal equations, block-Jacobi preconditioned conjugate gradients",
+                                "solver": "ridge normal equations, " + (preconditioned ? "block-Jacobi preconditioned " : "") + "conjugate gradients",
                                 "cg_tolerance": String(tolerance),
                                 "cg_max_iterations": String(r.iterations),
                                 "cg_max_relative_residual": String(r.residual),

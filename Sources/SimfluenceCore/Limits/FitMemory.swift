@@ -6,7 +6,10 @@
 /// linear, m for the other forms), per worker thread a packed n x n matrix being factored, the
 /// lambda-free part of it, and two loss vectors of one entry per design row; shared, one packed
 /// m x m factor per lambda (forms with B) plus the co-occurrence matrix; and the fitted A and B
-/// (tests x training examples each). Keep it in step with the solver if its storage changes.
+/// (tests x training examples each). When the fit goes through conjugate gradients instead (large
+/// systems, see ``RidgeSolverChoice``), per worker thread the CG workspace of 16 test examples
+/// (seven parameter-sized and four row-sized lane vectors of 128 bytes) and, shared, the design's
+/// pattern in row and column order. Keep it in step with the solvers if their storage changes.
 public enum FitMemory {
     /// The estimate and a short breakdown for messages.
     public struct Estimate: Sendable, Equatable {
@@ -15,9 +18,12 @@ public enum FitMemory {
     }
 
     /// Bytes needed to fit `form` on `runs` of `log` with `lambdas` candidate penalties (1 for a
-    /// fixed lambda, the grid size for cross-validation) on `threads` threads.
+    /// fixed lambda, the grid size for cross-validation) on `threads` threads. `lambda` is the
+    /// fixed penalty (nil when cross-validated) and `solver` the solver choice, which together
+    /// decide between the dense and the CG path as ``RidgeFit`` does.
     public static func estimate(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
-                                lambdas: Int, threads: Int) -> Estimate {
+                                lambdas: Int, threads: Int, lambda: Double? = nil,
+                                solver: RidgeSolverChoice = .automatic) -> Estimate {
         var active = [Bool](repeating: false, count: log.trainIDs.count)
         var rows = 0
         for run in runs {
@@ -29,6 +35,21 @@ public enum FitMemory {
         }
         let m = active.reduce(0) { $0 + ($1 ? 1 : 0) }
         let n = form == .linear ? 2 * m : m
+        let tests = Double(log.testIDs.count)
+        let parameters: Double = 16 * tests * Double(log.trainIDs.count)
+        let scores: Double = 8 * tests * Double(max(1, lambdas))
+        let output: Double = parameters + scores
+        let workers = Double(max(1, min(threads, log.testIDs.count)))
+        // The path RidgeFit takes (cross-validation of the additive form is always dense).
+        let finalIterative = (try? RidgeFit.iterativeTolerance(solver, unknowns: n, lambda: lambda ?? 1)) != nil
+        if finalIterative && (lambda != nil || form != .additive) {
+            let entries = Double(runs.reduce(0) { total, run in total + run.batches.reduce(0) { $0 + $1.count } })
+            let perThread: Double = 128 * (7 * 2 * Double(m) + 4 * Double(rows)) + 16 * Double(rows)
+            let shared: Double = 40 * entries + 24 * Double(rows) + 8 * Double(m)
+            let total = perThread * workers + shared + output
+            let detail = "\(n) unknowns per test example from \(m) training examples (conjugate gradients): \(describe(perThread)) per thread on \(Int(workers)) thread\(workers == 1 ? "" : "s"), \(describe(shared)) of design pattern, \(describe(output)) of results"
+            return Estimate(bytes: total < 9e18 ? Int(total) : Int.max, detail: detail)
+        }
         func packed(_ k: Int) -> Double { Double(k) * Double(k + 1) / 2 }
         let base: Double
         switch form {
@@ -38,12 +59,7 @@ public enum FitMemory {
         }
         let work = form == .additive ? 0 : packed(n)
         let perThread: Double = 8 * (2 * Double(rows) + base + work + 2 * Double(n))
-        let workers = Double(max(1, min(threads, log.testIDs.count)))
         let shared: Double = form.usesB ? 8 * (Double(max(1, lambdas)) + 1) * packed(m) : 0
-        let tests = Double(log.testIDs.count)
-        let parameters: Double = 16 * tests * Double(log.trainIDs.count)
-        let scores: Double = 8 * tests * Double(max(1, lambdas))
-        let output: Double = parameters + scores
         let total: Double = perThread * workers + shared + output
         let bytes = total < 9e18 ? Int(total) : Int.max
         let detail = "\(n) unknowns per test example from \(m) training examples: \(describe(perThread)) per thread on \(Int(workers)) thread\(workers == 1 ? "" : "s"), \(describe(shared)) of shared factors, \(describe(output)) of results"
