@@ -29,11 +29,23 @@ void sf_ridge_rows(long rows, const long *entry_start, const int32_t *local, con
                 sa += n * LOAD(vi + 16);
             }
         } else {
-            for (long e = entry_start[r]; e < entry_start[r + 1]; e++) {
+            // Two partial sums (even and odd entries), as in the column pass.
+            lanes sb2 = {0}, sa2 = {0};
+            long e = entry_start[r], end = entry_start[r + 1];
+            for (; e + 1 < end; e += 2) {
+                const double *vi = v + 32 * (long)local[e], *wi = v + 32 * (long)local[e + 1];
+                sb += LOAD(vi);
+                sa += LOAD(vi + 16);
+                sb2 += LOAD(wi);
+                sa2 += LOAD(wi + 16);
+            }
+            if (e < end) {
                 const double *vi = v + 32 * (long)local[e];
                 sb += LOAD(vi);
                 sa += LOAD(vi + 16);
             }
+            sb += sb2;
+            sa += sa2;
         }
         lanes l = LOAD(lp + 16 * r);
         lanes u = sb + l * sa;
@@ -57,11 +69,24 @@ void sf_ridge_columns(long m, const long *col_start, const int32_t *col_row, con
                 qa += n * LOAD(u + 16);
             }
         } else {
-            for (long e = col_start[i]; e < col_start[i + 1]; e++) {
+            // Two partial sums (even and odd appearances), added at the end: halves the
+            // dependency chain of the accumulation.
+            lanes qb2 = {0}, qa2 = {0};
+            long e = col_start[i], end = col_start[i + 1];
+            for (; e + 1 < end; e += 2) {
+                const double *u = ul + 32 * (long)col_row[e], *w = ul + 32 * (long)col_row[e + 1];
+                qb += LOAD(u);
+                qa += LOAD(u + 16);
+                qb2 += LOAD(w);
+                qa2 += LOAD(w + 16);
+            }
+            if (e < end) {
                 const double *u = ul + 32 * (long)col_row[e];
                 qb += LOAD(u);
                 qa += LOAD(u + 16);
             }
+            qb += qb2;
+            qa += qa2;
         }
         lanes vb = LOAD(v + 32 * i), va = LOAD(v + 32 * i + 16);
         lanes ob = uses_b ? qb + lambda * vb : zero;

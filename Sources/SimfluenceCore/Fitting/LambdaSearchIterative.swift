@@ -1,15 +1,16 @@
 /// Cross-validation of one fold by conjugate gradients (see ``LambdaSearch``).
 ///
 /// For the linear and multiplicative forms with lambda > 0, every (test example, lambda) system
-/// of a fold is solved by ``IterativeRidge`` to a relative residual of 1e-15 (about machine
-/// precision), sixteen test examples per SIMD vector, warm-started from the solution at the next larger grid point. Solutions then agree with the dense Cholesky
-/// path to about 1e-12 relative, and cross-validation scores to about 1e-11, far below the
-/// differences between grid points. Any system whose final true residual is above
-/// ``acceptedResidual`` (or whose block preconditioner is singular, or lambda = 0) is re-solved
-/// by the exact dense path, so the scores never rest on an unconverged solve.
+/// of a fold is solved by ``IterativeRidge`` to a relative residual of 1e-10, sixteen test
+/// examples per vector, from the largest lambda down, each solve warm-started from the solution
+/// at the previous grid point. Cross-validation scores then agree with the dense Cholesky path
+/// to about 1e-9 relative, far below the differences between grid points (percents). Any system
+/// whose final true residual is above ``acceptedResidual`` (or whose block preconditioner is
+/// singular, or lambda = 0) is re-solved by the exact dense path, so the scores never rest on an
+/// unconverged solve.
 ///
-/// Cost: a CG iteration is two passes over the design (O(rows x batch) per 8 test examples),
-/// and the paper-scale systems converge in 30-40 iterations at every grid point, against one
+/// Cost: a CG iteration is two passes over the design (O(rows x batch) per 16 test examples),
+/// and the paper-scale systems converge in 10-20 iterations with warm starts, against one
 /// O(m^3) factorisation per (test example, lambda) for the dense path.
 extension LambdaSearch {
     /// The residual the CG solves aim for.
