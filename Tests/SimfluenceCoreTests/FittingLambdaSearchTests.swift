@@ -53,7 +53,9 @@ import Testing
         #expect(sel.folds == 3)
         for (l, lambda) in grid.enumerated() {
             let manual = try Self.manualScore(log: log, form: form, lambda: lambda, folds: 3)
-            #expect(abs(sel.scores[l] - manual) <= 1e-12 * manual, "\(form) lambda \(lambda): \(sel.scores[l]) vs \(manual)")
+            // Cross-validation solves by CG to a relative residual of 1e-10 (the additive form and
+            // the manual fit by dense Cholesky), so the scores agree to ~1e-11, not to the last bit.
+            #expect(abs(sel.scores[l] - manual) <= 1e-9 * manual, "\(form) lambda \(lambda): \(sel.scores[l]) vs \(manual)")
         }
     }
 
