@@ -16,37 +16,48 @@ typedef int64_t mask __attribute__((vector_size(128), aligned(8)));
 #define LOAD(p) (*(const lanes *)(p))
 #define STORE(p, x) (*(lanes *)(p) = (x))
 
+/// Sums the 256-byte records src[32 index[e]] (two lane vectors each) over e in [start, end),
+/// weighted by weight[e] unless `weight` is NULL. Unweighted sums keep two partial sums (even
+/// and odd entries, added at the end), which halves the dependency chain of the accumulation.
+static inline __attribute__((always_inline))
+void gather_pairs(long start, long end, const int32_t *index, const double *weight, const double *src,
+                  lanes *first, lanes *second) {
+    lanes s1 = {0}, s2 = {0};
+    if (weight) {
+        for (long e = start; e < end; e++) {
+            const double *x = src + 32 * (long)index[e];
+            double n = weight[e];
+            s1 += n * LOAD(x);
+            s2 += n * LOAD(x + 16);
+        }
+    } else {
+        lanes t1 = {0}, t2 = {0};
+        long e = start;
+        for (; e + 1 < end; e += 2) {
+            const double *x = src + 32 * (long)index[e], *y = src + 32 * (long)index[e + 1];
+            s1 += LOAD(x);
+            s2 += LOAD(x + 16);
+            t1 += LOAD(y);
+            t2 += LOAD(y + 16);
+        }
+        if (e < end) {
+            const double *x = src + 32 * (long)index[e];
+            s1 += LOAD(x);
+            s2 += LOAD(x + 16);
+        }
+        s1 += t1;
+        s2 += t2;
+    }
+    *first = s1;
+    *second = s2;
+}
+
 MULTIVERSION
 void sf_ridge_rows(long rows, const long *entry_start, const int32_t *local, const double *count,
                    const double *v, const double *lp, double *ul) {
     for (long r = 0; r < rows; r++) {
-        lanes sb = {0}, sa = {0};
-        if (count) {
-            for (long e = entry_start[r]; e < entry_start[r + 1]; e++) {
-                const double *vi = v + 32 * (long)local[e];
-                double n = count[e];
-                sb += n * LOAD(vi);
-                sa += n * LOAD(vi + 16);
-            }
-        } else {
-            // Two partial sums (even and odd entries), as in the column pass.
-            lanes sb2 = {0}, sa2 = {0};
-            long e = entry_start[r], end = entry_start[r + 1];
-            for (; e + 1 < end; e += 2) {
-                const double *vi = v + 32 * (long)local[e], *wi = v + 32 * (long)local[e + 1];
-                sb += LOAD(vi);
-                sa += LOAD(vi + 16);
-                sb2 += LOAD(wi);
-                sa2 += LOAD(wi + 16);
-            }
-            if (e < end) {
-                const double *vi = v + 32 * (long)local[e];
-                sb += LOAD(vi);
-                sa += LOAD(vi + 16);
-            }
-            sb += sb2;
-            sa += sa2;
-        }
+        lanes sb, sa;
+        gather_pairs(entry_start[r], entry_start[r + 1], local, count, v, &sb, &sa);
         lanes l = LOAD(lp + 16 * r);
         lanes u = sb + l * sa;
         STORE(ul + 32 * r, u);
@@ -60,34 +71,8 @@ void sf_ridge_columns(long m, const long *col_start, const int32_t *col_row, con
                       double *out, double *v_dot_out) {
     lanes dot = {0}, zero = {0};
     for (long i = 0; i < m; i++) {
-        lanes qb = {0}, qa = {0};
-        if (col_count) {
-            for (long e = col_start[i]; e < col_start[i + 1]; e++) {
-                const double *u = ul + 32 * (long)col_row[e];
-                double n = col_count[e];
-                qb += n * LOAD(u);
-                qa += n * LOAD(u + 16);
-            }
-        } else {
-            // Two partial sums (even and odd appearances), added at the end: halves the
-            // dependency chain of the accumulation.
-            lanes qb2 = {0}, qa2 = {0};
-            long e = col_start[i], end = col_start[i + 1];
-            for (; e + 1 < end; e += 2) {
-                const double *u = ul + 32 * (long)col_row[e], *w = ul + 32 * (long)col_row[e + 1];
-                qb += LOAD(u);
-                qa += LOAD(u + 16);
-                qb2 += LOAD(w);
-                qa2 += LOAD(w + 16);
-            }
-            if (e < end) {
-                const double *u = ul + 32 * (long)col_row[e];
-                qb += LOAD(u);
-                qa += LOAD(u + 16);
-            }
-            qb += qb2;
-            qa += qa2;
-        }
+        lanes qb, qa;
+        gather_pairs(col_start[i], col_start[i + 1], col_row, col_count, ul, &qb, &qa);
         lanes vb = LOAD(v + 32 * i), va = LOAD(v + 32 * i + 16);
         lanes ob = uses_b ? qb + lambda * vb : zero;
         lanes oa = uses_a ? qa + lambda * va : zero;

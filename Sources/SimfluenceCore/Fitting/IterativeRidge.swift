@@ -72,7 +72,6 @@ struct IterativeRidge: @unchecked Sendable {
         self.acceptance = max(tolerance, acceptance ?? tolerance)
         self.unitCounts = design.entryCount.allSatisfy { $0 == 1 }
         let m = design.activeCount
-        let unknowns = form == .linear ? 2 * m : m
         self.preconditioned = preconditioned ?? IterativeRidge.preconditions(design: design, form: form)
         self.maxIterations = maxIterations ?? max(100, min(20 * m, 5000))
         var start = [Int](repeating: 0, count: m + 1)
