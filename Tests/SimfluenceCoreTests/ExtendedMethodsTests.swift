@@ -4,10 +4,13 @@ import Testing
 /// A planted model of the extended methods' own form:
 /// L_t = (sum A_i + u_t) L_{t-1} + sum B_i + v_t + noise, with u, v linear in t (exactly
 /// representable by the piecewise-linear step basis, and free under the second-difference penalty).
+/// With `carry` = rho != 0 the additive part carries over: sum B_i is replaced by the running sum
+/// beta_t = rho beta_{t-1} + sum_{i in c_t} B_i.
 struct PlantedExtended {
     var a: Matrix, b: Matrix
     var u0: Double, u1: Double, v0: Double, v1: Double
     var start: [Double]
+    var carry = 0.0
 
     func u(_ t: Int) -> Double { u0 + u1 * Double(t) }
     func v(_ t: Int) -> Double { v0 + v1 * Double(t) }
@@ -35,11 +38,20 @@ struct PlantedExtended {
         return (alpha, beta)
     }
 
+    /// One step's (alpha_t + u_t, beta_t + v_t), with the carried additive sum updated.
+    func coefficients(z: Int, batch: [Int], step t: Int, carried: inout Double) -> (Double, Double) {
+        var alpha = u(t), own = 0.0
+        for i in batch { alpha += a[z, i]; own += b[z, i] }
+        carried = carry * carried + own
+        return (alpha, carried + v(t))
+    }
+
     func rollout(_ batches: [[Int]], z: Int) -> [Double] {
         var loss = start[z]
         var out = [loss]
+        var carried = 0.0
         for (j, batch) in batches.enumerated() {
-            let (alpha, beta) = coefficients(z: z, batch: batch, step: j + 1)
+            let (alpha, beta) = coefficients(z: z, batch: batch, step: j + 1, carried: &carried)
             loss = alpha * loss + beta
             out.append(loss)
         }
@@ -55,9 +67,10 @@ struct PlantedExtended {
         for (r, batches) in curricula.enumerated() {
             var losses = Matrix(rows: batches.count + 1, columns: tests)
             for z in 0..<tests { losses[0, z] = start[z] }
+            var carried = [Double](repeating: 0, count: tests)
             for (j, batch) in batches.enumerated() {
                 for z in 0..<tests {
-                    let (alpha, beta) = coefficients(z: z, batch: batch, step: j + 1)
+                    let (alpha, beta) = coefficients(z: z, batch: batch, step: j + 1, carried: &carried[z])
                     losses[j + 1, z] = alpha * losses[j, z] + beta + noise * g.nextGaussian()
                 }
             }
@@ -150,10 +163,10 @@ struct PlantedExtended {
         let log = model.log(runs: 3, sample: 8, batch: 2, epochs: 2, noise: 1e-3, seed: 8)
         let design = try RidgeDesign(log: log, runs: log.runs)
         let basis = StepBasis(knots: 3, lastStep: 8)
-        for pooled in [false, true] {
+        for (pooled, carry) in [(false, 0.0), (true, 0.0), (false, 0.6), (true, 0.6)] {
             let layout = ExtendedLayout(m: design.activeCount, pooled: pooled, knots: basis.knots)
             let runs = log.runs.map { LocalRun(run: $0, local: design.local, basis: basis, every: 2) }
-            let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots)
+            let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots, carry: carry)
             var g = SeededGenerator(seed: 11)
             var theta = (0..<layout.n).map { _ in 0.01 * g.nextGaussian() }
             for i in 0..<layout.m { theta[layout.aDev + i] = 0.45 + 0.01 * g.nextGaussian() }
@@ -176,7 +189,7 @@ struct PlantedExtended {
                 let fd = (f(plus, nil) - f(minus, nil)) / (2 * h)
                 worst = max(worst, abs(fd - grad[i]) / max(1, abs(fd)))
             }
-            #expect(worst < 1e-5, "pooled \(pooled): worst relative gradient error \(worst)")
+            #expect(worst < 1e-5, "pooled \(pooled), carry \(carry): worst relative gradient error \(worst)")
         }
     }
 
@@ -189,6 +202,7 @@ struct PlantedExtended {
         config.stepKnots = 0
         config.rollout = false
         config.clampMultiple = nil
+        config.carryGrid = [0]
         #expect(config == ExtendedConfiguration.plainLinear || config.rolloutSharedOnly)
         for lambda in [0.01, 0.7] {
             let ext = try ExtendedFit.fitFixed(config: config, method: method.rawValue, log: log, runs: log.runs,
@@ -207,6 +221,62 @@ struct PlantedExtended {
         let r = try ExtendedFit.fitFixed(config: rollout, method: method.rawValue, log: log, runs: log.runs, lambda: 0.7, smoothing: 0)
         let ridge = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.7)
         #expect(r.a.storage == ridge.a.storage && r.b.storage == ridge.b.storage)
+    }
+
+    @Test func carryOverOffIsLinearTimeExactly() throws {
+        let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 16)
+        let log = model.log(runs: 12, sample: 16, batch: Self.batch, epochs: 2, noise: 1e-3, seed: 17)
+        var config = ExtendedMethod.linearCarry.configuration
+        config.carryGrid = [0]
+        let carry = try ExtendedFit.fit(.linearCarry, log: log, runs: log.runs, lambda: .fixed(0.3), configuration: config).simulator
+        let time = try ExtendedFit.fit(.linearTime, log: log, runs: log.runs, lambda: .fixed(0.3)).simulator
+        #expect(carry.a == time.a && carry.b == time.b && carry.stepAlpha == time.stepAlpha && carry.stepBeta == time.stepBeta)
+        #expect(carry.carry == 0)
+        let run = log.runs[0]
+        #expect(carry.simulate(run.simulatedBatches, initial: run.initialLosses)
+                == time.simulate(run.simulatedBatches, initial: run.initialLosses))
+    }
+
+    @Test func carriedDesignColumnsAreTheDecayedCounts() throws {
+        // One run, batches [0], [1], [0, 0]: B columns rho^(t-s) count_i(c_s) summed over s <= t.
+        let losses = Matrix(rows: 4, columns: 1, storage: [1, 0.9, 0.8, 0.7])
+        let log = TrainingLog(trainIDs: ["a", "b"], testIDs: ["t"],
+                              runs: [TrainingRun(name: "r", batches: [[0], [1], [0, 0]], firstLossStep: 0, losses: losses)])
+        let design = try RidgeDesign(log: log, runs: log.runs)
+        let c = ExtendedSolver.carried(design, rho: 0.5)
+        #expect(c.start == [0, 1, 3, 5])
+        #expect(c.local == [0, 0, 1, 0, 1] && c.weight == [1, 0.5, 1, 2.25, 0.5] && c.size == [1, 1.5, 2.75])
+    }
+
+    @Test func carryOverRecoversItsPlantedModelAndItsDecay() throws {
+        var model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 18)
+        model.carry = 0.7
+        let log = model.log(runs: 40, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 19)
+        var config = ExtendedMethod.linearCarry.configuration
+        config.stepKnots = 4
+        // The decay is chosen by cross-validation over whole runs, with lambda.
+        let fit = try ExtendedFit.fit(.linearCarry, log: log, runs: log.runs, lambda: .auto(grid: [1e-4, 1e-2], folds: 4),
+                                      configuration: config, threads: 1)
+        #expect(fit.simulator.carry == 0.7)
+        #expect(fit.simulator.metadata["cv_carry_grid"] == "0.0,0.5,0.7,0.8,0.9")
+        let c = Self.compare(fit.simulator, model, seed: 20)
+        #expect(c.rollout < 0.02, "rollout error \(c.rollout)")
+        // Without carry-over the same data is fitted worse.
+        config.carryGrid = [0]
+        let plain = try ExtendedFit.fitFixed(config: config, method: "linear-time", log: log, runs: log.runs,
+                                             lambda: fit.simulator.lambda ?? 0, smoothing: 100)
+        #expect(Self.compare(plain, model, seed: 20).rollout > 2 * c.rollout)
+    }
+
+    @Test func simulationCarriesTheAdditiveEffectsOver() {
+        var sim = FittedSimulator(method: "x", form: .linear, lambda: 1, trainIDs: ["a", "b"], testIDs: ["t"],
+                                  a: Matrix(rows: 1, columns: 2, storage: [0.5, 0.5]), b: Matrix(rows: 1, columns: 2, storage: [1, 2]),
+                                  seen: [true, true], fittedOn: [])
+        sim.carry = 0.5
+        #expect(sim.isExtended)
+        // beta: 1, 0.5 + 2 = 2.5, 1.25 + 1 = 2.25; L: 1 -> 0.5 + 1 = 1.5 -> 0.75 + 2.5 = 3.25 -> 1.625 + 2.25 = 3.875.
+        let out = sim.simulate([[0], [1], [0]], initial: [1])
+        #expect(out.column(0) == [1, 1.5, 3.25, 3.875])
     }
 
     @Test func clampingBoundsDivergingRollouts() {

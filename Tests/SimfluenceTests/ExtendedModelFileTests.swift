@@ -24,5 +24,16 @@ import Testing
         #expect(!text.contains("\"extended\""))
         let plainBack = try ModelFile.encode(plain).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
         #expect(!plainBack.isExtended)
+        #expect(!ModelFile.encode(sim).withUnsafeBytes { String(decoding: $0.prefix(4000), as: UTF8.self) }.contains("\"carry\""))
+    }
+
+    @Test func carryOverRoundTrips() throws {
+        var sim = FittedSimulator(method: "linear-carry", form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
+                                  a: Matrix(rows: 1, columns: 1, storage: [0.9]), b: Matrix(rows: 1, columns: 1, storage: [-0.01]),
+                                  seen: [true], fittedOn: ["run1"])
+        sim.carry = 0.7
+        #expect(sim.isExtended)
+        let back = try ModelFile.encode(sim).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
+        #expect(back == sim)
     }
 }

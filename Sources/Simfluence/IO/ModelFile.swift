@@ -11,7 +11,8 @@ import Foundation
 ///     <N bytes: A then B as little-endian float64, row-major>
 ///
 /// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
-/// `"extended":{"step_columns":S,"bounds":true|false}` before `"payload"`, and append to the
+/// `"extended":{"step_columns":S,"bounds":true|false}` (and `"carry":rho` when the additive
+/// effects carry over, rho != 0) before `"payload"`, and append to the
 /// payload, after A and B: the step terms u then v (each tests x S, row-major) and, with bounds,
 /// the lower then upper loss bound of every test example. Files without the member are read as
 /// before (and plain simulators are written exactly as before).
@@ -97,7 +98,9 @@ public enum ModelFile {
         header += ",\"starting_step\":\(sim.startingStep),\"starting_losses\":["
         header += sim.startingLosses.map { $0.isFinite ? JSONText.number($0) : "null" }.joined(separator: ",") + "]"
         if sim.isExtended {
-            header += ",\"extended\":{\"step_columns\":\(stepColumns),\"bounds\":\(bounded)}"
+            header += ",\"extended\":{\"step_columns\":\(stepColumns),\"bounds\":\(bounded)"
+            if sim.carry != 0 { header += ",\"carry\":\(JSONText.number(sim.carry))" }
+            header += "}"
         }
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
         header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
@@ -262,11 +265,17 @@ public enum ModelFile {
         if let dup = NativeLogReader.firstDuplicate(testIDs) {
             throw fail(2, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"")
         }
-        var stepColumns = 0, bounded = false
+        var stepColumns = 0, bounded = false, carry = 0.0
         if let node = members["extended"], !node.value.isNull {
             let ext = try ctx.object(node, "\"extended\"")
             stepColumns = try ctx.int(try ctx.field(ext, "step_columns", in: "\"extended\"", line: 2), "\"extended\".\"step_columns\"")
             if let bn = ext["bounds"], case .bool(let b) = bn.value { bounded = b }
+            if let cn = ext["carry"], !cn.value.isNull {
+                guard let c = cn.value.double, c >= 0 && c < 1 else {
+                    throw fail(2, "\"extended\".\"carry\" must be a number in [0, 1)")
+                }
+                carry = c
+            }
             guard stepColumns >= 0 && stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
         }
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
@@ -304,6 +313,7 @@ public enum ModelFile {
             sim.lossLower = values(at: offset, count: rows)
             sim.lossUpper = values(at: offset + 8 * rows, count: rows)
         }
+        sim.carry = carry
         return sim
     }
 }

@@ -20,7 +20,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(name: .customLong("method"), help: ArgumentHelp(
         "A simulator to score (repeatable), or 'all'.",
-        discussion: "linear, additive, multiplicative (Simfluence); linear-pooled, linear-time, linear-rollout (Docs/Methods.md); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
+        discussion: "linear, additive, multiplicative (Simfluence); linear-pooled, linear-time, linear-rollout, linear-carry (Docs/Methods.md); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
         valueName: "name"))
     var methods: [String] = ["linear"]
 

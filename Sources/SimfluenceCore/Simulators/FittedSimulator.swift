@@ -45,9 +45,13 @@ public struct FittedSimulator: Sendable, Equatable {
     /// [lossLower[z], lossUpper[z]] before it is fed back. nil (the default): no clamping.
     public var lossLower: [Double]? = nil
     public var lossUpper: [Double]? = nil
+    /// Carry-over decay rho of the additive effects (extended methods): the beta of step t is
+    /// sum_{s <= t} rho^(t - s) beta(c_s) over the simulated batches, so a batch keeps acting,
+    /// geometrically fading, on later steps. 0 (the default): beta = beta(c_t).
+    public var carry: Double = 0
 
-    /// Whether the simulator uses any extended term (step terms or clamping).
-    public var isExtended: Bool { stepAlpha != nil || stepBeta != nil || lossLower != nil || lossUpper != nil }
+    /// Whether the simulator uses any extended term (step terms, carry-over or clamping).
+    public var isExtended: Bool { stepAlpha != nil || stepBeta != nil || lossLower != nil || lossUpper != nil || carry != 0 }
 
     /// Creates a simulator; `a` and `b` must be `testIDs.count` x `trainIDs.count`.
     public init(method: String, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],

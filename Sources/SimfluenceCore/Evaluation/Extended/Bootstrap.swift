@@ -41,7 +41,8 @@ public enum Bootstrap {
     public static let lowerQuantile = 0.1
     public static let upperQuantile = 0.9
 
-    /// Refits `method` as `fitted` was fitted (its lambda and, for extended methods, smoothing).
+    /// Refits `method` as `fitted` was fitted (its lambda and, for extended methods, smoothing and
+    /// carry-over decay).
     public static func refit(_ method: MethodName, like fitted: FittedSimulator, log: TrainingLog, runs: [TrainingRun],
                              inputs: MethodInputs, threads: Int) throws -> FittedSimulator {
         var inputs = inputs
@@ -50,6 +51,7 @@ public enum Bootstrap {
         case .extended(let e):
             var config = e.configuration
             if let s = fitted.metadata["smoothing"].flatMap(Double.init) { config.smoothing = s }
+            config.carryGrid = [fitted.carry]
             return try ExtendedFit.fit(e, log: log, runs: runs, lambda: .fixed(fitted.lambda ?? 0), configuration: config,
                                        every: inputs.every, threads: threads).simulator
         default:

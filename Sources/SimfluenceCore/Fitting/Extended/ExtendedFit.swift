@@ -28,8 +28,10 @@ public enum ExtendedFit {
         max(1, runs.map { $0.firstLossStep + $0.losses.rows - 1 }.max() ?? 1)
     }
 
-    /// Fits `method` on `runs`: chooses lambda (and the smoothing strength) by cross-validation
-    /// over whole runs (rolled-out, clamped all-steps MSE of the teacher-forced fit) unless fixed.
+    /// Fits `method` on `runs`: chooses lambda (and the carry-over decay, when the configuration
+    /// has several) by cross-validation over whole runs (rolled-out, clamped all-steps MSE of the
+    /// teacher-forced fit) unless fixed. With a fixed lambda and several carry-over decays, the
+    /// decay alone is cross-validated (5 folds; with fewer than 2 runs the first decay is used).
     public static func fit(_ method: ExtendedMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
                            configuration: ExtendedConfiguration? = nil, every: Int? = nil,
                            tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
@@ -37,26 +39,36 @@ public enum ExtendedFit {
         let start = clock.now
         let config = configuration ?? method.configuration
         let mus = config.stepKnots > 0 ? [config.smoothing] : [0]
+        let carries = config.carryGrid.isEmpty ? [0] : config.carryGrid
+        for c in carries where !(c >= 0 && c < 1) {
+            throw SimfluenceError.invalidArgument("every carry-over decay must be a number in [0, 1) (got \(c))")
+        }
         var selection: LambdaSelection?
-        var chosen: (lambda: Double, mu: Double)
+        var chosen: (lambda: Double, mu: Double, carry: Double)
         var muScores: [Double] = []
         switch lambda {
         case .fixed(let value):
-            chosen = (value, config.stepKnots > 0 ? config.smoothing : 0)
+            chosen = (value, config.stepKnots > 0 ? config.smoothing : 0, carries[0])
+            if carries.count > 1 && runs.count >= 2 {
+                _ = try RidgeFit.checkedArguments(lambda: value, tests: tests, log: log)
+                chosen = try select(config: config, log: log, runs: runs, lambdas: [value], mus: mus, carries: carries,
+                                    folds: 5, every: every, threads: threads).chosen
+            }
         case .auto(var grid, let folds):
-            // linear-rollout repeats linear-time's teacher-forced search: every other grid point
-            // (of the sorted grid) keeps its fit time down.
-            if config.rollout && grid.count > 2 {
+            // linear-rollout repeats linear-time's teacher-forced search, and linear-carry searches
+            // several decays: every other grid point (of the sorted grid) keeps their fit time down.
+            if (config.rollout || carries.count > 1) && grid.count > 2 {
                 grid = Array(Set(grid)).sorted().enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
             }
-            let result = try select(config: config, log: log, runs: runs, lambdas: grid, mus: mus, folds: folds,
-                                    every: every, threads: threads)
+            let result = try select(config: config, log: log, runs: runs, lambdas: grid, mus: mus, carries: carries,
+                                    folds: folds, every: every, threads: threads)
             selection = result.selection
             chosen = result.chosen
             muScores = result.scores
         }
         var simulator = try fitFixed(config: config, method: method.rawValue, log: log, runs: runs,
-                                     lambda: chosen.lambda, smoothing: chosen.mu, every: every, tests: tests, threads: threads)
+                                     lambda: chosen.lambda, smoothing: chosen.mu, carry: chosen.carry, every: every,
+                                     tests: tests, threads: threads)
         simulator.metadata["lambda_choice"] = selection == nil ? "fixed" : "cross-validated"
         if let s = selection {
             simulator.metadata["cv_folds"] = String(s.folds)
@@ -66,22 +78,28 @@ public enum ExtendedFit {
                 simulator.metadata["cv_smoothing_grid"] = mus.map { String($0) }.joined(separator: ",")
                 simulator.metadata["cv_scores_by_point"] = muScores.map { String($0) }.joined(separator: ",")
             }
+            if carries.count > 1 { simulator.metadata["cv_carry_grid"] = carries.map { String($0) }.joined(separator: ",") }
         }
         let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: selection, seconds: seconds)
     }
 
-    /// Fits at a fixed lambda and smoothing strength on all `runs`.
+    /// Fits at a fixed lambda, smoothing strength and carry-over decay on all `runs`
+    /// (`config.carryGrid` is not used).
     public static func fitFixed(config: ExtendedConfiguration, method: String, log: TrainingLog, runs: [TrainingRun],
-                                lambda: Double, smoothing: Double, every: Int? = nil, tests: [Int]? = nil,
+                                lambda: Double, smoothing: Double, carry: Double = 0, every: Int? = nil, tests: [Int]? = nil,
                                 threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         let tests = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
         guard smoothing.isFinite && smoothing >= 0 else {
             throw SimfluenceError.invalidArgument("the smoothing strength must be a finite number >= 0 (got \(smoothing))")
         }
+        guard carry >= 0 && carry < 1 else {
+            throw SimfluenceError.invalidArgument("the carry-over decay must be a number in [0, 1) (got \(carry))")
+        }
         let design = try RidgeDesign(log: log, runs: runs)
         let basis = StepBasis(knots: config.stepKnots, lastStep: lastStep(runs))
-        let solver = ExtendedSolver(design, runs: runs, pooled: config.pooled, basis: basis, points: [(lambda, smoothing)])
+        let solver = ExtendedSolver(design, runs: runs, pooled: config.pooled, basis: basis, points: [(lambda, smoothing)],
+                                    carry: carry)
         let layout = solver.layout
         let trainCount = design.trainCount
         let bounds = config.clampMultiple.map { ExtendedFit.bounds(runs, tests: tests, multiple: $0) }
@@ -128,7 +146,7 @@ public enum ExtendedFit {
                             let pen = solver.penalty(0, ws)
                             var scale = solver.fullDiagonal(sharedDiag: sharedDiag, ws, penalty: pen)
                             for i in 0..<scale.count where !(scale[i] > 0) { scale[i] = 1 }
-                            let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots)
+                            let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots, carry: carry)
                             let lo = bounds?.lower[row] ?? -.infinity, hi = bounds?.upper[row] ?? .infinity
                             let gram = solver.gram
                             let sharedOnly = config.rolloutSharedOnly
@@ -173,6 +191,7 @@ public enum ExtendedFit {
             "step_knots": String(basis.knots),
             "smoothing": String(smoothing),
         ]
+        if carry != 0 || config.carryGrid.count > 1 { metadata["carry"] = String(carry) }
         if let c = config.clampMultiple { metadata["clamp_multiple"] = String(c) }
         if let every, every > 1 { metadata["observed_every"] = String(every) }
         if config.rollout {
@@ -194,15 +213,17 @@ public enum ExtendedFit {
             sim.lossLower = bounds.lower
             sim.lossUpper = bounds.upper
         }
+        sim.carry = carry
         return sim
     }
 
-    /// Cross-validates every (lambda, smoothing) pair over whole-run folds (as ``LambdaSearch``:
-    /// fold k holds the runs at positions i % K == k) by the clamped rollout all-steps MSE of
-    /// the teacher-forced fit. `scores` is lambda-major over the pairs.
+    /// Cross-validates every (carry-over decay, lambda, smoothing) triple over whole-run folds (as
+    /// ``LambdaSearch``: fold k holds the runs at positions i % K == k) by the clamped rollout
+    /// all-steps MSE of the teacher-forced fit. `scores` is carry-major, then lambda, then
+    /// smoothing; the selection's per-lambda scores are the best over the other two.
     static func select(config: ExtendedConfiguration, log: TrainingLog, runs: [TrainingRun], lambdas: [Double], mus: [Double],
-                       folds: Int, every: Int?, threads: Int) throws
-        -> (selection: LambdaSelection, chosen: (lambda: Double, mu: Double), scores: [Double]) {
+                       carries: [Double] = [0], folds: Int, every: Int?, threads: Int) throws
+        -> (selection: LambdaSelection, chosen: (lambda: Double, mu: Double, carry: Double), scores: [Double]) {
         guard runs.count >= 2 else {
             throw SimfluenceError.invalidArgument(
                 "choosing lambda by cross-validation needs at least 2 training runs (got \(runs.count)); pass a fixed lambda instead")
@@ -215,11 +236,12 @@ public enum ExtendedFit {
         var grid: [Double] = []
         for l in lambdas.sorted() where grid.last != l { grid.append(l) }
         let points = grid.flatMap { l in mus.map { (lambda: l, mu: $0) } }
+        let perCarry = points.count
         let k = min(folds, runs.count)
         let testCount = log.testIDs.count, testIDs = log.testIDs
         let allTests = Array(0..<testCount)
-        var sums = [Double](repeating: 0, count: points.count)
-        var singular = [Bool](repeating: false, count: points.count)
+        var sums = [Double](repeating: 0, count: carries.count * perCarry)
+        var singular = [Bool](repeating: false, count: carries.count * perCarry)
         var trajectories = 0
         for fold in 0..<k {
             let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
@@ -229,10 +251,11 @@ public enum ExtendedFit {
             if design.activeCount == 0 { continue }
             trajectories += validation.count * testCount
             let basis = StepBasis(knots: config.stepKnots, lastStep: lastStep(trainRuns))
-            let solver = ExtendedSolver(design, runs: trainRuns, pooled: config.pooled, basis: basis, points: points)
             let local = validation.map { LocalRun(run: $0, local: design.local, basis: basis, every: every) }
             let bounds = config.clampMultiple.map { ExtendedFit.bounds(trainRuns, tests: allTests, multiple: $0) }
-            let rollout = ExtendedRollout(layout: solver.layout, basisKnots: basis.knots)
+            for (ci, carry) in carries.enumerated() {
+            let solver = ExtendedSolver(design, runs: trainRuns, pooled: config.pooled, basis: basis, points: points, carry: carry)
+            let rollout = ExtendedRollout(layout: solver.layout, basisKnots: basis.knots, carry: carry)
             let g = points.count
             var results = [Double](repeating: 0, count: testCount * g)
             try results.withUnsafeMutableBufferPointer { rb in
@@ -254,15 +277,19 @@ public enum ExtendedFit {
             for p in 0..<g {
                 for z in 0..<testCount {
                     let v = results[z * g + p]
-                    if v.isNaN { singular[p] = true } else { sums[p] += v }
+                    if v.isNaN { singular[ci * g + p] = true } else { sums[ci * g + p] += v }
                 }
+            }
             }
         }
         let (scores, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
-        // Per lambda: the best score over smoothing strengths.
-        let perLambda = grid.indices.map { li in (0..<mus.count).map { scores[li * mus.count + $0] }.min() ?? .infinity }
-        let selection = LambdaSelection(grid: grid, scores: perLambda, chosen: points[best].lambda, folds: k)
-        return (selection, points[best], scores)
+        // Per lambda: the best score over carry-over decays and smoothing strengths.
+        let perLambda = grid.indices.map { li in
+            carries.indices.flatMap { ci in (0..<mus.count).map { scores[ci * perCarry + li * mus.count + $0] } }.min() ?? .infinity
+        }
+        let point = points[best % perCarry]
+        let selection = LambdaSelection(grid: grid, scores: perLambda, chosen: point.lambda, folds: k)
+        return (selection, (point.lambda, point.mu, carries[best / perCarry]), scores)
     }
 }
 
@@ -279,8 +306,7 @@ extension ExtendedSolver {
         var d = [Double](repeating: 0, count: l.s)
         var idx: [Int] = [], val: [Double] = []
         for row in 0..<design.rowCount {
-            ExtendedSolver.sharedEntries(row: row, design: design, layout: l, size: rowSize[row], knot: rowKnot[row],
-                                         w: rowW[row], idx: &idx, val: &val)
+            sharedEntries(row: row, idx: &idx, val: &val)
             for e in 0..<idx.count { d[idx[e]] += val[e] * val[e] }
         }
         return d

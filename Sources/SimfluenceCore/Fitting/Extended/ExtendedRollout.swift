@@ -49,10 +49,13 @@ struct LocalRun: Sendable {
 struct ExtendedRollout {
     let layout: ExtendedLayout
     let basisKnots: Int
+    /// Carry-over decay rho of the additive effects: beta_t = rho beta_{t-1} + beta(c_t) (0: none).
+    var carry: Double = 0
 
-    /// alpha_t and beta_t of step j of `r` under theta.
+    /// alpha_t (with its step term) and beta(c_t) (without carry-over) of step j of `r` under
+    /// theta, and the additive step term v_t.
     @inline(__always)
-    func coefficients(_ r: LocalRun, _ j: Int, _ theta: UnsafePointer<Double>) -> (Double, Double) {
+    func coefficients(_ r: LocalRun, _ j: Int, _ theta: UnsafePointer<Double>) -> (alpha: Double, beta: Double, v: Double) {
         let l = layout
         var alpha = 0.0, beta = 0.0
         for e in r.stepStart[j]..<r.stepStart[j + 1] {
@@ -63,15 +66,24 @@ struct ExtendedRollout {
             alpha += r.size[j] * theta[l.aPool]
             beta += r.size[j] * theta[l.bPool]
         }
+        var v = 0.0
         if l.knots == 1 {
             alpha += theta[l.uStart]
-            beta += theta[l.vStart]
+            v = theta[l.vStart]
         } else if l.knots > 1 {
             let k = r.knot[j], w = r.w[j]
             alpha += (1 - w) * theta[l.uStart + k] + w * theta[l.uStart + k + 1]
-            beta += (1 - w) * theta[l.vStart + k] + w * theta[l.vStart + k + 1]
+            v = (1 - w) * theta[l.vStart + k] + w * theta[l.vStart + k + 1]
         }
-        return (alpha, beta)
+        return (alpha, beta, v)
+    }
+
+    /// beta_t = beta(c_t) + v_t, or with carry-over the running sum `carried` (updated) plus v_t.
+    @inline(__always)
+    func beta(_ c: (alpha: Double, beta: Double, v: Double), carried: inout Double) -> Double {
+        if carry == 0 { return c.beta + c.v }
+        carried = carry * carried + c.beta
+        return carried + c.v
     }
 
     /// All-steps MSE of run `r` (observed rows only) for test column z, with clamping to
@@ -80,10 +92,10 @@ struct ExtendedRollout {
         let width = r.run.losses.columns
         return r.run.losses.storage.withUnsafeBufferPointer { truth in
             var loss = truth[z]
-            var sum = 0.0, count = 0
+            var sum = 0.0, count = 0, carried = 0.0
             for j in 0..<r.steps {
-                let (alpha, beta) = coefficients(r, j, theta)
-                loss = alpha * loss + beta
+                let c = coefficients(r, j, theta)
+                loss = c.alpha * loss + beta(c, carried: &carried)
                 if loss < lo { loss = lo } else if loss > hi { loss = hi } else if loss.isNaN { loss = hi }
                 if r.observed[j + 1] {
                     let d = loss - truth[(j + 1) * width + z]
@@ -110,10 +122,11 @@ struct ExtendedRollout {
             r.run.losses.storage.withUnsafeBufferPointer { truth in
                 var loss = truth[z]
                 states[0] = loss
+                var carried = 0.0
                 for j in 0..<steps {
-                    let (alpha, beta) = coefficients(r, j, theta)
-                    alphas[j] = alpha
-                    loss = alpha * loss + beta
+                    let k = coefficients(r, j, theta)
+                    alphas[j] = k.alpha
+                    loss = k.alpha * loss + beta(k, carried: &carried)
                     var c = false
                     if loss < lo { loss = lo; c = true } else if loss > hi { loss = hi; c = true } else if loss.isNaN { loss = hi; c = true }
                     clampedFlags[j] = c
@@ -124,14 +137,16 @@ struct ExtendedRollout {
                     }
                 }
                 guard let grad else { return }
-                // Adjoint: lam = dJ/dL_t (including everything downstream of step t).
-                var lam = 0.0
+                // Adjoint: lam = dJ/dL_t (including everything downstream of step t); with
+                // carry-over, dCarried = dJ/d(carried sum at step t) = dpre_t + rho dCarried_{t+1}.
+                var lam = 0.0, dCarried = 0.0
                 var j = steps - 1
                 while j >= 0 {
                     if r.observed[j + 1] { lam += 2 * (states[j + 1] - truth[(j + 1) * width + z]) }
                     let dpre = clampedFlags[j] ? 0 : lam
-                    if dpre != 0 {
-                        let dAlpha = dpre * states[j], dBeta = dpre
+                    dCarried = carry == 0 ? dpre : dpre + carry * dCarried
+                    if dpre != 0 || dCarried != 0 {
+                        let dAlpha = dpre * states[j], dBeta = dCarried
                         for e in r.stepStart[j]..<r.stepStart[j + 1] {
                             grad[l.aDev + r.idx[e]] += r.cnt[e] * dAlpha
                             grad[r.idx[e]] += r.cnt[e] * dBeta
@@ -142,13 +157,13 @@ struct ExtendedRollout {
                         }
                         if l.knots == 1 {
                             grad[l.uStart] += dAlpha
-                            grad[l.vStart] += dBeta
+                            grad[l.vStart] += dpre
                         } else if l.knots > 1 {
                             let k = r.knot[j], w = r.w[j]
                             grad[l.uStart + k] += (1 - w) * dAlpha
                             grad[l.uStart + k + 1] += w * dAlpha
-                            grad[l.vStart + k] += (1 - w) * dBeta
-                            grad[l.vStart + k + 1] += w * dBeta
+                            grad[l.vStart + k] += (1 - w) * dpre
+                            grad[l.vStart + k + 1] += w * dpre
                         }
                     }
                     lam = dpre * alphas[j]

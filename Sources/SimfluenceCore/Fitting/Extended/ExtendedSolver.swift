@@ -108,13 +108,21 @@ final class ExtendedSolver: @unchecked Sendable {
     let points: [(lambda: Double, mu: Double)]
     /// Per row: step t, batch size |c_t| (with multiplicity), knot and weight.
     let rowStep: [Int], rowSize: [Double], rowKnot: [Int], rowW: [Double]
+    /// Carry-over decay rho of the additive effects (0: none).
+    let carry: Double
+    /// The additive (B) columns of every row: `bStart[r] ..< bStart[r + 1]` of `bLocal`/`bWeight`,
+    /// and their sum per row. Without carry-over these are the design's own entries; with it,
+    /// sum_{s <= t} rho^(t - s) count_i(c_s) over the run's rows up to this one.
+    let bStart: [Int], bLocal: [Int], bWeight: [Double], bSize: [Double]
     /// Diagonal of the shared block's b and v columns (data part), for relative penalties.
     let bDiag: Double, vWeight: Double
     private let shared: [UnsafeMutablePointer<Double>]
     let sharedFailed: [Bool]
 
-    init(_ design: RidgeDesign, runs: [TrainingRun], pooled: Bool, basis: StepBasis, points: [(lambda: Double, mu: Double)]) {
+    init(_ design: RidgeDesign, runs: [TrainingRun], pooled: Bool, basis: StepBasis, points: [(lambda: Double, mu: Double)],
+         carry: Double = 0) {
         self.design = design
+        self.carry = carry
         self.basis = basis
         self.points = points
         let layout = ExtendedLayout(m: design.activeCount, pooled: pooled, knots: basis.knots)
@@ -137,13 +145,16 @@ final class ExtendedSolver: @unchecked Sendable {
         self.rowSize = rowSize
         self.rowKnot = rowKnot
         self.rowW = rowW
+        let (bStart, bLocal, bWeight, bSize) = carry == 0 ? (design.entryStart, design.entryLocal, design.entryCount, rowSize)
+            : ExtendedSolver.carried(design, rho: carry)
+        (self.bStart, self.bLocal, self.bWeight, self.bSize) = (bStart, bLocal, bWeight, bSize)
         // Lambda-free shared block S^T S (packed, order s).
         let s = layout.s
         var base = [Double](repeating: 0, count: PackedCholesky.packedCount(s))
         var idx: [Int] = [], val: [Double] = []
         for row in 0..<design.rowCount {
-            ExtendedSolver.sharedEntries(row: row, design: design, layout: layout, size: rowSize[row],
-                                         knot: rowKnot[row], w: rowW[row], idx: &idx, val: &val)
+            ExtendedSolver.entries(row: row, layout: layout, knot: rowKnot[row], w: rowW[row], start: bStart, local: bLocal,
+                                   weight: bWeight, size: bSize[row], idx: &idx, val: &val)
             for e in 0..<idx.count {
                 for f in 0..<idx.count where idx[f] <= idx[e] {
                     base[PackedCholesky.rowStart(idx[e]) + idx[f]] += val[e] * val[f]
@@ -187,15 +198,53 @@ final class ExtendedSolver: @unchecked Sendable {
                                vSmooth: point.mu * vWeight, uSmooth: 0, vTiny: tiny * max(vWeight, 1e-300), uTiny: 0)
     }
 
-    /// The non-zero shared-block entries of row `row` (distinct indices).
+    /// The B columns of the design's rows under carry-over rho: per run (rows of one run are
+    /// consecutive, in step order), the running sum w <- rho w + counts(c_t), its non-zero
+    /// entries in order of first appearance in the run.
+    static func carried(_ design: RidgeDesign, rho: Double) -> (start: [Int], local: [Int], weight: [Double], size: [Double]) {
+        var start = [0], local: [Int] = [], weight: [Double] = [], size: [Double] = []
+        var w = [Double](repeating: 0, count: design.activeCount)
+        var order: [Int] = [], listed = [Bool](repeating: false, count: design.activeCount)
+        var carriedSize = 0.0
+        for row in 0..<design.rowCount {
+            if row == 0 || design.rowRun[row] != design.rowRun[row - 1] {
+                for i in order { w[i] = 0; listed[i] = false }
+                order.removeAll(keepingCapacity: true)
+                carriedSize = 0
+            }
+            for i in order { w[i] *= rho }
+            carriedSize *= rho
+            for e in design.entryStart[row]..<design.entryStart[row + 1] {
+                let i = design.entryLocal[e]
+                if !listed[i] { listed[i] = true; order.append(i) }
+                w[i] += design.entryCount[e]
+                carriedSize += design.entryCount[e]
+            }
+            for i in order where w[i] != 0 { local.append(i); weight.append(w[i]) }
+            start.append(local.count)
+            size.append(carriedSize)
+        }
+        return (start, local, weight, size)
+    }
+
+    /// The non-zero shared-block (B, b, v) entries of row `row` (distinct indices).
     @inline(__always)
-    static func sharedEntries(row: Int, design: RidgeDesign, layout: ExtendedLayout, size: Double, knot: Int, w: Double,
-                              idx: inout [Int], val: inout [Double]) {
+    func sharedEntries(row: Int, idx: inout [Int], val: inout [Double]) {
+        ExtendedSolver.entries(row: row, layout: layout, knot: rowKnot[row], w: rowW[row], start: bStart, local: bLocal,
+                               weight: bWeight, size: bSize[row], idx: &idx, val: &val)
+    }
+
+    /// The entries of row `row` among the first half's columns for the given example columns:
+    /// the B columns (``sharedEntries(row:idx:val:)``), or the design's own batch counts, which
+    /// multiplied by L_{t-1} are the A columns.
+    @inline(__always)
+    static func entries(row: Int, layout: ExtendedLayout, knot: Int, w: Double, start: [Int], local: [Int], weight: [Double],
+                        size: Double, idx: inout [Int], val: inout [Double]) {
         idx.removeAll(keepingCapacity: true)
         val.removeAll(keepingCapacity: true)
-        for e in design.entryStart[row]..<design.entryStart[row + 1] {
-            idx.append(design.entryLocal[e])
-            val.append(design.entryCount[e])
+        for e in start[row]..<start[row + 1] {
+            idx.append(local[e])
+            val.append(weight[e])
         }
         if layout.pooled { idx.append(layout.bPool); val.append(size) }
         if layout.knots == 1 {
@@ -210,6 +259,8 @@ final class ExtendedSolver: @unchecked Sendable {
         let prev, cur, base, work, rhs, theta: UnsafeMutablePointer<Double>
         let baseCount: Int
         var idx: [Int] = [], val: [Double] = []
+        /// The A-side entries of a row when they differ from the shared ones (carry-over).
+        var aIdx: [Int] = [], aVal: [Double] = []
         /// Per-test-example penalty weights (filled by assemble).
         var aDiag = 0.0, uWeight = 0.0
 
@@ -241,21 +292,27 @@ final class ExtendedSolver: @unchecked Sendable {
         ws.rhs.update(repeating: 0, count: l.n)
         for row in 0..<design.rowCount {
             let lp = prev[row], y = cur[row]
-            ExtendedSolver.sharedEntries(row: row, design: design, layout: l, size: rowSize[row], knot: rowKnot[row],
-                                         w: rowW[row], idx: &ws.idx, val: &ws.val)
+            sharedEntries(row: row, idx: &ws.idx, val: &ws.val)
             let cnt = ws.idx.count
-            for e in 0..<cnt {
-                let i = ws.idx[e], vi = ws.val[e]
-                ws.rhs[i] += vi * y
-                ws.rhs[s + i] += vi * lp * y
-                let r = ws.base + (PackedCholesky.rowStart(s + i) - shift)
-                let cl = vi * lp
-                for f in 0..<cnt {
-                    let j = ws.idx[f], vj = ws.val[f]
-                    r[j] += cl * vj
-                    if j <= i { r[s + j] += cl * (vj * lp) }
-                }
+            if carry != 0 {
+                ExtendedSolver.entries(row: row, layout: l, knot: rowKnot[row], w: rowW[row], start: design.entryStart,
+                                       local: design.entryLocal, weight: design.entryCount, size: rowSize[row],
+                                       idx: &ws.aIdx, val: &ws.aVal)
             }
+            // A-side entries: the shared ones unless carry-over makes them differ.
+            ws.idx.withUnsafeBufferPointer { bi in ws.val.withUnsafeBufferPointer { bv in
+            ws.aIdx.withUnsafeBufferPointer { ai0 in ws.aVal.withUnsafeBufferPointer { av0 in
+                let ai = carry == 0 ? bi : ai0, av = carry == 0 ? bv : av0
+                for e in 0..<cnt { ws.rhs[bi[e]] += bv[e] * y }
+                for e in 0..<ai.count {
+                    let i = ai[e], vi = av[e]
+                    ws.rhs[s + i] += vi * lp * y
+                    let r = ws.base + (PackedCholesky.rowStart(s + i) - shift)
+                    let cl = vi * lp
+                    for f in 0..<cnt { r[bi[f]] += cl * bv[f] }
+                    for f in 0..<ai.count where ai[f] <= i { r[s + ai[f]] += cl * (av[f] * lp) }
+                }
+            }}}}
         }
         ws.aDiag = l.pooled ? ws.base[PackedCholesky.rowStart(l.aPool) - shift + l.aPool] : 0
         var uw = 0.0

@@ -15,6 +15,12 @@ public enum ExtendedMethod: String, Sendable, CaseIterable, Codable {
     /// Only the terms shared by all training examples (step terms) are refined; A_i and B_i keep
     /// their teacher-forced values (refining them too overfits: see Docs/Methods.md).
     case linearRollout = "linear-rollout"
+    /// The linear-time model whose additive effects carry over to later steps with geometric
+    /// decay: beta_t = sum_{s <= t} rho^(t - s) beta(c_s) (as an optimizer's momentum spreads a
+    /// batch's update over the steps after it). rho is cross-validated with lambda over
+    /// ``ExtendedConfiguration/defaultCarryGrid`` (0 included, where it is linear-time).
+    /// Teacher-forced.
+    case linearCarry = "linear-carry"
 
     /// The model structure and fitting recipe of the method.
     public var configuration: ExtendedConfiguration {
@@ -23,6 +29,9 @@ public enum ExtendedMethod: String, Sendable, CaseIterable, Codable {
         case .linearTime: ExtendedConfiguration(pooled: false, stepKnots: ExtendedConfiguration.defaultKnots, rollout: false)
         case .linearRollout:
             ExtendedConfiguration(pooled: false, stepKnots: ExtendedConfiguration.defaultKnots, rollout: true, rolloutSharedOnly: true)
+        case .linearCarry:
+            ExtendedConfiguration(pooled: false, stepKnots: ExtendedConfiguration.defaultKnots, rollout: false,
+                                  carryGrid: ExtendedConfiguration.defaultCarryGrid)
         }
     }
 }
@@ -39,6 +48,9 @@ public struct ExtendedConfiguration: Sendable, Equatable {
     /// The weight of the near-zero ridge on the pooled means and on the step terms' values, so the
     /// normal equations stay positive definite when they are collinear (relative to lambda = 1).
     public static let tinyPenalty = 1e-6
+    /// Default carry-over decays rho cross-validated by ``ExtendedMethod/linearCarry``
+    /// (0 = no carry-over; 0.9 is the usual momentum of SGD and Adam's beta1).
+    public static let defaultCarryGrid: [Double] = [0, 0.5, 0.7, 0.8, 0.9]
 
     /// Whether A and B are shrunk towards pooled means (a, b) instead of towards zero.
     public var pooled: Bool
@@ -57,10 +69,16 @@ public struct ExtendedConfiguration: Sendable, Equatable {
     /// Rollout fitting refines only the terms shared by all training examples (pooled means and
     /// step terms), keeping A_i, B_i at their teacher-forced values.
     public var rolloutSharedOnly: Bool
+    /// Candidate carry-over decays rho in [0, 1) of the additive effects (``ExtendedMethod/linearCarry``):
+    /// beta_t = sum_{s <= t} rho^(t - s) beta(c_s). One value is used as given; several are
+    /// cross-validated jointly with lambda. [0] = no carry-over.
+    public var carryGrid: [Double]
 
     public init(pooled: Bool, stepKnots: Int, rollout: Bool, smoothing: Double = defaultSmoothing,
-                clampMultiple: Double? = defaultClampMultiple, rolloutIterations: Int = 150, rolloutSharedOnly: Bool = false) {
+                clampMultiple: Double? = defaultClampMultiple, rolloutIterations: Int = 150, rolloutSharedOnly: Bool = false,
+                carryGrid: [Double] = [0]) {
         self.rolloutSharedOnly = rolloutSharedOnly
+        self.carryGrid = carryGrid
         self.pooled = pooled
         self.stepKnots = stepKnots
         self.rollout = rollout

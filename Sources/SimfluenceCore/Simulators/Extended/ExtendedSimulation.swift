@@ -12,8 +12,10 @@ extension FittedSimulator {
     /// Rolls out the recurrence with step terms and clamping, and counts how many simulated
     /// losses were clamped.
     ///
-    /// L_t = clamp( (alpha(c_t) + u_t) L_{t-1} + beta(c_t) + v_t, lossLower[z], lossUpper[z] ),
-    /// alpha, beta as in ``simulate(_:initial:tests:firstStep:)``. `firstStep` is the step number
+    /// L_t = clamp( (alpha(c_t) + u_t) L_{t-1} + beta_t + v_t, lossLower[z], lossUpper[z] ),
+    /// alpha, beta as in ``simulate(_:initial:tests:firstStep:)``, and beta_t = beta(c_t), or with
+    /// carry-over rho = ``carry`` != 0 the running sum beta_t = rho beta_{t-1} + beta(c_t) from the
+    /// first of `batches`. `firstStep` is the step number
     /// of `batches.first`. With no step terms and no bounds this equals the plain rollout.
     public func simulateExtended<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil,
                                                         firstStep: Int) -> (losses: Matrix, clamped: Int) {
@@ -31,12 +33,17 @@ extension FittedSimulator {
             let row = z * n
             let lo = lossLower?[z] ?? -.infinity, hi = lossUpper?[z] ?? .infinity
             var t = 1
+            var carried = 0.0
             for batch in batches {
                 let step = firstStep + t - 1
                 var alpha = usesA ? 0.0 : 1.0
                 var beta = 0.0
                 if usesA { for i in batch { alpha += a.storage[row + i] } }
                 if usesB { for i in batch { beta += b.storage[row + i] } }
+                if carry != 0 {
+                    carried = carry * carried + beta
+                    beta = carried
+                }
                 alpha += Self.stepTerm(stepAlpha, z: z, step: step)
                 beta += Self.stepTerm(stepBeta, z: z, step: step)
                 loss = alpha * loss + beta
