@@ -8,7 +8,7 @@ import Testing
         let log = dir + "/log"
         #expect(try CLIRunner.run(["synth", "-o", log, "--runs", "6", "--pool", "12", "--sample", "8", "--batch", "2",
                                    "--epochs", "2", "--test", "7"]).status == 0)
-        for (method, lambda) in [("linear", "0.1"), ("linear", "auto"), ("linear-time", "1")] {
+        for (method, lambda) in [("linear", "0.1"), ("linear", "auto"), ("linear-time", "1"), ("linear-carry", "auto")] {
             let whole = dir + "/whole-\(method)-\(lambda).simfluence"
             let fit = try CLIRunner.run(["fit", log, "--method", method, "--lambda", lambda, "--folds", "3", "-o", whole])
             #expect(fit.status == 0, "\(fit.stderr)")
@@ -28,7 +28,7 @@ import Testing
             #expect(x.b.storage.map(\.bitPattern) == y.b.storage.map(\.bitPattern))
             #expect(x.testIDs == y.testIDs && x.lambda == y.lambda && x.startingLosses == y.startingLosses)
             #expect(x.stepAlpha == y.stepAlpha && x.stepBeta == y.stepBeta)
-            #expect(x.lossLower == y.lossLower && x.lossUpper == y.lossUpper)
+            #expect(x.lossLower == y.lossLower && x.lossUpper == y.lossUpper && x.carry == y.carry)
             #expect(method == "linear" || x.stepAlpha != nil, "linear-time should carry step terms")
         }
         // Refusals: a missing slice, and a part with another lambda.

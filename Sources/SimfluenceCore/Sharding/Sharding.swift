@@ -148,8 +148,9 @@ public enum ShardMerge {
                 throw fail("\(what) chose lambda differently (\(key))")
             }
             if (p.stepAlpha?.columns, p.stepBeta?.columns) != (first.stepAlpha?.columns, first.stepBeta?.columns)
-                || (p.lossLower == nil) != (first.lossLower == nil) || (p.lossUpper == nil) != (first.lossUpper == nil) {
-                throw fail("\(what) has different extended terms (step terms or loss bounds) than part 1")
+                || (p.lossLower == nil) != (first.lossLower == nil) || (p.lossUpper == nil) != (first.lossUpper == nil)
+                || p.carry.bitPattern != first.carry.bitPattern {
+                throw fail("\(what) has different extended terms (step terms, loss bounds or carry-over) than part 1")
             }
             let expected = specs[k].range(tests: total).count
             if p.testIDs.count != expected {
@@ -200,6 +201,7 @@ public enum ShardMerge {
         if let s = first.stepBeta { merged.stepBeta = Matrix(rows: testIDs.count, columns: s.columns, storage: stepBeta) }
         if first.lossLower != nil { merged.lossLower = lower }
         if first.lossUpper != nil { merged.lossUpper = upper }
+        merged.carry = first.carry
         return merged
     }
 }
