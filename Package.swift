@@ -41,6 +41,7 @@ let package = Package(
         .executableTarget(name: "simfluence", dependencies: ["SimfluenceCommands"]),
         // The self-contained HTML report of an evaluation (pure string building, no I/O).
         .target(name: "SimfluenceReport", dependencies: ["SimfluenceCore"]),
+        .testTarget(name: "SimfluenceKernelsTests", dependencies: ["SimfluenceKernels"]),
         .testTarget(name: "SimfluenceCoreTests", dependencies: ["SimfluenceCore"]),
         .testTarget(name: "SimfluenceTests", dependencies: ["Simfluence"]),
         .testTarget(name: "DigitsWorkloadTests", dependencies: ["DigitsWorkload", "Simfluence"]),
