@@ -106,32 +106,9 @@ public enum LambdaSearch {
                 results = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form,
                                                    grid: grid, plan: plan, threads: threads)
             } else {
-            let solver = RidgeSolver(design, form: form, lambdas: grid)
-            // results[z * G + l]: sum over validation runs of the trajectory MSE (NaN = singular).
-            results = [Double](repeating: 0, count: testCount * grid.count)
-            try results.withUnsafeMutableBufferPointer { rb in
-                let out = RidgeSharedPointer(base: rb.baseAddress!)
-                try ridgeChunked(testCount, threads: threads) { range in
-                    let ws = RidgeSolver.Workspace(solver: solver)
-                    for z in range {
-                        if design.activeCount > 0 {
-                            try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
-                        }
-                        for l in 0..<g {
-                            var a: UnsafeMutablePointer<Double>? = nil, b: UnsafeMutablePointer<Double>? = nil
-                            if design.activeCount > 0 {
-                                guard solver.solve(lambda: l, ws) else {
-                                    out.base[z * g + l] = .nan
-                                    continue
-                                }
-                                a = solver.aOffset.map { ws.theta + $0 }
-                                b = solver.bOffset.map { ws.theta + $0 }
-                            }
-                            out.base[z * g + l] = plan.sumOfMSE(z: z, form: form, a: a, b: b)
-                        }
-                    }
-                }
-            }
+                results = [Double](repeating: 0, count: testCount * g)
+                try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,
+                                     plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
             }
             for l in 0..<g {
                 for z in 0..<testCount {
@@ -142,6 +119,41 @@ public enum LambdaSearch {
         }
         let (scores, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
         return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
+    }
+
+    /// Scores one fold by the exact dense path: for every test example z of `tests` and every grid
+    /// index l that `wanted(z, l)` selects, results[z * grid.count + l] = the sum over the fold's
+    /// validation runs of the all-steps MSE (NaN when the regularised system is singular).
+    static func denseFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
+                                 form: RecurrenceForm, grid: [Double], plan: ValidationPlan, threads: Int,
+                                 tests: [Int], into results: inout [Double],
+                                 wanted: @escaping @Sendable (Int, Int) -> Bool = { _, _ in true }) throws {
+        let solver = RidgeSolver(design, form: form, lambdas: grid)
+        let g = grid.count
+        try results.withUnsafeMutableBufferPointer { rb in
+            let out = RidgeSharedPointer(base: rb.baseAddress!)
+            try ridgeChunked(tests.count, threads: threads) { range in
+                let ws = RidgeSolver.Workspace(solver: solver)
+                for p in range {
+                    let z = tests[p]
+                    if design.activeCount > 0 {
+                        try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
+                    }
+                    for l in 0..<g where wanted(z, l) {
+                        var a: UnsafeMutablePointer<Double>? = nil, b: UnsafeMutablePointer<Double>? = nil
+                        if design.activeCount > 0 {
+                            guard solver.solve(lambda: l, ws) else {
+                                out.base[z * g + l] = .nan
+                                continue
+                            }
+                            a = solver.aOffset.map { ws.theta + $0 }
+                            b = solver.bOffset.map { ws.theta + $0 }
+                        }
+                        out.base[z * g + l] = plan.sumOfMSE(z: z, form: form, a: a, b: b)
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -33,8 +33,9 @@ extension LambdaSearch {
         var results = [Double](repeating: 0, count: testCount * g)
         // 1 where the dense path must decide.
         var dense = [Double](repeating: 0, count: testCount * g)
-        if m == 0 {
-            for z in 0..<testCount { for l in 0..<g { results[z * g + l] = plan.sumOfMSE(z: z, form: form, a: nil, b: nil) } }
+        if m == 0 {   // nothing to solve: the dense path scores the no-parameter simulator
+            try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,
+                                 plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
             return results
         }
         let cap = max(50, min(n, 400))
@@ -93,23 +94,10 @@ extension LambdaSearch {
         // The exact path for whatever CG did not settle.
         let pending = (0..<testCount).filter { z in (0..<g).contains { dense[z * g + $0] != 0 } }
         if !pending.isEmpty {
-            let solver = RidgeSolver(design, form: form, lambdas: grid)
-            try results.withUnsafeMutableBufferPointer { rb in
-                let out = RidgeSharedPointer(base: rb.baseAddress!)
-                let flags = dense
-                try ridgeChunked(pending.count, threads: threads) { range in
-                    let ws = RidgeSolver.Workspace(solver: solver)
-                    for p in range {
-                        let z = pending[p]
-                        try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
-                        for l in 0..<g where flags[z * g + l] != 0 {
-                            guard solver.solve(lambda: l, ws) else { out.base[z * g + l] = .nan; continue }
-                            out.base[z * g + l] = plan.sumOfMSE(z: z, form: form, a: solver.aOffset.map { ws.theta + $0 },
-                                                                b: solver.bOffset.map { ws.theta + $0 })
-                        }
-                    }
-                }
-            }
+            let flags = dense
+            try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,
+                                 plan: plan, threads: threads, tests: pending, into: &results,
+                                 wanted: { z, l in flags[z * g + l] != 0 })
         }
         return results
     }
