@@ -131,6 +131,22 @@ import Testing
         }
     }
 
+    /// Extended simulators (step terms, carry-over, clamping) are rolled out by `simulate` itself.
+    @Test func finalLossesOfExtendedSimulatorsFollowSimulate() throws {
+        let log = Self.log()
+        let sim = try ExtendedFit.fitFixed(config: ExtendedMethod.linearCarry.configuration, method: "linear-carry",
+                                           log: log, runs: log.runs, lambda: 0.2, smoothing: 100, carry: 0.7)
+        #expect(sim.isExtended && sim.carry == 0.7)
+        let curricula = log.runs.map { Array($0.simulatedBatches) }
+        let tests = [4, 0, 20]
+        let initial = [1.0, 1.5, 2.0]
+        let fast = sim.simulateFinalLosses(curricula: curricula, initial: initial, tests: tests)
+        for (c, batches) in curricula.enumerated() {
+            let full = sim.simulate(batches, initial: initial, tests: tests)
+            for k in tests.indices { #expect(fast[c, k].bitPattern == full[batches.count, k].bitPattern) }
+        }
+    }
+
     @Test func shardsCoverTheTestSetOnce() throws {
         for total in [0, 1, 7, 16, 1000] {
             for n in [1, 3, 16] {

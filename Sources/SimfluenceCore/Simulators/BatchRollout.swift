@@ -18,8 +18,12 @@ public struct BatchRollout: Sendable {
     private let tiles: Int
     private let params: [Lanes]
 
-    /// Transposes the parameters of `simulator` for `tests` (default all).
+    /// Transposes the parameters of `simulator` for `tests` (default all). Only for the plain
+    /// recurrence: an extended simulator (step terms, carry-over, clamping) is refused, since its
+    /// rollout needs more than A and B (``FittedSimulator/simulateFinalLosses(curricula:initial:tests:threads:)``
+    /// handles both).
     public init(_ simulator: FittedSimulator, tests: [Int]? = nil) {
+        precondition(!simulator.isExtended, "BatchRollout runs the plain recurrence; use simulateFinalLosses for extended simulators")
         let tests = tests ?? Array(0..<simulator.testIDs.count)
         let n = simulator.trainIDs.count
         self.tests = tests
@@ -96,10 +100,20 @@ extension FittedSimulator {
     /// Final predicted losses of many curricula (each a list of batches of indices into
     /// ``trainIDs``) for the test examples `tests` (default all), each starting from `initial`
     /// (one loss per test example): a `curricula.count` x `tests.count` matrix, bit-identical to
-    /// the last row of ``simulate(_:initial:tests:)`` per curriculum. Transposes the parameters
-    /// once; for repeated calls keep a ``BatchRollout``.
+    /// the last row of ``simulate(_:initial:tests:firstStep:)`` per curriculum. For the plain
+    /// recurrence it transposes the parameters once (for repeated calls keep a ``BatchRollout``);
+    /// extended simulators go through `simulate` itself, one curriculum at a time.
     public func simulateFinalLosses(curricula: [[[Int]]], initial: [Double], tests: [Int]? = nil,
                                     threads: Int = Parallel.defaultThreads) -> Matrix {
-        BatchRollout(self, tests: tests).finalLosses(curricula: curricula, initial: initial, threads: threads)
+        guard isExtended else {
+            return BatchRollout(self, tests: tests).finalLosses(curricula: curricula, initial: initial, threads: threads)
+        }
+        let width = tests?.count ?? testIDs.count
+        var out = Matrix(rows: curricula.count, columns: width)
+        for (c, batches) in curricula.enumerated() {
+            let trajectory = simulate(batches, initial: initial, tests: tests)
+            for k in 0..<width { out[c, k] = trajectory[batches.count, k] }
+        }
+        return out
     }
 }
