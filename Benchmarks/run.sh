@@ -4,7 +4,7 @@
 #
 #   Benchmarks/run.sh [WORKDIR]            (default WORKDIR: /tmp/simfluence-bench)
 #
-# Environment: LARGE_REF_TESTS (default 4) test examples the Python reference fits on the large
+# Environment: LARGE_REF_TESTS (default 16) test examples the Python reference fits on the large
 # workload, extrapolated linearly to all 1,000 (labelled); SKIP_LARGE=1 runs only the paper
 # workload; PAPER_LAMBDA and LARGE_LAMBDA the fixed ridge penalties (defaults: the lambda that
 # `fit --lambda auto` chooses on each workload: 0.01 on paper, 10 on large, the latter measured
@@ -16,7 +16,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 WORK="${1:-/tmp/simfluence-bench}"
 PAPER_LAMBDA="${PAPER_LAMBDA:-0.01}"
 LARGE_LAMBDA="${LARGE_LAMBDA:-10}"
-LARGE_REF_TESTS="${LARGE_REF_TESTS:-4}"
+LARGE_REF_TESTS="${LARGE_REF_TESTS:-16}"
 THREADS_OPT=()
 [ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")
 mkdir -p "$WORK"

@@ -61,6 +61,36 @@ import Testing
         }
     }
 
+    /// Mixed precision (single-precision gathers, double residuals), forced on small designs
+    /// (by default it starts at 16,384 active examples): the true residual, recomputed in double,
+    /// meets the tolerance, at 1e-7 within the single-precision cycles and at 1e-12 also when the
+    /// later restarts run in double; and the solution matches the dense one as far as that
+    /// residual allows.
+    @Test(arguments: RecurrenceForm.allCases)
+    func mixedPrecisionReachesTheDoubleTolerance(form: RecurrenceForm) throws {
+        for (pool, runs, sample) in [(120, 2, 80), (24, 7, 16)] {   // under- and overdetermined
+            let model = PlantedModel.random(pool: pool, tests: 5, batchSize: 4, seed: 9)
+            let log = model.generateLog(PlantedModel.LogShape(runs: runs, sample: sample, batchSize: 4, epochs: 1, noise: 0.01), seed: 10)
+            let design = try RidgeDesign(log: log, runs: log.runs)
+            #expect(!IterativeRidge(design: design, form: form, tolerance: 1e-7).mixedPrecision)
+            let exact = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: 0.3, solver: .dense)
+            for tolerance in [1e-7, 1e-12] {
+                let solver = IterativeRidge(design: design, form: form, tolerance: tolerance, mixedPrecision: true)
+                let ws = IterativeRidge.Workspace(m: design.activeCount, rows: design.rowCount, mixedPrecision: true)
+                var a = [Double](repeating: .nan, count: 5 * design.trainCount), b = a
+                let result = try solver.solveBlock(tests: [0, 1, 2, 3, 4], outRows: [0, 1, 2, 3, 4], lambda: 0.3, runs: log.runs,
+                                                   testIDs: log.testIDs, aOut: &a, bOut: &b, ws)
+                #expect(result.residuals.allSatisfy { $0 <= tolerance }, "\(form) pool \(pool) tol \(tolerance): \(result.residuals)")
+                #expect(result.iterations.allSatisfy { $0 > 0 })
+                // At 1e-7 the single-precision cycles alone get there (no fallback to double).
+                if tolerance == 1e-7 { #expect(result.restarts <= 1, "\(form) pool \(pool)") }
+                let bound = tolerance < 1e-10 ? 1e-8 : 1e-4
+                #expect(Self.maxRelativeDifference(exact.a, Matrix(rows: 5, columns: design.trainCount, storage: a)) <= bound, "\(form) A")
+                #expect(Self.maxRelativeDifference(exact.b, Matrix(rows: 5, columns: design.trainCount, storage: b)) <= bound, "\(form) B")
+            }
+        }
+    }
+
     @Test func automaticChoiceFollowsTheThreshold() throws {
         let small = Self.log()
         let fit = try RidgeFit.fit(log: small, runs: small.runs, form: .linear, lambda: 0.5)

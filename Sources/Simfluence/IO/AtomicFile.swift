@@ -99,6 +99,25 @@ public final class AtomicFileWriter {
         try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Replaces bytes already written at `offset` (from the start of the file) with `bytes`,
+    /// for a field whose value is known only once the rest has been written.
+    func overwrite(at offset: Int, _ bytes: [UInt8]) throws {
+        precondition(offset >= 0 && offset + bytes.count <= bytesWritten + buffer.count)
+        try flush()
+        try bytes.withUnsafeBytes { b in
+            var done = 0
+            while done < b.count {
+                let n = pwrite(fd, b.baseAddress! + done, b.count - done, off_t(offset + done))
+                if n < 0 {
+                    let e = errno
+                    if e == EINTR { continue }
+                    throw SimfluenceError.invalidArgument("cannot write '\(target)': \(MappedFile.describe(errno: e))")
+                }
+                done += n
+            }
+        }
+    }
+
     func flush() throws {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try writeAll($0) }

@@ -4,14 +4,19 @@ import Glibc
 import SimfluenceKernels
 
 /// The iterative ridge solver for large active sets: conjugate gradients on the normal equations
-/// (X^T X + lambda I) theta = X^T y, matrix-free through the sparse design, sixteen test examples
-/// at a time (one per lane of a 16-double vector).
+/// (X^T X + lambda I) theta = X^T y, matrix-free through the sparse design, eight test examples
+/// at a time (one per lane of an 8-double vector, `SF_LANES` of the kernels).
 ///
 /// Why it is fast:
 /// - The design's sparsity pattern is shared by every test example; only the A-column values
-///   (the observed L_{t-1}) differ. So one pass over the pattern serves 16 test examples, and every
-///   gathered value is one 128-byte vector (two adjacent cache lines) instead of a scalar: the
-///   products are bound by the number of random memory accesses, which this divides by 16.
+///   (the observed L_{t-1}) differ. So one pass over the pattern serves 8 test examples, and every
+///   gather reads one 128-byte record (the B and A lane vectors of an example, or u and L u of a
+///   row) instead of a scalar: the products are bound by random memory accesses, which this
+///   divides by 8. Eight rather than sixteen keeps the gathered vectors in the last-level cache
+///   for 100,000 active examples (see `SF_LANES`).
+/// - Mixed precision on large active sets (``usesMixedPrecision(design:tolerance:)``): the
+///   passes gather float copies (64-byte records) and sum in double; convergence is judged on
+///   residuals recomputed in double, and later restarts run entirely in double.
 /// - X p needs only batch sums: row r gives u_r = sum_{i in c_r} n_i (p_B[i] + L_{t-1} p_A[i]),
 ///   and X^T u is a gather by example over its appearances (a column-oriented copy of the pattern),
 ///   so neither product scatters and no product allocates. The loops are the C kernels of
@@ -31,10 +36,11 @@ import SimfluenceKernels
 /// work. Dot products sum over examples in index order.
 ///
 /// The additive and multiplicative forms reuse the same kernels with the unused half pinned at
-/// zero (its preconditioner block is zero, so it never moves).
+/// zero (its right-hand side and its half of every product are zero, and so is its
+/// preconditioner block, so it never moves).
 struct IterativeRidge: @unchecked Sendable {
-    typealias Lanes = SIMD16<Double>
-    static let width = 16
+    typealias Lanes = SIMD8<Double>
+    static let width = Int(SF_LANES)
     /// SIMFLUENCE_CG_TRACE=1 prints every block's iterations (diagnostics only).
     static let trace: Bool = {
         #if canImport(Glibc)
@@ -48,12 +54,18 @@ struct IterativeRidge: @unchecked Sendable {
     let form: RecurrenceForm
     /// Stop when ||X^T y - (X^T X + lambda I) theta|| <= tolerance * ||X^T y|| (per test example).
     let tolerance: Double
-    /// A lane whose true relative residual ends above this is restarted (up to 3 times).
+    /// A lane whose true relative residual ends above this is restarted (up to 3 times; in mixed
+    /// precision the second and third restarts run in double).
     let acceptance: Double
     let maxIterations: Int
     /// Block-Jacobi preconditioning (true) or none: none when the design has fewer rows than
     /// unknowns per test example, where the 2 x 2 blocks describe the spectrum poorly.
     let preconditioned: Bool
+    /// Mixed precision: the products inside CG gather single-precision copies of the direction and
+    /// of the row sums (half the bytes per random access; the passes are bound by those), while
+    /// every vector, sum and dot product stays double and every residual that decides convergence
+    /// is recomputed in double. See ``usesMixedPrecision(design:tolerance:)``.
+    let mixedPrecision: Bool
     /// Every multiplicity is 1 (no id repeated within a batch): the products skip the multiplies.
     let unitCounts: Bool
     /// Column-oriented pattern: example i's appearances are colStart[i] ..< colStart[i + 1],
@@ -65,7 +77,7 @@ struct IterativeRidge: @unchecked Sendable {
     let rowLocal: [Int32]
 
     init(design: RidgeDesign, form: RecurrenceForm, tolerance: Double, acceptance: Double? = nil,
-         maxIterations: Int? = nil, preconditioned: Bool? = nil) {
+         maxIterations: Int? = nil, preconditioned: Bool? = nil, mixedPrecision: Bool? = nil) {
         self.design = design
         self.form = form
         self.tolerance = tolerance
@@ -73,6 +85,7 @@ struct IterativeRidge: @unchecked Sendable {
         self.unitCounts = design.entryCount.allSatisfy { $0 == 1 }
         let m = design.activeCount
         self.preconditioned = preconditioned ?? IterativeRidge.preconditions(design: design, form: form)
+        self.mixedPrecision = mixedPrecision ?? IterativeRidge.usesMixedPrecision(design: design, tolerance: tolerance)
         self.maxIterations = maxIterations ?? max(100, min(20 * m, 5000))
         var start = [Int](repeating: 0, count: m + 1)
         for l in design.entryLocal { start[l + 1] += 1 }
@@ -100,11 +113,32 @@ struct IterativeRidge: @unchecked Sendable {
         design.rowCount >= (form == .linear ? 2 * design.activeCount : design.activeCount)
     }
 
+    /// Whether CG on `design` uses mixed precision by default: when the active examples are many
+    /// enough that the double vectors the passes gather from outgrow a core's L2 cache (16,384
+    /// examples: 2 MB at 8 lanes) and the tolerance is 1e-8 or looser. Single-precision products
+    /// perturb each product by ~1e-7 relative, so CG's true residual levels off near 1e-7 x the
+    /// condition number; the restart from the double residual then takes it the rest of the way
+    /// in a few iterations, which is cheap for loose tolerances and not for 1e-10 (cross-validation)
+    /// or 1e-12 (small fits).
+    static func usesMixedPrecision(design: RidgeDesign, tolerance: Double) -> Bool {
+        usesMixedPrecision(activeCount: design.activeCount, tolerance: tolerance)
+    }
+
+    /// The rule of ``usesMixedPrecision(design:tolerance:)`` for `activeCount` active examples.
+    static func usesMixedPrecision(activeCount: Int, tolerance: Double) -> Bool {
+        activeCount >= mixedPrecisionMinimumExamples && tolerance >= 1e-8
+    }
+
+    /// The smallest active set for which ``usesMixedPrecision(design:tolerance:)`` is true.
+    static let mixedPrecisionMinimumExamples = 16_384
+
     /// Outcome of one block of test examples.
     struct BlockResult {
         /// Iterations used per lane, and the final true relative residual per lane.
         var iterations: [Int]
         var residuals: [Double]
+        /// Restarts from the recomputed residual (0 when the first run of CG was enough).
+        var restarts = 0
     }
 
     /// Per-thread scratch space.
@@ -112,10 +146,13 @@ struct IterativeRidge: @unchecked Sendable {
         let m: Int, rows: Int
         /// Per example, B lanes then A lanes (2 vectors per example); `b` is X^T y.
         let x, r, p, q, b: UnsafeMutablePointer<Lanes>
-        /// Per example: inverse 2 x 2 block (bb, ba, aa), and the lambda-free diagonal block sums.
+        /// Per example: inverse 2 x 2 block (bb, ba, aa), and the lambda-free diagonal block sums
+        /// (both set only when `preconditioned`).
         let pre, diagonal: UnsafeMutablePointer<Lanes>
         /// Per row: L_{t-1} (0 for additive), target y; u and L u interleaved (2 per row).
         let lp, y, ul: UnsafeMutablePointer<Lanes>
+        /// Mixed precision only (else nil): p and ul rounded to float, in the same layouts.
+        let pSingle, ulSingle: UnsafeMutablePointer<Float>?
         let prev, cur: UnsafeMutablePointer<Double>
         /// Per-lane scalars of an iteration: step size (or beta), r.z, r.r.
         let scalars: UnsafeMutablePointer<Lanes>
@@ -123,10 +160,13 @@ struct IterativeRidge: @unchecked Sendable {
         var tests: [Int] = []
         var names: [String] = []
 
-        init(m: Int, rows: Int) {
+        init(m: Int, rows: Int, mixedPrecision: Bool = false) {
             self.m = m
             self.rows = rows
             let n = max(1, 2 * m), rr = max(1, rows)
+            let w = IterativeRidge.width
+            pSingle = mixedPrecision ? Workspace.allocate(n * w, of: Float.self) : nil
+            ulSingle = mixedPrecision ? Workspace.allocate(2 * rr * w, of: Float.self) : nil
             x = Workspace.allocate(n); r = Workspace.allocate(n)
             p = Workspace.allocate(n); q = Workspace.allocate(n); b = Workspace.allocate(n)
             pre = Workspace.allocate(max(1, 3 * m)); diagonal = Workspace.allocate(max(1, 3 * m))
@@ -139,24 +179,26 @@ struct IterativeRidge: @unchecked Sendable {
         /// Vectors are read at random positions (a gather per batch member), so on Linux they
         /// are 2 MB aligned and marked for transparent huge pages: with 4 KB pages nearly every
         /// access of a large problem would also miss the TLB.
-        static func allocate(_ count: Int) -> UnsafeMutablePointer<Lanes> {
-            let bytes = count * MemoryLayout<Lanes>.stride
+        static func allocate<T>(_ count: Int, of type: T.Type = Lanes.self) -> UnsafeMutablePointer<T> {
+            let bytes = count * MemoryLayout<T>.stride
             #if canImport(Glibc)
             let huge = 1 << 21
             let size = (bytes + huge - 1) & ~(huge - 1)
             var raw: UnsafeMutableRawPointer? = nil
             if posix_memalign(&raw, bytes >= huge ? huge : 64, size) == 0, let raw {
                 if bytes >= huge { _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */) }
-                return raw.bindMemory(to: Lanes.self, capacity: count)
+                return raw.bindMemory(to: T.self, capacity: count)
             }
             #endif
             return .allocate(capacity: count)
         }
 
         deinit {
-            for v in [x, r, p, q, b, pre, diagonal, lp, y, ul] {
+            let vectors = [x, r, p, q, b, pre, diagonal, lp, y, ul].map { UnsafeMutableRawPointer($0) }
+                + [pSingle, ulSingle].compactMap { $0.map { UnsafeMutableRawPointer($0) } }
+            for v in vectors {
                 #if canImport(Glibc)
-                free(UnsafeMutableRawPointer(v))
+                free(v)
                 #else
                 v.deallocate()
                 #endif
@@ -167,7 +209,9 @@ struct IterativeRidge: @unchecked Sendable {
 
     /// Solves the test columns `tests` (at most `width`) at `lambda` from zero and writes A and B
     /// rows of `outRows[k]` into `aOut`/`bOut` (rows of `trainCount` doubles, global training
-    /// indices). Throws on non-finite losses or when a preconditioner block is singular.
+    /// indices; the whole rows, 0 for examples that never occur and for a half the form does not
+    /// use, so the storage may start uninitialised). Throws on non-finite losses, when a
+    /// preconditioner block is singular, and at lambda = 0 without the preconditioner.
     func solveBlock(tests: [Int], outRows: [Int], lambda: Double, runs: [TrainingRun], testIDs: [String],
                     aOut: UnsafeMutablePointer<Double>, bOut: UnsafeMutablePointer<Double>,
                     _ ws: Workspace) throws -> BlockResult {
@@ -178,6 +222,8 @@ struct IterativeRidge: @unchecked Sendable {
         let trainCount = design.trainCount
         for k in 0..<lanes {
             let aRow = aOut + outRows[k] * trainCount, bRow = bOut + outRows[k] * trainCount
+            aRow.update(repeating: 0, count: trainCount)
+            bRow.update(repeating: 0, count: trainCount)
             for (l, g) in design.active.enumerated() {
                 if usesA { aRow[g] = ws.x[2 * l + 1][k] }
                 if usesB { bRow[g] = ws.x[2 * l][k] }
@@ -208,27 +254,40 @@ struct IterativeRidge: @unchecked Sendable {
                 ws.y[row][k] = form == .additive ? c - lp : c
             }
         }
+        // X^T y is the column pass of the row records (y_r, L_{t-1} y_r); the diagonal blocks'
+        // A-entries are the column pass of (L_{t-1}, L_{t-1}^2) weighted by n^2 (into q, then
+        // spread to three lanes per example).
+        for row in 0..<rows {
+            ws.ul[2 * row] = ws.y[row]
+            ws.ul[2 * row + 1] = ws.lp[row] * ws.y[row]
+        }
+        columns(ws.ul, weights: unitCounts ? nil : colCount, into: ws.b)
+        guard preconditioned else { return }
+        for row in 0..<rows {
+            ws.ul[2 * row] = ws.lp[row]
+            ws.ul[2 * row + 1] = ws.lp[row] * ws.lp[row]
+        }
+        columns(ws.ul, weights: unitCounts ? nil : colCount.map { $0 * $0 }, into: ws.q)
         colStart.withUnsafeBufferPointer { cs in
-        colRow.withUnsafeBufferPointer { cr in
         colCount.withUnsafeBufferPointer { cc in
             for i in 0..<m {
-                var rb = Lanes(), ra = Lanes(), dbb = Lanes(), dba = Lanes(), daa = Lanes()
-                for e in cs[i]..<cs[i + 1] {
-                    let row = Int(cr[e]), n = cc[e]
-                    let l = ws.lp[row], yy = ws.y[row]
-                    rb += n * yy
-                    ra += (n * l) * yy
-                    let n2 = n * n
-                    dbb += Lanes(repeating: n2)
-                    dba += n2 * l
-                    daa += (n2 * l) * l
-                }
-                ws.b[2 * i] = usesB ? rb : Lanes()
-                ws.b[2 * i + 1] = usesA ? ra : Lanes()
-                ws.diagonal[3 * i] = dbb
-                ws.diagonal[3 * i + 1] = usesA && usesB ? dba : Lanes()
-                ws.diagonal[3 * i + 2] = daa
+                var n2 = 0.0
+                for e in cs[i]..<cs[i + 1] { n2 += cc[e] * cc[e] }
+                ws.diagonal[3 * i] = Lanes(repeating: n2)
+                ws.diagonal[3 * i + 1] = usesA && usesB ? ws.q[2 * i] : Lanes()
+                ws.diagonal[3 * i + 2] = ws.q[2 * i + 1]
             }
+        }}
+    }
+
+    /// out = X^T (row records `ul`) with multiplicities `weights` (nil: all ones), the halves the
+    /// form does not use set to zero.
+    private func columns(_ ul: UnsafeMutablePointer<Lanes>, weights: [Double]?, into out: UnsafeMutablePointer<Lanes>) {
+        colStart.withUnsafeBufferPointer { cs in
+        colRow.withUnsafeBufferPointer { cr in
+        (weights ?? []).withUnsafeBufferPointer { w in
+            sf_ridge_columns(design.activeCount, cs.baseAddress, cr.baseAddress, weights == nil ? nil : w.baseAddress,
+                             d(ul), nil, 0, form.usesA ? 1 : 0, form.usesB ? 1 : 0, d(out), nil)
         }}}
     }
 
@@ -240,30 +299,34 @@ struct IterativeRidge: @unchecked Sendable {
         let W = IterativeRidge.width
         let m = design.activeCount
         let tests = ws.tests
+        precondition(!mixedPrecision || ws.pSingle != nil, "a mixed-precision solve needs a Workspace(mixedPrecision: true)")
         let lanes = tests.count
         let usesA = form.usesA, usesB = form.usesB
         let lambdaV = Lanes(repeating: lambda)
         var bNorm2 = Lanes()
-        for i in 0..<m {
-            let dbb = ws.diagonal[3 * i] + lambdaV, dba = ws.diagonal[3 * i + 1], daa = ws.diagonal[3 * i + 2] + lambdaV
-            var ibb: Lanes, iba: Lanes, iaa: Lanes
-            if !usesA {
-                ibb = 1 / dbb; iba = Lanes(); iaa = Lanes()
-            } else if !usesB {
-                ibb = Lanes(); iba = Lanes(); iaa = 1 / daa
-            } else {
-                let det = dbb * daa - dba * dba
-                ibb = daa / det; iba = -dba / det; iaa = dbb / det
+        for i in 0..<m { bNorm2 += ws.b[2 * i] * ws.b[2 * i] + ws.b[2 * i + 1] * ws.b[2 * i + 1] }
+        if preconditioned {
+            for i in 0..<m {
+                let dbb = ws.diagonal[3 * i] + lambdaV, dba = ws.diagonal[3 * i + 1], daa = ws.diagonal[3 * i + 2] + lambdaV
+                var ibb: Lanes, iba: Lanes, iaa: Lanes
+                if !usesA {
+                    ibb = 1 / dbb; iba = Lanes(); iaa = Lanes()
+                } else if !usesB {
+                    ibb = Lanes(); iba = Lanes(); iaa = 1 / daa
+                } else {
+                    let det = dbb * daa - dba * dba
+                    ibb = daa / det; iba = -dba / det; iaa = dbb / det
+                }
+                for k in 0..<W where !(ibb[k].isFinite && iba[k].isFinite && iaa[k].isFinite)
+                    || (usesB && !(ibb[k] > 0 && dbb[k] > 0)) || (usesA && !(iaa[k] > 0 && daa[k] > 0)) {
+                    throw SimfluenceError.singularSystem(testID: ws.names[k < lanes ? k : 0], lambda: lambda)
+                }
+                ws.pre[3 * i] = ibb; ws.pre[3 * i + 1] = iba; ws.pre[3 * i + 2] = iaa
             }
-            for k in 0..<W where !(ibb[k].isFinite && iba[k].isFinite && iaa[k].isFinite)
-                || (usesB && !(ibb[k] > 0 && dbb[k] > 0)) || (usesA && !(iaa[k] > 0 && daa[k] > 0)) {
-                throw SimfluenceError.singularSystem(testID: ws.names[k < lanes ? k : 0], lambda: lambda)
-            }
-            if !preconditioned {
-                ibb = Lanes(repeating: usesB ? 1 : 0); iba = Lanes(); iaa = Lanes(repeating: usesA ? 1 : 0)
-            }
-            ws.pre[3 * i] = ibb; ws.pre[3 * i + 1] = iba; ws.pre[3 * i + 2] = iaa
-            bNorm2 += ws.b[2 * i] * ws.b[2 * i] + ws.b[2 * i + 1] * ws.b[2 * i + 1]
+        } else if !(lambda > 0) {
+            // No blocks to check; and by default no preconditioner means fewer rows than
+            // unknowns, where X^T X is rank deficient and only a ridge makes it invertible.
+            throw SimfluenceError.singularSystem(testID: ws.names[0], lambda: lambda)
         }
         let target2 = (tolerance * tolerance) * bNorm2
         let accept2 = (acceptance * acceptance) * bNorm2
@@ -276,6 +339,10 @@ struct IterativeRidge: @unchecked Sendable {
         var active = SIMDMask<Lanes.MaskStorage>(repeating: true)
         for k in 0..<W where bNorm2[k] == 0 { active[k] = false }
         var restarts = 0
+        // Mixed precision for the first cycle and the first restart; any later restart runs in
+        // double, so a system whose condition number defeats single-precision products still
+        // converges as far as the double solver would.
+        var single = mixedPrecision
         var total = 0
         var trueRes2 = Lanes()
         // r = b - (X^T X + lambda I) x.
@@ -291,34 +358,39 @@ struct IterativeRidge: @unchecked Sendable {
         }
         if warmStart { _ = residual() } else { ws.r.update(from: ws.b, count: 2 * m) }
         let scalars = ws.scalars, s = d(scalars)
-        var keep = SIMD16<Int64>()
+        // The kernels take no preconditioner (nil) for the identity, which saves reading it.
+        let pre: UnsafePointer<Double>? = preconditioned ? UnsafePointer(d(ws.pre)) : nil
+        var keep = SIMD8<Int64>()
         while true {
             // (Re)start: r holds the residual; p = M^-1 r; rz = r . M^-1 r.
             ws.p.update(repeating: Lanes(), count: 2 * m)
-            keep = SIMD16<Int64>(repeating: -1)
+            keep = SIMD8<Int64>(repeating: -1)
             scalars[0] = Lanes()
             withUnsafeBytes(of: &keep) { k in
-                sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r), d(ws.pre), d(ws.p))
+                sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r), pre, d(ws.p), single ? ws.pSingle : nil)
             }
             var rz = Lanes(), rr = Lanes()
             for i in 0..<m {
-                let a = ws.pre[3 * i], b = ws.pre[3 * i + 1], c = ws.pre[3 * i + 2]
                 let rb = ws.r[2 * i], ra = ws.r[2 * i + 1]
-                rz += rb * (a * rb + b * ra) + ra * (b * rb + c * ra)
+                if preconditioned {
+                    let a = ws.pre[3 * i], b = ws.pre[3 * i + 1], c = ws.pre[3 * i + 2]
+                    rz += rb * (a * rb + b * ra) + ra * (b * rb + c * ra)
+                }
                 rr += rb * rb + ra * ra
             }
+            if !preconditioned { rz = rr }
             active = active .& (rr .> target2)
             while any(active) && total < maxIterations {
-                let pq = apply(ws.p, into: ws.q, lambda: lambda, ws, dot: true)
+                let pq = apply(ws.p, into: ws.q, lambda: lambda, ws, dot: true, single: single)
                 scalars[0] = Lanes(repeating: 0).replacing(with: rz / pq, where: active)
-                sf_cg_update(m, s, d(ws.x), d(ws.r), d(ws.p), d(ws.q), d(ws.pre), s + 16, s + 32)
+                sf_cg_update(m, s, d(ws.x), d(ws.r), d(ws.p), d(ws.q), pre, s + W, s + 2 * W)
                 let rzNew = scalars[1], rrNew = scalars[2]
                 for k in 0..<W where active[k] { iterations[k] += 1 }
                 let stillActive = active .& (rrNew .> target2)
                 scalars[0] = Lanes(repeating: 0).replacing(with: rzNew / rz, where: stillActive)
-                keep = SIMD16<Int64>(repeating: 0).replacing(with: -1, where: stillActive)
+                keep = SIMD8<Int64>(repeating: 0).replacing(with: -1, where: stillActive)
                 withUnsafeBytes(of: &keep) { k in
-                    sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r), d(ws.pre), d(ws.p))
+                    sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r), pre, d(ws.p), single ? ws.pSingle : nil)
                 }
                 rz = rzNew
                 active = stillActive
@@ -329,33 +401,47 @@ struct IterativeRidge: @unchecked Sendable {
             active = SIMDMask(repeating: true) .& (trueRes2 .> accept2) .& (bNorm2 .> 0)
             if !any(active) || total >= maxIterations || restarts >= 3 { break }
             restarts += 1
+            if restarts >= 2 { single = false }
         }
         var residuals = [Double](repeating: 0, count: lanes)
         for k in 0..<lanes { residuals[k] = bNorm2[k] > 0 ? (trueRes2[k] / bNorm2[k]).squareRoot() : 0 }
         if IterativeRidge.trace {
-            print("cg lambda=\(lambda) tests=\(tests.first ?? 0)... iterations=\(iterations.prefix(lanes)) restarts=\(restarts) residual=\(residuals.max() ?? 0)")
+            print("cg lambda=\(lambda)\(mixedPrecision ? " mixed" : "") tests=\(tests.first ?? 0)... iterations=\(iterations.prefix(lanes)) restarts=\(restarts) residual=\(residuals.max() ?? 0)")
         }
-        return BlockResult(iterations: Array(iterations.prefix(lanes)), residuals: residuals)
+        return BlockResult(iterations: Array(iterations.prefix(lanes)), residuals: residuals, restarts: restarts)
     }
 
-    /// out = (X^T X + lambda I) v; with `dot`, returns v . out per lane (else zero).
+    /// out = (X^T X + lambda I) v; with `dot`, returns v . out per lane (else zero). With `single`,
+    /// X^T X v is computed from `ws.pSingle` (which must hold v rounded to float) through
+    /// `ws.ulSingle`; lambda v and the dot product use the double v.
     @discardableResult
     private func apply(_ v: UnsafeMutablePointer<Lanes>, into out: UnsafeMutablePointer<Lanes>, lambda: Double,
-                       _ ws: Workspace, dot: Bool = false) -> Lanes {
+                       _ ws: Workspace, dot: Bool = false, single: Bool = false) -> Lanes {
         var result = Lanes()
         design.entryStart.withUnsafeBufferPointer { es in
         rowLocal.withUnsafeBufferPointer { el in
         design.entryCount.withUnsafeBufferPointer { ec in
-            sf_ridge_rows(design.rowCount, es.baseAddress, el.baseAddress, unitCounts ? nil : ec.baseAddress,
-                          d(v), d(ws.lp), d(ws.ul))
+            let count = unitCounts ? nil : ec.baseAddress
+            if single, let pSingle = ws.pSingle, let ulSingle = ws.ulSingle {
+                sf_ridge_rows_single(design.rowCount, es.baseAddress, el.baseAddress, count, pSingle, d(ws.lp), ulSingle)
+            } else {
+                sf_ridge_rows(design.rowCount, es.baseAddress, el.baseAddress, count, d(v), d(ws.lp), d(ws.ul))
+            }
         }}}
         colStart.withUnsafeBufferPointer { cs in
         colRow.withUnsafeBufferPointer { cr in
         colCount.withUnsafeBufferPointer { cc in
             withUnsafeMutablePointer(to: &result) { rp in
-                sf_ridge_columns(design.activeCount, cs.baseAddress, cr.baseAddress, unitCounts ? nil : cc.baseAddress,
-                                 d(ws.ul), d(v), lambda, form.usesA ? 1 : 0, form.usesB ? 1 : 0, d(out),
-                                 dot ? UnsafeMutableRawPointer(rp).assumingMemoryBound(to: Double.self) : nil)
+                let count = unitCounts ? nil : cc.baseAddress
+                let dotOut = dot ? UnsafeMutableRawPointer(rp).assumingMemoryBound(to: Double.self) : nil
+                let usesA: Int32 = form.usesA ? 1 : 0, usesB: Int32 = form.usesB ? 1 : 0
+                if single, let ulSingle = ws.ulSingle {
+                    sf_ridge_columns_single(design.activeCount, cs.baseAddress, cr.baseAddress, count, ulSingle, d(v), lambda,
+                                            usesA, usesB, d(out), dotOut)
+                } else {
+                    sf_ridge_columns(design.activeCount, cs.baseAddress, cr.baseAddress, count, d(ws.ul), d(v), lambda,
+                                     usesA, usesB, d(out), dotOut)
+                }
             }
         }}}
         return result
@@ -364,6 +450,6 @@ struct IterativeRidge: @unchecked Sendable {
 
 /// A lane array as the kernels' double pointer.
 @inline(__always)
-private func d(_ p: UnsafeMutablePointer<SIMD16<Double>>) -> UnsafeMutablePointer<Double> {
+private func d(_ p: UnsafeMutablePointer<IterativeRidge.Lanes>) -> UnsafeMutablePointer<Double> {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self)
 }

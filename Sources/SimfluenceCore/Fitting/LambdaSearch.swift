@@ -132,9 +132,9 @@ public enum LambdaSearch {
         let g = grid.count
         try results.withUnsafeMutableBufferPointer { rb in
             let out = RidgeSharedPointer(base: rb.baseAddress!)
-            try ridgeChunked(tests.count, threads: threads) { range in
+            try ridgeParallel(tests.count, threads: threads) { items in
                 let ws = RidgeSolver.Workspace(solver: solver)
-                for p in range {
+                for p in items {
                     let z = tests[p]
                     if design.activeCount > 0 {
                         try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)

@@ -47,10 +47,10 @@ extension LambdaSearch {
         try dense.withUnsafeMutableBufferPointer { db in
             let out = RidgeSharedPointer(base: rb.baseAddress!)
             let fallback = RidgeSharedPointer(base: db.baseAddress!)
-            try ridgeChunked(blocks, threads: threads) { range in
-                let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount)
+            try ridgeParallel(blocks, threads: threads) { items in
+                let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
                 var a = [Double](repeating: 0, count: m), b = [Double](repeating: 0, count: m)
-                for block in range {
+                for block in items {
                     let tests = Array((block * w)..<min(testCount, (block + 1) * w))
                     try solver.prepare(tests: tests, runs: trainRuns, testIDs: testIDs, ws)
                     // From the largest lambda down, each solve warm-started at the previous solution.

@@ -64,11 +64,13 @@ public enum RidgeFit {
         let tolerance = try iterativeTolerance(choice, unknowns: unknowns, lambda: lambda)
         if let tolerance {
             let preconditioned = IterativeRidge.preconditions(design: design, form: form)
+            let mixed = IterativeRidge.usesMixedPrecision(design: design, tolerance: tolerance)
             let r = try fitIterative(design: design, runs: runs, testIDs: log.testIDs, form: form, lambda: lambda,
                                      tests: tests, tolerance: tolerance, threads: threads)
             return simulator(design: design, log: log, runs: runs, form: form, lambda: lambda, method: method, tests: tests,
                              a: r.a, b: r.b, unknowns: unknowns, metadata: [
-                                "solver": "ridge normal equations, " + (preconditioned ? "block-Jacobi preconditioned " : "") + "conjugate gradients",
+                                "solver": "ridge normal equations, " + (preconditioned ? "block-Jacobi preconditioned " : "") + "conjugate gradients"
+                                    + (mixed ? " (single-precision gathers, double-precision residuals)" : ""),
                                 "cg_tolerance": String(tolerance),
                                 "cg_max_iterations": String(r.iterations),
                                 "cg_max_relative_residual": String(r.residual),
@@ -87,9 +89,9 @@ public enum RidgeFit {
                 try bStore.withUnsafeMutableBufferPointer { bb in
                     let aOut = RidgeSharedPointer(base: ab.baseAddress!)
                     let bOut = RidgeSharedPointer(base: bb.baseAddress!)
-                    try ridgeChunked(tests.count, threads: threads) { range in
+                    try ridgeParallel(tests.count, threads: threads) { items in
                         let ws = RidgeSolver.Workspace(solver: solver)
-                        for row in range {
+                        for row in items {
                             let z = tests[row]
                             try solver.assemble(z: z, runs: runs, testIDs: testIDs, ws)
                             guard solver.solve(lambda: 0, ws) else {

@@ -159,18 +159,3 @@ final class RidgeSolver: @unchecked Sendable {
     /// Offset of B_0 in theta, or nil for forms without B.
     var bOffset: Int? { form.usesB ? 0 : nil }
 }
-
-/// A raw pointer handed to parallel workers that write disjoint parts of it.
-struct RidgeSharedPointer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Double>
-}
-
-/// Splits `count` items into at most `threads` contiguous chunks and runs `body(range)` for each
-/// in parallel, so each worker can reuse its scratch space. Per-item results must not depend on
-/// the chunking (they do not in the fitting code: each item is computed on its own).
-func ridgeChunked(_ count: Int, threads: Int, _ body: @Sendable (Range<Int>) throws -> Void) throws {
-    let chunks = max(1, min(threads, count))
-    try Parallel.forEach(chunks, threads: chunks) { c in
-        try body((count * c / chunks)..<(count * (c + 1) / chunks))
-    }
-}

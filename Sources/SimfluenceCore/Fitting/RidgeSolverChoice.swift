@@ -35,30 +35,37 @@ extension RidgeFit {
                              lambda: Double, tests: [Int], tolerance: Double, threads: Int)
     throws -> (a: [Double], b: [Double], iterations: Int, residual: Double) {
         let trainCount = design.trainCount
-        var aStore = [Double](repeating: 0, count: tests.count * trainCount)
-        var bStore = [Double](repeating: 0, count: tests.count * trainCount)
-        guard !tests.isEmpty, trainCount > 0, design.activeCount > 0 else { return (aStore, bStore, 0, 0) }
+        guard !tests.isEmpty, trainCount > 0, design.activeCount > 0 else {
+            let zeros = [Double](repeating: 0, count: tests.count * trainCount)
+            return (zeros, zeros, 0, 0)
+        }
         let solver = IterativeRidge(design: design, form: form, tolerance: tolerance)
         let w = IterativeRidge.width
         let blocks = (tests.count + w - 1) / w
-        var stats = [Double](repeating: 0, count: 2 * blocks)
-        try aStore.withUnsafeMutableBufferPointer { ab in
-        try bStore.withUnsafeMutableBufferPointer { bb in
-        try stats.withUnsafeMutableBufferPointer { sb in
-            let aOut = RidgeSharedPointer(base: ab.baseAddress!)
-            let bOut = RidgeSharedPointer(base: bb.baseAddress!)
-            let sOut = RidgeSharedPointer(base: sb.baseAddress!)
-            try ridgeChunked(blocks, threads: threads) { range in
-                let ws = IterativeRidge.Workspace(m: design.activeCount, rows: design.rowCount)
-                for block in range {
-                    let rows = Array((block * w)..<min(tests.count, (block + 1) * w))
-                    let result = try solver.solveBlock(tests: rows.map { tests[$0] }, outRows: rows, lambda: lambda, runs: runs,
-                                                       testIDs: testIDs, aOut: aOut.base, bOut: bOut.base, ws)
-                    sOut.base[2 * block] = Double(result.iterations.max() ?? 0)
-                    sOut.base[2 * block + 1] = result.residuals.max() ?? 0
+        let stats = UnsafeMutableBufferPointer<Double>.allocate(capacity: 2 * blocks)
+        defer { stats.deallocate() }
+        let sOut = RidgeSharedPointer(base: stats.baseAddress!)
+        // The A and B rows are written whole by the workers (in parallel, and once: a zero fill
+        // first would touch 1.6 GB on one thread for the large benchmark workload).
+        var bStore: [Double] = []
+        let aStore = try [Double](unsafeUninitializedCapacity: tests.count * trainCount) { ab, aCount in
+            bStore = try [Double](unsafeUninitializedCapacity: tests.count * trainCount) { bb, bCount in
+                let aOut = RidgeSharedPointer(base: ab.baseAddress!)
+                let bOut = RidgeSharedPointer(base: bb.baseAddress!)
+                try ridgeParallel(blocks, threads: threads) { items in
+                    let ws = IterativeRidge.Workspace(m: design.activeCount, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
+                    for block in items {
+                        let rows = Array((block * w)..<min(tests.count, (block + 1) * w))
+                        let result = try solver.solveBlock(tests: rows.map { tests[$0] }, outRows: rows, lambda: lambda, runs: runs,
+                                                           testIDs: testIDs, aOut: aOut.base, bOut: bOut.base, ws)
+                        sOut.base[2 * block] = Double(result.iterations.max() ?? 0)
+                        sOut.base[2 * block + 1] = result.residuals.max() ?? 0
+                    }
                 }
+                bCount = tests.count * trainCount
             }
-        }}}
+            aCount = tests.count * trainCount
+        }
         var iterations = 0.0, residual = 0.0
         for k in 0..<blocks {
             iterations = max(iterations, stats[2 * k])

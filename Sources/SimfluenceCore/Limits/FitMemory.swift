@@ -7,9 +7,10 @@
 /// lambda-free part of it, and two loss vectors of one entry per design row; shared, one packed
 /// m x m factor per lambda (forms with B) plus the co-occurrence matrix; and the fitted A and B
 /// (tests x training examples each). When the fit goes through conjugate gradients instead (large
-/// systems, see ``RidgeSolverChoice``), per worker thread the CG workspace of 16 test examples
-/// (seven parameter-sized and four row-sized lane vectors of 128 bytes) and, shared, the design's
-/// pattern in row and column order. Keep it in step with the solvers if their storage changes.
+/// systems, see ``RidgeSolverChoice``), per worker thread the CG workspace of `SF_LANES` test
+/// examples (per example sixteen double lane vectors, per design row four, plus their float
+/// copies in mixed precision) and, shared, the design's pattern in row and column order. Keep it
+/// in step with the solvers if their storage changes.
 public enum FitMemory {
     /// The estimate and a short breakdown for messages.
     public struct Estimate: Sendable, Equatable {
@@ -41,10 +42,15 @@ public enum FitMemory {
         let output: Double = parameters + scores
         let workers = Double(max(1, min(threads, log.testIDs.count)))
         // The path RidgeFit takes (cross-validation of the additive form is always dense).
-        let finalIterative = (try? RidgeFit.iterativeTolerance(solver, unknowns: n, lambda: lambda ?? 1)) != nil
-        if finalIterative && (lambda != nil || form != .additive) {
+        let tolerance = try? RidgeFit.iterativeTolerance(solver, unknowns: n, lambda: lambda ?? 1)
+        if tolerance != nil && (lambda != nil || form != .additive) {
             let entries = Double(runs.reduce(0) { total, run in total + run.batches.reduce(0) { $0 + $1.count } })
-            let perThread: Double = 128 * (7 * 2 * Double(m) + 4 * Double(rows)) + 16 * Double(rows)
+            // IterativeRidge.Workspace: x, r, p, q, b (2 lane vectors per example) and pre,
+            // diagonal (3 each); lp, y and ul (4 per row); in mixed precision float p and ul.
+            let lane = Double(8 * IterativeRidge.width)
+            let mixed = IterativeRidge.usesMixedPrecision(activeCount: m, tolerance: tolerance ?? 1) ? lane / 2 : 0
+            let perThread: Double = lane * (16 * Double(m) + 4 * Double(rows)) + mixed * (2 * Double(m) + 2 * Double(rows))
+                + 16 * Double(rows)
             let shared: Double = 40 * entries + 24 * Double(rows) + 8 * Double(m)
             let total = perThread * workers + shared + output
             let detail = "\(n) unknowns per test example from \(m) training examples (conjugate gradients): \(describe(perThread)) per thread on \(Int(workers)) thread\(workers == 1 ? "" : "s"), \(describe(shared)) of design pattern, \(describe(output)) of results"

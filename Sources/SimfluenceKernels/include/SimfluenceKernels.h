@@ -3,20 +3,27 @@
 
 #include <stdint.h>
 
+/// The lane width: test examples per vector (one per lane). Eight, so that the vectors the
+/// passes gather from at random (two lane vectors per training example, 128 bytes) stay in the
+/// last-level cache up to ~100,000 active training examples per thread: measured on the large
+/// benchmark workload, sixteen lanes (256-byte records, 25.6 MB per vector) made every gather a
+/// memory access and the passes 2-3x slower per test example.
+#define SF_LANES 8
+
 /// The inner loops of the conjugate-gradient ridge solver (`IterativeRidge` in SimfluenceCore),
-/// sixteen test examples at a time.
+/// SF_LANES test examples at a time.
 ///
-/// Layout: a "lane vector" is 16 consecutive doubles, one per test example of the block. Per
-/// active training example i, the unknowns are two lane vectors, B_i at [32 i, 32 i + 16) and
-/// A_i at [32 i + 16, 32 i + 32) of a parameter-shaped array; per design row r, losses L_{t-1}
-/// are the lane vector at 16 r; the row sums of a product are two lane vectors at 32 r
-/// (u_r, then L_{t-1} u_r). Preconditioner blocks are three lane vectors per example at 48 i
-/// (the inverse 2 x 2 block's bb, ba and aa entries).
+/// Layout: a "lane vector" is SF_LANES (W) consecutive doubles, one per test example of the
+/// block. Per active training example i, the unknowns are two lane vectors, B_i at [2W i, 2W i + W)
+/// and A_i at [2W i + W, 2W i + 2W) of a parameter-shaped array; per design row r, losses L_{t-1}
+/// are the lane vector at W r; the row sums of a product are two lane vectors at 2W r
+/// (u_r, then L_{t-1} u_r). Preconditioner blocks are three lane vectors per example at 3W i
+/// (the inverse 2 x 2 block's bb, ba and aa entries); a NULL preconditioner is the identity.
 ///
 /// Arithmetic is lane-wise, in the same order for every lane and on every instruction set
 /// (no floating-point contraction), so a result does not depend on which CPU features the
-/// machine has: on x86-64 Linux each kernel is compiled for AVX-512, AVX2 and the baseline and
-/// the loader picks one; elsewhere the baseline is used.
+/// machine has, nor on the lane width: on x86-64 Linux each kernel is compiled for AVX-512,
+/// AVX2 and the baseline and the loader picks one; elsewhere the baseline is used.
 
 /// Row pass of (X^T X) v: for every row r, u_r = sum over its entries e of n_e (v_B[i_e] +
 /// L_r v_A[i_e]) and ul = (u_r, L_r u_r). `count` (multiplicities n_e) may be NULL for all ones.
@@ -24,22 +31,39 @@
 void sf_ridge_rows(long rows, const long *entry_start, const int32_t *local, const double *count,
                    const double *v, const double *lp, double *ul);
 
+/// The row pass from a single-precision copy of v, writing single-precision ul (same layouts,
+/// floats for doubles): each gathered value is converted exactly to double, the sums and u are
+/// computed in double and rounded to float once at the end. Half the bytes per random access;
+/// the product is exact up to a relative perturbation of ~6e-8 of v and ul (see the solver's
+/// mixed-precision mode).
+void sf_ridge_rows_single(long rows, const long *entry_start, const int32_t *local, const double *count,
+                          const float *v, const double *lp, float *ul);
+
 /// Column pass: out_B[i] = sum over i's appearances (row r, multiplicity n) of n u_r, plus
 /// lambda v_B[i]; out_A[i] likewise with L_r u_r. A half the form does not use (`uses_b`,
 /// `uses_a` zero) is set to zero. When `v_dot_out` is not NULL it receives, per lane, the dot
-/// product of v and out summed over examples in index order (B before A).
+/// product of v and out summed over examples in index order (B before A). A NULL `v` is zero:
+/// out is X^T ul alone.
 void sf_ridge_columns(long m, const long *col_start, const int32_t *col_row, const double *col_count,
                       const double *ul, const double *v, double lambda, int uses_a, int uses_b,
                       double *out, double *v_dot_out);
 
-/// One CG update: x += alpha p, r -= alpha q, z = M^-1 r (per example 2 x 2 blocks `pre`),
+/// The column pass from single-precision row records `ul` (converted exactly, summed in double);
+/// v, out and the dot product are double, as in `sf_ridge_columns`.
+void sf_ridge_columns_single(long m, const long *col_start, const int32_t *col_row, const double *col_count,
+                             const float *ul, const double *v, double lambda, int uses_a, int uses_b,
+                             double *out, double *v_dot_out);
+
+/// One CG update: x += alpha p, r -= alpha q, z = M^-1 r (per example 2 x 2 blocks `pre`, or
+/// z = r when `pre` is NULL),
 /// and per lane rz_out = sum r.z and rr_out = sum r.r over examples in index order.
 void sf_cg_update(long m, const double *alpha, double *x, double *r, const double *p, const double *q,
                   const double *pre, double *rz_out, double *rr_out);
 
-/// The next search direction: p = M^-1 r + beta p in lanes whose `keep` is all ones, 0 where
-/// it is 0 (a converged lane stops moving).
+/// The next search direction: p = M^-1 r + beta p (M = I when `pre` is NULL) in lanes whose
+/// `keep` is all ones, 0 where it is 0 (a converged lane stops moving). When `p_single` is not
+/// NULL it receives p rounded to float (the copy `sf_ridge_rows_single` gathers from).
 void sf_cg_direction(long m, const double *beta, const int64_t *keep, const double *r, const double *pre,
-                     double *p);
+                     double *p, float *p_single);
 
 #endif

@@ -129,13 +129,13 @@ public enum ExtendedFit {
                 let vOut = RidgeSharedPointer(base: vb.baseAddress!)
                 let iOut = ib.baseAddress!
                 let iterationsOut = IntPointer(base: iOut)
-                try ridgeChunked(tests.count, threads: threads) { range in
+                try ridgeParallel(tests.count, threads: threads) { items in
                     let ws = ExtendedSolver.Workspace(solver: solver)
                     let states = UnsafeMutablePointer<Double>.allocate(capacity: max(1, maxSteps))
                     let alphas = UnsafeMutablePointer<Double>.allocate(capacity: max(1, maxSteps))
                     let flags = UnsafeMutablePointer<Bool>.allocate(capacity: max(1, maxSteps))
                     defer { states.deallocate(); alphas.deallocate(); flags.deallocate() }
-                    for row in range {
+                    for row in items {
                         let z = tests[row]
                         try solver.assemble(z: z, runs: runs, testIDs: testIDs, ws)
                         guard solver.solve(0, ws) else {
@@ -260,9 +260,9 @@ public enum ExtendedFit {
             var results = [Double](repeating: 0, count: testCount * g)
             try results.withUnsafeMutableBufferPointer { rb in
                 let out = RidgeSharedPointer(base: rb.baseAddress!)
-                try ridgeChunked(testCount, threads: threads) { range in
+                try ridgeParallel(testCount, threads: threads) { items in
                     let ws = ExtendedSolver.Workspace(solver: solver)
-                    for z in range {
+                    for z in items {
                         try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
                         let lo = bounds?.lower[z] ?? -.infinity, hi = bounds?.upper[z] ?? .infinity
                         for p in 0..<g {
