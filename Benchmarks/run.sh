@@ -73,12 +73,21 @@ if [ "${SKIP_LARGE:-0}" != 1 ]; then
   echo "== large: simfluence fit --lambda $LARGE_LAMBDA (all 1,000 test examples)"
   time_cmd large-fit "$SIMFLUENCE" fit "$WORK/large" --lambda "$LARGE_LAMBDA" -o "$WORK/large-fixed.simfluence" "${THREADS_OPT[@]}"
   S_WALL=$WALL; S_PEAK=$PEAK
-  echo "== large: reference (lsqr) on $LARGE_REF_TESTS test examples, extrapolated to 1,000"
-  time_cmd large-ref python3 "$HERE/reference_fit.py" "$WORK/large" --lambda "$LARGE_LAMBDA" --solver lsqr --tests "0:$LARGE_REF_TESTS" --out "$WORK/large-ref"
-  R_EXTRA=$(python3 -c "import json; i=json.load(open('$WORK/large-ref.json')); print('%.0f' % (i['setup_seconds'] + i['solve_seconds'] * 1000 / $LARGE_REF_TESTS))")
-  ACC=$(python3 "$HERE/compare.py" "$WORK/large-fixed.simfluence" "$WORK/large" "$WORK/large-ref" "$LARGE_LAMBDA")
-  ACC_TXT=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); print('param diff %.1e, residual %.1e (%d rows)' % (a['max_rel_param_diff'], a['simfluence_rel_residual'], a['rows_checked']))" "$ACC")
-  row "large, fixed lambda=$LARGE_LAMBDA" "${S_WALL} s" "~${R_EXTRA} s (extrap.)" "$(python3 -c "print('%.0fx' % ($R_EXTRA/$S_WALL))")" "$ACC_TXT" "$((S_PEAK/1024))" >> "$TABLE"
+  # lsqr twice on the same test examples: stopped at 1e-7, where its residual of the normal
+  # equations matches simfluence's CG tolerance (the time at equal accuracy, the ratio that
+  # counts), and at 1e-10 (the accuracy reference the parameters are compared with).
+  for tol in 1e-7 1e-10; do
+    echo "== large: reference (lsqr, atol = btol = $tol) on $LARGE_REF_TESTS test examples, extrapolated to 1,000"
+    time_cmd "large-ref-$tol" python3 "$HERE/reference_fit.py" "$WORK/large" --lambda "$LARGE_LAMBDA" --solver lsqr --tol "$tol" \
+      --tests "0:$LARGE_REF_TESTS" --out "$WORK/large-ref-$tol"
+  done
+  ACC=$(python3 "$HERE/compare.py" "$WORK/large-fixed.simfluence" "$WORK/large" "$WORK/large-ref-1e-10" "$LARGE_LAMBDA")
+  ACC_TXT=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); print('residual %.1e (%d rows); param diff to lsqr 1e-10: %.1e' % (a['simfluence_rel_residual'], a['rows_checked'], a['max_rel_param_diff']))" "$ACC")
+  for tol in 1e-7 1e-10; do
+    read -r R_EXTRA R_RES < <(python3 -c "import json; i=json.load(open('$WORK/large-ref-$tol.json')); print('%.0f %.1e' % (i['setup_seconds'] + i['solve_seconds'] * 1000 / $LARGE_REF_TESTS, i['max_relative_residual']))")
+    row "large, fixed lambda=$LARGE_LAMBDA, lsqr $tol" "${S_WALL} s" "~${R_EXTRA} s (extrap.)" "$(python3 -c "print('%.1fx' % ($R_EXTRA/$S_WALL))")" \
+      "$([ "$tol" = 1e-7 ] && echo "$ACC_TXT" || echo "lsqr residual $R_RES")" "$((S_PEAK/1024))" >> "$TABLE"
+  done
 fi
 
 # --- batch rollout
@@ -86,5 +95,5 @@ echo "== batch rollout"
 "$BENCH" rollout | tee "$WORK/rollout.out"
 
 echo
-echo "Reference times: paper = measured on all test examples; large = setup + (solve time on $LARGE_REF_TESTS test examples) x 1000/$LARGE_REF_TESTS (extrapolated, labelled)."
+echo "Reference times: paper = measured on all test examples; large = setup + (solve time on $LARGE_REF_TESTS test examples) x 1000/$LARGE_REF_TESTS (extrapolated, labelled); lsqr 1e-7 is the equal-accuracy comparison (its residual of the normal equations ~8e-8, simfluence's tolerance 1e-7)."
 cat "$TABLE"

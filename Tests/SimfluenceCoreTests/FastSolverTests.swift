@@ -91,6 +91,39 @@ import Testing
         }
     }
 
+    /// Blocks are filled in increasing order of each test example's sum of squared losses over
+    /// the runs' rows but the last (computed here directly), ties in the given order; and the
+    /// fitted rows do not depend on that order (every lane is its own CG).
+    @Test func blocksFollowTheConvergenceOrder() throws {
+        var log = Self.log(tests: 21)
+        // Two test columns with identical losses: a tie.
+        for k in log.runs.indices {
+            var losses = log.runs[k].losses
+            for r in 0..<losses.rows { losses[r, 7] = losses[r, 3] }
+            log.runs[k] = TrainingRun(name: log.runs[k].name, batches: log.runs[k].batches,
+                                      firstLossStep: log.runs[k].firstLossStep, losses: losses)
+        }
+        let tests = [20, 3, 7, 0, 11, 5]
+        let order = IterativeRidge.convergenceOrder(tests: tests, runs: log.runs)
+        var key = [Double](repeating: 0, count: 21)
+        for run in log.runs {
+            for r in 0..<(run.losses.rows - 1) { for z in 0..<21 { key[z] += run.losses[r, z] * run.losses[r, z] } }
+        }
+        #expect(order.sorted() == Array(tests.indices))
+        for (a, b) in zip(order, order.dropFirst()) {
+            #expect(key[tests[a]] < key[tests[b]] || (key[tests[a]] == key[tests[b]] && a < b))
+        }
+        #expect(order.firstIndex(of: 1)! < order.firstIndex(of: 2)!)   // 3 before 7: the tie
+        let all = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.5, solver: .iterative(tolerance: 1e-10))
+        let some = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.5, tests: tests,
+                                    solver: .iterative(tolerance: 1e-10))
+        for (row, z) in tests.enumerated() {
+            for g in 0..<all.trainIDs.count {
+                #expect(some.a[row, g].bitPattern == all.a[z, g].bitPattern && some.b[row, g].bitPattern == all.b[z, g].bitPattern)
+            }
+        }
+    }
+
     @Test func automaticChoiceFollowsTheThreshold() throws {
         let small = Self.log()
         let fit = try RidgeFit.fit(log: small, runs: small.runs, form: .linear, lambda: 0.5)

@@ -42,6 +42,7 @@ extension RidgeFit {
         let solver = IterativeRidge(design: design, form: form, tolerance: tolerance)
         let w = IterativeRidge.width
         let blocks = (tests.count + w - 1) / w
+        let order = IterativeRidge.convergenceOrder(tests: tests, runs: runs)
         let stats = UnsafeMutableBufferPointer<Double>.allocate(capacity: 2 * blocks)
         defer { stats.deallocate() }
         let sOut = RidgeSharedPointer(base: stats.baseAddress!)
@@ -55,7 +56,7 @@ extension RidgeFit {
                 try ridgeParallel(blocks, threads: threads) { items in
                     let ws = IterativeRidge.Workspace(m: design.activeCount, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
                     for block in items {
-                        let rows = Array((block * w)..<min(tests.count, (block + 1) * w))
+                        let rows = Array(order[(block * w)..<min(tests.count, (block + 1) * w)])
                         let result = try solver.solveBlock(tests: rows.map { tests[$0] }, outRows: rows, lambda: lambda, runs: runs,
                                                            testIDs: testIDs, aOut: aOut.base, bOut: bOut.base, ws)
                         sOut.base[2 * block] = Double(result.iterations.max() ?? 0)
