@@ -73,6 +73,10 @@ struct IterativeRidge: @unchecked Sendable {
     let colStart: [Int]
     let colRow: [Int32]
     let colCount: [Double]
+    /// Preconditioned only (else empty): colCount squared (empty too when all counts are 1),
+    /// and per example the sum of its squared counts, the test-independent entry of its block.
+    let colCountSquared: [Double]
+    let countSquaredSums: [Double]
     /// Row-oriented pattern as Int32 (the design's entries).
     let rowLocal: [Int32]
 
@@ -104,6 +108,12 @@ struct IterativeRidge: @unchecked Sendable {
         self.colStart = start
         self.colRow = row
         self.colCount = count
+        self.colCountSquared = self.preconditioned && !unitCounts ? count.map { $0 * $0 } : []
+        var sums = [Double](repeating: 0, count: self.preconditioned ? m : 0)
+        for i in sums.indices {
+            for e in start[i]..<start[i + 1] { sums[i] += count[e] * count[e] }
+        }
+        self.countSquaredSums = sums
         self.rowLocal = design.entryLocal.map { Int32($0) }
     }
 
@@ -291,17 +301,12 @@ struct IterativeRidge: @unchecked Sendable {
             ws.ul[2 * row] = ws.lp[row]
             ws.ul[2 * row + 1] = ws.lp[row] * ws.lp[row]
         }
-        columns(ws.ul, weights: unitCounts ? nil : colCount.map { $0 * $0 }, into: ws.q)
-        colStart.withUnsafeBufferPointer { cs in
-        colCount.withUnsafeBufferPointer { cc in
-            for i in 0..<m {
-                var n2 = 0.0
-                for e in cs[i]..<cs[i + 1] { n2 += cc[e] * cc[e] }
-                ws.diagonal[3 * i] = Lanes(repeating: n2)
-                ws.diagonal[3 * i + 1] = usesA && usesB ? ws.q[2 * i] : Lanes()
-                ws.diagonal[3 * i + 2] = ws.q[2 * i + 1]
-            }
-        }}
+        columns(ws.ul, weights: unitCounts ? nil : colCountSquared, into: ws.q)
+        for i in 0..<m {
+            ws.diagonal[3 * i] = Lanes(repeating: countSquaredSums[i])
+            ws.diagonal[3 * i + 1] = usesA && usesB ? ws.q[2 * i] : Lanes()
+            ws.diagonal[3 * i + 2] = ws.q[2 * i + 1]
+        }
     }
 
     /// out = X^T (row records `ul`) with multiplicities `weights` (nil: all ones), the halves the
