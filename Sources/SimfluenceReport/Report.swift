@@ -233,11 +233,11 @@ public enum HTMLReport {
             return out + "<p>No held-out run to use as the reference curriculum.</p></section>\n"
         }
         guard simulator.trainIDs == input.trainIDs else {
-            return out + "<p class=\"note\">The \(Markup.escape(simulator.method)) simulator was fitted on a different set of training examples than this log, so no attribution is shown.</p></section>\n"
+            return out + "<p class=\"note\">The \(Markup.escape(simulator.method.name)) simulator was fitted on a different set of training examples than this log, so no attribution is shown.</p></section>\n"
         }
         let batches = Array(reference.simulatedBatches)
         let batchSize = CurriculumEdits.typicalBatchSize(batches)
-        out += "<p>Per chosen test example, the effect of each training example on its final loss, according to the <strong>\(Markup.escape(simulator.method))</strong> simulator: the simulated final loss on the curriculum of held-out run <span class=\"id\">\(Markup.escape(reference.name))</span> minus the simulated final loss on the same curriculum without that example (every occurrence removed, the rest re-batched at batch size \(batchSize), a final partial batch dropped). "
+        out += "<p>Per chosen test example, the effect of each training example on its final loss, according to the <strong>\(Markup.escape(simulator.method.name))</strong> simulator: the simulated final loss on the curriculum of held-out run <span class=\"id\">\(Markup.escape(reference.name))</span> minus the simulated final loss on the same curriculum without that example (every occurrence removed, the rest re-batched at batch size \(batchSize), a final partial batch dropped). "
         out += "<strong>Negative = training on it lowers this test loss</strong> (it helps); positive = training on it raises the loss (it hurts). Loss units.</p>"
         let present = Set(batches.joined().filter { $0 >= 0 && $0 < simulator.trainIDs.count })
         let rowIndex = Dictionary(simulator.testIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })

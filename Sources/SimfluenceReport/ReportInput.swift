@@ -145,7 +145,7 @@ public struct ReportInput: Sendable {
         let fits = result.results.compactMap { $0.fit?.simulator }
         self.init(title: title, log: LogSummary(path: logPath, log: log), result: result, heldOutRuns: split.heldOut,
                   trainIDs: log.trainIDs, testIDs: log.testIDs, chosenTests: nil,
-                  attributionSimulator: fits.first { $0.method == "linear" } ?? fits.first,
+                  attributionSimulator: fits.first { $0.method == .linear } ?? fits.first,
                   examples: examples, counterfactuals: counterfactuals, logY: logY, lossLabel: lossLabel)
     }
 }

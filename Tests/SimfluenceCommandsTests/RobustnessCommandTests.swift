@@ -299,7 +299,7 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
     /// and writes nothing (CSV, JSON or -o), instead of printing inf or nan.
     @Test func divergingSimulationIsAnErrorNamingTestAndStep() throws {
         let dir = try CLIRunner.temporaryDirectory()
-        let sim = FittedSimulator(method: "linear", form: .linear, lambda: 0.1, trainIDs: ["a", "b"], testIDs: ["calm", "wild"],
+        let sim = FittedSimulator(method: .linear, form: .linear, lambda: 0.1, trainIDs: ["a", "b"], testIDs: ["calm", "wild"],
                                   a: Matrix(rowArrays: [[0.5, 0.5], [1e100, 1e100]]), b: Matrix(rows: 2, columns: 2),
                                   seen: [true, true], fittedOn: ["r"], startingStep: 0, startingLosses: [1, 1])
         try ModelFile.write(sim, to: dir + "/m")

@@ -14,7 +14,7 @@ import Testing
         // Additive simulator: final loss = L0 + sum of B over the curriculum, so removing an example that
         // appears twice (no remainder at batch size 2) changes it by exactly 2 B_i.
         let b = Matrix(rowArrays: [[-0.5, 0.25, -0.125, 1.0]])
-        let sim = FittedSimulator(method: "additive", form: .additive, lambda: 0, trainIDs: ["a", "b", "c", "d"],
+        let sim = FittedSimulator(method: .additive, form: .additive, lambda: 0, trainIDs: ["a", "b", "c", "d"],
                                   testIDs: ["z"], a: Matrix(rows: 1, columns: 4), b: b, seen: [true, true, true, true], fittedOn: [])
         let reference = [[0, 1], [2, 3], [1, 0], [3, 2]]
         let effects = RemovalEffects.effects(of: sim, test: 0, reference: reference, initial: 3)
@@ -28,7 +28,7 @@ import Testing
 
     @Test func linearRemovalEffectMatchesAHandRollout() {
         // One test example; A = [0.5, 0.4, 0.45], B = [0.1, -0.2, 0]; reference [[0,1],[2,0]], L0 = 1.
-        let sim = FittedSimulator(method: "linear", form: .linear, lambda: 0, trainIDs: ["a", "b", "c"], testIDs: ["z"],
+        let sim = FittedSimulator(method: .linear, form: .linear, lambda: 0, trainIDs: ["a", "b", "c"], testIDs: ["z"],
                                   a: Matrix(rowArrays: [[0.5, 0.4, 0.45]]), b: Matrix(rowArrays: [[0.1, -0.2, 0]]),
                                   seen: [true, true, true], fittedOn: [])
         let base = 0.95 * (0.9 * 1 - 0.1) + 0.1            // [0,1] then [2,0]

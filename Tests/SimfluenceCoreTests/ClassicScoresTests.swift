@@ -209,7 +209,7 @@ private func additiveRuns(b: Matrix, scale: Double, names: [String], steps: Int,
         let runs = additiveRuns(b: b, scale: 1, names: ["run1"], steps: 6, batch: 3, noise: 0.01, seed: 5)
         let log = TrainingLog(trainIDs: f.trainIDs, testIDs: f.testIDs, runs: runs)
         let sim = try ClassicScores.simulator(.gradDot, features: f, log: log, trainingRuns: runs)
-        #expect(sim.form == .additive && sim.lambda == nil && sim.method == "grad-dot")
+        #expect(sim.form == .additive && sim.lambda == nil && sim.method == .gradDot)
         #expect(sim.a.storage.allSatisfy { $0 == 0 } && sim.b == b && sim.seen == Array(repeating: true, count: 6))
         #expect(sim.startingLosses == runs[0].initialLosses)
         let curriculum = [[0, 1, 1], [5], [2, 3, 4, 0]]

@@ -4,7 +4,7 @@ import Testing
 @Suite struct EvaluationHeldOutSimulationTests {
     // Three training examples, two test examples.
     static let sim = FittedSimulator(
-        method: "linear", form: .linear, lambda: 0.1, trainIDs: ["x", "y", "w"], testIDs: ["z0", "z1"],
+        method: .linear, form: .linear, lambda: 0.1, trainIDs: ["x", "y", "w"], testIDs: ["z0", "z1"],
         a: Matrix(rowArrays: [[0.5, 0.25, 0.0], [1.0, 0.5, 0.0]]),
         b: Matrix(rowArrays: [[0.25, -0.5, 0.0], [0.0, 0.125, 0.0]]),
         seen: [true, true, false], fittedOn: ["t1"])

@@ -108,7 +108,7 @@ struct PlantedExtended {
     @Test func pooledRecoversItsPlantedModel() throws {
         let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: false, seed: 1)
         let log = model.log(runs: 60, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 2)
-        let sim = try ExtendedFit.fitFixed(config: ExtendedMethod.linearPooled.configuration, method: "linear-pooled",
+        let sim = try ExtendedFit.fitFixed(config: ExtendedRidgeMethod.linearPooled.configuration, method: .linearPooled,
                                            log: log, runs: log.runs, lambda: 1e-4, smoothing: 0)
         var worst = 0.0
         for z in 0..<Self.tests { for i in 0..<Self.pool { worst = max(worst, abs(sim.a[z, i] - model.a[z, i]), abs(sim.b[z, i] - model.b[z, i])) } }
@@ -121,9 +121,9 @@ struct PlantedExtended {
     @Test func timeTermsRecoverTheirPlantedModel() throws {
         let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 3)
         let log = model.log(runs: 60, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 4)
-        var config = ExtendedMethod.linearTime.configuration
+        var config = ExtendedRidgeMethod.linearTime.configuration
         config.stepKnots = 4
-        let sim = try ExtendedFit.fitFixed(config: config, method: "linear-time", log: log, runs: log.runs,
+        let sim = try ExtendedFit.fitFixed(config: config, method: .linearTime, log: log, runs: log.runs,
                                            lambda: 1e-4, smoothing: 100)
         // A_i and u_t are identified only up to a shared shift (a constant batch size); the
         // one-step maps and rollouts are identified.
@@ -132,7 +132,7 @@ struct PlantedExtended {
         #expect(c.rollout < 0.02, "rollout error \(c.rollout)")
         #expect(sim.stepAlpha?.columns == 12)
         // Without step terms the same data is fitted worse.
-        let plain = try ExtendedFit.fitFixed(config: ExtendedMethod.linearPooled.configuration, method: "linear-pooled",
+        let plain = try ExtendedFit.fitFixed(config: ExtendedRidgeMethod.linearPooled.configuration, method: .linearPooled,
                                              log: log, runs: log.runs, lambda: 1e-4, smoothing: 0)
         #expect(Self.compare(plain, model, seed: 10).rollout > 2 * c.rollout)
     }
@@ -144,14 +144,14 @@ struct PlantedExtended {
         // rollout fitting scores only the recorded ones.
         let gapped = LossSubsampling.interpolated(log.runs, every: 3)
         #expect(gapped[0].losses[1, 0] != log.runs[0].losses[1, 0] && gapped[0].losses[3, 0] == log.runs[0].losses[3, 0])
-        var config = ExtendedMethod.linearRollout.configuration
+        var config = ExtendedRidgeMethod.linearRollout.configuration
         config.stepKnots = 4
         config.rolloutSharedOnly = false
         config.rolloutIterations = 300
-        let rolled = try ExtendedFit.fitFixed(config: config, method: "linear-rollout", log: log, runs: gapped,
+        let rolled = try ExtendedFit.fitFixed(config: config, method: .linearRollout, log: log, runs: gapped,
                                               lambda: 1e-4, smoothing: 100, every: 3)
         config.rollout = false
-        let forced = try ExtendedFit.fitFixed(config: config, method: "linear-time", log: log, runs: gapped,
+        let forced = try ExtendedFit.fitFixed(config: config, method: .linearTime, log: log, runs: gapped,
                                               lambda: 1e-4, smoothing: 100, every: 3)
         let r = Self.compare(rolled, model, seed: 11), f = Self.compare(forced, model, seed: 11)
         #expect(r.rollout < 0.03, "rollout-fitted error \(r.rollout)")
@@ -193,8 +193,9 @@ struct PlantedExtended {
         }
     }
 
-    @Test(arguments: ExtendedMethod.allCases)
-    func everyExtraTermOffReducesToLinear(_ method: ExtendedMethod) throws {
+    @Test(arguments: MethodRegistry.builtIn.methods.compactMap { $0.descriptor as? ExtendedRidgeMethod }.map(\.name))
+    func everyExtraTermOffReducesToLinear(_ name: String) throws {
+        let method = try #require(MethodName(name)?.descriptor as? ExtendedRidgeMethod)
         let planted = PlantedModel.random(pool: 15, tests: 3, batchSize: 3, seed: 12)
         let log = planted.generateLog(.init(runs: 8, sample: 12, batchSize: 3, epochs: 2, noise: 1e-3), seed: 13)
         var config = method.configuration
@@ -205,7 +206,7 @@ struct PlantedExtended {
         config.carryGrid = [0]
         #expect(config == ExtendedConfiguration.plainLinear || config.rolloutSharedOnly)
         for lambda in [0.01, 0.7] {
-            let ext = try ExtendedFit.fitFixed(config: config, method: method.rawValue, log: log, runs: log.runs,
+            let ext = try ExtendedFit.fitFixed(config: config, method: MethodName(method), log: log, runs: log.runs,
                                                lambda: lambda, smoothing: 0)
             let ridge = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: lambda)
             #expect(ext.a.storage == ridge.a.storage && ext.b.storage == ridge.b.storage)
@@ -218,7 +219,7 @@ struct PlantedExtended {
         var rollout = config
         rollout.rollout = true
         rollout.rolloutSharedOnly = true
-        let r = try ExtendedFit.fitFixed(config: rollout, method: method.rawValue, log: log, runs: log.runs, lambda: 0.7, smoothing: 0)
+        let r = try ExtendedFit.fitFixed(config: rollout, method: MethodName(method), log: log, runs: log.runs, lambda: 0.7, smoothing: 0)
         let ridge = try RidgeFit.fit(log: log, runs: log.runs, form: .linear, lambda: 0.7)
         #expect(r.a.storage == ridge.a.storage && r.b.storage == ridge.b.storage)
     }
@@ -226,7 +227,7 @@ struct PlantedExtended {
     @Test func carryOverOffIsLinearTimeExactly() throws {
         let model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 16)
         let log = model.log(runs: 12, sample: 16, batch: Self.batch, epochs: 2, noise: 1e-3, seed: 17)
-        var config = ExtendedMethod.linearCarry.configuration
+        var config = ExtendedRidgeMethod.linearCarry.configuration
         config.carryGrid = [0]
         let carry = try ExtendedFit.fit(.linearCarry, log: log, runs: log.runs, lambda: .fixed(0.3), configuration: config).simulator
         let time = try ExtendedFit.fit(.linearTime, log: log, runs: log.runs, lambda: .fixed(0.3)).simulator
@@ -252,7 +253,7 @@ struct PlantedExtended {
         var model = PlantedExtended.random(pool: Self.pool, tests: Self.tests, batch: Self.batch, timeTerms: true, seed: 18)
         model.carry = 0.7
         let log = model.log(runs: 40, sample: 16, batch: Self.batch, epochs: 3, noise: 1e-4, seed: 19)
-        var config = ExtendedMethod.linearCarry.configuration
+        var config = ExtendedRidgeMethod.linearCarry.configuration
         config.stepKnots = 4
         // The decay is chosen by cross-validation over whole runs, with lambda.
         let fit = try ExtendedFit.fit(.linearCarry, log: log, runs: log.runs, lambda: .auto(grid: [1e-4, 1e-2], folds: 4),
@@ -263,13 +264,13 @@ struct PlantedExtended {
         #expect(c.rollout < 0.02, "rollout error \(c.rollout)")
         // Without carry-over the same data is fitted worse.
         config.carryGrid = [0]
-        let plain = try ExtendedFit.fitFixed(config: config, method: "linear-time", log: log, runs: log.runs,
+        let plain = try ExtendedFit.fitFixed(config: config, method: .linearTime, log: log, runs: log.runs,
                                              lambda: fit.simulator.lambda ?? 0, smoothing: 100)
         #expect(Self.compare(plain, model, seed: 20).rollout > 2 * c.rollout)
     }
 
     @Test func simulationCarriesTheAdditiveEffectsOver() {
-        var sim = FittedSimulator(method: "x", form: .linear, lambda: 1, trainIDs: ["a", "b"], testIDs: ["t"],
+        var sim = FittedSimulator(method: .linear, form: .linear, lambda: 1, trainIDs: ["a", "b"], testIDs: ["t"],
                                   a: Matrix(rows: 1, columns: 2, storage: [0.5, 0.5]), b: Matrix(rows: 1, columns: 2, storage: [1, 2]),
                                   seen: [true, true], fittedOn: [])
         sim.carry = 0.5
@@ -280,7 +281,7 @@ struct PlantedExtended {
     }
 
     @Test func clampingBoundsDivergingRollouts() {
-        var sim = FittedSimulator(method: "x", form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
+        var sim = FittedSimulator(method: .linear, form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
                                   a: Matrix(rows: 1, columns: 1, storage: [1.5]), b: Matrix(rows: 1, columns: 1),
                                   seen: [true], fittedOn: [])
         let batches = [[Int]](repeating: [0], count: 40)
@@ -288,7 +289,8 @@ struct PlantedExtended {
         #expect(free[40, 0] > 1e6)
         sim.lossLower = [0]
         sim.lossUpper = [4]
-        let (clamped, count) = sim.simulateExtended(batches, initial: [1], firstStep: 1)
+        let rollout = sim.simulation(batches, initial: [1], firstStep: 1)
+        let (clamped, count) = (rollout.losses, rollout.clamped)
         #expect(clamped[40, 0] == 4 && count == 37)
         #expect(clamped.column(0).allSatisfy { $0 >= 0 && $0 <= 4 })
     }
@@ -298,7 +300,7 @@ struct PlantedExtended {
         let log = planted.generateLog(.init(runs: 40, sample: 24, batchSize: 3, epochs: 2, noise: 0.01), seed: 15)
         let split = try HoldoutSplit.last(12, of: log)
         let fit = try ExtendedFit.fit(.linearPooled, log: log, runs: split.training, lambda: .fixed(1), threads: 1)
-        let iv = try Bootstrap.heldOut(.extended(.linearPooled), fitted: fit.simulator, log: log, training: split.training,
+        let iv = try Bootstrap.heldOut(.linearPooled, fitted: fit.simulator, log: log, training: split.training,
                                        heldOut: split.heldOut, inputs: MethodInputs(lambda: .fixed(1)), replicates: 20, seed: 3,
                                        threads: 1)
         let coverage = Bootstrap.coverage(iv, heldOut: split.heldOut)

@@ -197,7 +197,7 @@ import Testing
     /// Extended simulators (step terms, carry-over, clamping) are rolled out by `simulate` itself.
     @Test func finalLossesOfExtendedSimulatorsFollowSimulate() throws {
         let log = Self.log()
-        let sim = try ExtendedFit.fitFixed(config: ExtendedMethod.linearCarry.configuration, method: "linear-carry",
+        let sim = try ExtendedFit.fitFixed(config: ExtendedRidgeMethod.linearCarry.configuration, method: .linearCarry,
                                            log: log, runs: log.runs, lambda: 0.2, smoothing: 100, carry: 0.7)
         #expect(sim.isExtended && sim.carry == 0.7)
         let curricula = log.runs.map { Array($0.simulatedBatches) }
@@ -247,10 +247,10 @@ import Testing
     static func shardFit(_ log: TrainingLog, _ spec: ShardSpec?, lambda: Double = 0.2, solver: RidgeSolverChoice = .automatic) throws -> FittedSimulator {
         let tests = spec.map { Array($0.range(tests: log.testIDs.count)) }
         var sim = try MethodFitting.fit(.linear, log: log, runs: log.runs, lambda: .fixed(lambda), tests: tests, solver: solver).simulator
-        sim.metadata[ShardMerge.fingerprintKey] = LogFingerprint.compute(log)
+        sim.provenance.logFingerprint = LogFingerprint.compute(log)
         if let spec {
-            sim.metadata[ShardMerge.shardKey] = spec.description
-            sim.metadata[ShardMerge.totalTestsKey] = String(log.testIDs.count)
+            sim.provenance.shard = spec
+            sim.provenance.shardTotalTests = log.testIDs.count
         }
         return sim
     }
@@ -285,7 +285,7 @@ import Testing
         // A different method.
         var additive = try MethodFitting.fit(.additive, log: log, runs: log.runs, lambda: .fixed(0.2),
                                              tests: Array(ShardSpec(index: 3, count: 3).range(tests: 21))).simulator
-        additive.metadata = parts[2].metadata
+        additive.provenance = parts[2].provenance
         #expect(throws: SimfluenceError.self) { try ShardMerge.merge([parts[0], parts[1], additive]) }
         // Overlapping slicings (a part of a 4-way split among a 3-way split).
         let four = try Self.shardFit(log, ShardSpec(index: 3, count: 4))

@@ -15,7 +15,7 @@ struct Fixture {
         rename?(&log)
         self.log = log
         split = try HoldoutSplit.last(3, of: log)
-        result = try Evaluator.evaluate([.simfluence(.linear), .simfluence(.additive)], log: log, split: split,
+        result = try Evaluator.evaluate([.linear, .additive], log: log, split: split,
                                         inputs: MethodInputs(lambda: .fixed(0.01)), threads: 1)
     }
 

@@ -85,7 +85,7 @@ import Testing
             #expect(e.file.hasSuffix("runs/r1/losses.npy"))
             #expect(e.message.contains("truncated") || e.message.contains("only 7 bytes"), "\(e.message)")
         }
-        let model = FittedSimulator(method: "linear", form: .linear, lambda: 0.5, trainIDs: ["a"], testIDs: ["t"],
+        let model = FittedSimulator(method: .linear, form: .linear, lambda: 0.5, trainIDs: ["a"], testIDs: ["t"],
                                     a: Matrix(rows: 1, columns: 1, repeating: 0.5), b: Matrix(rows: 1, columns: 1),
                                     seen: [true], fittedOn: ["r"], startingStep: 1, startingLosses: [2.5])
         let encoded = [UInt8](ModelFile.encode(model))
@@ -100,7 +100,7 @@ import Testing
 
     @Test func modelFilesKeepStartingLossesAndRefuseFilesWithout() throws {
         let dir = TempDir()
-        let model = FittedSimulator(method: "linear", form: .linear, lambda: 0.5, trainIDs: ["a", "b"], testIDs: ["t", "u"],
+        let model = FittedSimulator(method: .linear, form: .linear, lambda: 0.5, trainIDs: ["a", "b"], testIDs: ["t", "u"],
                                     a: Matrix(rows: 2, columns: 2, repeating: 0.5), b: Matrix(rows: 2, columns: 2),
                                     seen: [true, true], fittedOn: ["r"], startingStep: 1, startingLosses: [2.5, 0.125])
         try ModelFile.write(model, to: dir.at("m"))
@@ -124,7 +124,7 @@ import Testing
                losses: trajectoryLine("1", [1, 2]) + "\n")
         let log = try LogReader.read(dir.path)
         #expect(log.runs[0].batches == [[0, 0], [0]])
-        let sim = FittedSimulator(method: "linear", form: .linear, lambda: 0, trainIDs: ["7"], testIDs: ["1"],
+        let sim = FittedSimulator(method: .linear, form: .linear, lambda: 0, trainIDs: ["7"], testIDs: ["1"],
                                   a: Matrix(rows: 1, columns: 1, repeating: 0.25), b: Matrix(rows: 1, columns: 1, repeating: 0.5),
                                   seen: [true], fittedOn: [])
         // alpha = 0.25 + 0.25, beta = 0.5 + 0.5 for the doubled batch.

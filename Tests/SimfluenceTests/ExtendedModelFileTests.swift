@@ -4,10 +4,10 @@ import Testing
 
 @Suite struct ExtendedModelFileTests {
     @Test func stepTermsAndBoundsRoundTrip() throws {
-        var sim = FittedSimulator(method: "linear-time", form: .linear, lambda: 10, trainIDs: ["a", "b"], testIDs: ["t0", "t1"],
+        var sim = FittedSimulator(method: .linearTime, form: .linear, lambda: 10, trainIDs: ["a", "b"], testIDs: ["t0", "t1"],
                                   a: Matrix(rows: 2, columns: 2, storage: [0.5, 0.49, 0.51, 0.48]),
                                   b: Matrix(rows: 2, columns: 2, storage: [0.001, -0.002, 0, 0.003]),
-                                  seen: [true, true], fittedOn: ["run1"], metadata: ["step_knots": "3"])
+                                  seen: [true, true], fittedOn: ["run1"], provenance: FitProvenance(details: ["step_knots": "3"]))
         sim.stepAlpha = Matrix(rows: 2, columns: 3, storage: [0.01, 0.02, 0.03, -0.01, -0.02, -0.03])
         sim.stepBeta = Matrix(rows: 2, columns: 3, storage: [1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3])
         sim.lossLower = [0, -0.5]
@@ -16,7 +16,7 @@ import Testing
         let back = try data.withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
         #expect(back.stepAlpha == sim.stepAlpha && back.stepBeta == sim.stepBeta)
         #expect(back.lossLower == sim.lossLower && back.lossUpper == sim.lossUpper)
-        #expect(back.a == sim.a && back.b == sim.b && back.method == "linear-time")
+        #expect(back.a == sim.a && back.b == sim.b && back.method == .linearTime)
         // A plain simulator is written without the extended member, as before.
         var plain = sim
         plain.stepAlpha = nil; plain.stepBeta = nil; plain.lossLower = nil; plain.lossUpper = nil
@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func carryOverRoundTrips() throws {
-        var sim = FittedSimulator(method: "linear-carry", form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
+        var sim = FittedSimulator(method: .linearCarry, form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
                                   a: Matrix(rows: 1, columns: 1, storage: [0.9]), b: Matrix(rows: 1, columns: 1, storage: [-0.01]),
                                   seen: [true], fittedOn: ["run1"])
         sim.carry = 0.7

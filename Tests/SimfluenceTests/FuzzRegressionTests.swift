@@ -8,7 +8,7 @@ import Testing
     /// A model file with a valid checksum (as another program could write) but a repeated
     /// training or test id used to load, then crash `simulate` when it indexed the ids.
     @Test func modelWithRepeatedIDsIsRejected() throws {
-        let model = FittedSimulator(method: "linear", form: .linear, lambda: 0.5, trainIDs: ["a", "b"], testIDs: ["t", "u"],
+        let model = FittedSimulator(method: .linear, form: .linear, lambda: 0.5, trainIDs: ["a", "b"], testIDs: ["t", "u"],
                                     a: Matrix(rows: 2, columns: 2), b: Matrix(rows: 2, columns: 2),
                                     seen: [true, true], fittedOn: ["r"], startingLosses: [1, 2])
         let text = String(decoding: ModelFile.encode(model), as: UTF8.self)

@@ -8,9 +8,9 @@ import Testing
                                   Double(bitPattern: 0x7FF8_0000_0000_1234), Double(bitPattern: 0xFFF0_0000_0000_0001), 1.0 / 3.0, -7]
         let a = Matrix(rows: 2, columns: 3, storage: Array(specials[0..<6]))
         let b = Matrix(rows: 2, columns: 3, storage: Array(specials[6..<12]))
-        return FittedSimulator(method: "linear", form: .linear, lambda: lambda, trainIDs: ["7", "x \"y\"\n", "ü"], testIDs: ["007", "t"],
+        return FittedSimulator(method: .linear, form: .linear, lambda: lambda, trainIDs: ["7", "x \"y\"\n", "ü"], testIDs: ["007", "t"],
                                a: a, b: b, seen: [true, false, true], fittedOn: ["run1", "run10"],
-                               metadata: ["log": "/tmp/a b", "grid": "[0.1, 1]", "ünï": "\u{1}\t"])
+                               provenance: FitProvenance(log: "/tmp/a b", details: ["grid": "[0.1, 1]", "ünï": "\u{1}\t"]))
     }
 
     func bitsEqual(_ x: FittedSimulator, _ y: FittedSimulator) -> Bool {
@@ -36,7 +36,7 @@ import Testing
     @Test func emptyAndOtherForms() throws {
         let dir = TempDir()
         for form in RecurrenceForm.allCases {
-            let m = FittedSimulator(method: "tracin-cp", form: form, lambda: nil, trainIDs: [], testIDs: [],
+            let m = FittedSimulator(method: .tracinCP, form: form, lambda: nil, trainIDs: [], testIDs: [],
                                     a: Matrix(rows: 0, columns: 0), b: Matrix(rows: 0, columns: 0), seen: [], fittedOn: [])
             try ModelFile.write(m, to: dir.at("e"))
             #expect(try ModelFile.read(dir.at("e")) == m)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads and writes gradient features (per-example loss gradients at checkpoints of a reference
 /// run, for TracIn-CP, Grad-Dot and influence functions) in the layout of Docs/GradientFeatures.md:
 ///
@@ -20,6 +22,17 @@ public enum GradientFeaturesFile {
     /// Whether `dir` holds a gradient-features index.
     public static func isPresent(_ dir: String) -> Bool {
         Paths.kind(Paths.join(dir, indexFileName)) == .file
+    }
+
+    /// The features beside the log at `logPath`: its gradients/ folder (inside the log folder, or
+    /// beside a runs/ folder given as the log), or nil when there is none.
+    public static func find(forLog logPath: String) throws -> GradientFeatures? {
+        let root = URL(fileURLWithPath: logPath)
+        for candidate in [root, root.deletingLastPathComponent()] {
+            let dir = candidate.appendingPathComponent(folderName).path
+            if isPresent(dir) { return try read(dir) }
+        }
+        return nil
     }
 
     /// Reads the features in `dir` (the folder holding index.json, or index.json itself).

@@ -34,10 +34,10 @@ public enum ModelFile {
         try writeStreaming(sim, to: path)
     }
 
-    /// Reads and verifies a model file.
-    public static func read(_ path: String) throws -> FittedSimulator {
+    /// Reads and verifies a model file; its method must be one of `registry`'s.
+    public static func read(_ path: String, registry: MethodRegistry = .builtIn) throws -> FittedSimulator {
         let file = try MappedFile(path)
-        return try decode(UnsafeRawBufferPointer(file.buffer), source: path)
+        return try decode(UnsafeRawBufferPointer(file.buffer), source: path, registry: registry)
     }
 
     /// The file's bytes.
@@ -90,7 +90,7 @@ public enum ModelFile {
         }
         func strings(_ a: [String]) -> String { "[" + a.map(JSONText.quoted).joined(separator: ",") + "]" }
         var header = "{\"format\":\"\(formatName)\",\"version\":\(version)"
-        header += ",\"method\":\(JSONText.quoted(sim.method)),\"form\":\(JSONText.quoted(sim.form.rawValue)),\"lambda\":\(lambda)"
+        header += ",\"method\":\(JSONText.quoted(sim.method.name)),\"form\":\(JSONText.quoted(sim.form.rawValue)),\"lambda\":\(lambda)"
         header += ",\"train_ids\":\(strings(sim.trainIDs)),\"test_ids\":\(strings(sim.testIDs))"
         header += ",\"seen\":[" + sim.seen.map { $0 ? "true" : "false" }.joined(separator: ",") + "]"
         header += ",\"fitted_on\":\(strings(sim.fittedOn))"
@@ -123,12 +123,22 @@ public enum ModelFile {
         return String(repeating: "0", count: 16 - s.count) + s
     }
 
-    /// Decodes and verifies model-file bytes; `source` names them in errors.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws -> FittedSimulator {
+    /// Decodes and verifies model-file bytes; `source` names them in errors, `registry` the
+    /// methods the file may name. Steps: the magic line, the header line and its checksum, the
+    /// header's fields, the payload.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, source: String,
+                              registry: MethodRegistry = .builtIn) throws -> FittedSimulator {
+        let (fileVersion, headerStart) = try magicLine(bytes, source: source)
+        let header = try headerLine(bytes, start: headerStart, source: source)
+        let fields = try headerFields(header, fileVersion: fileVersion, source: source, registry: registry)
+        return try payload(bytes, start: header.payloadStart, fields: fields, source: source)
+    }
+
+    /// Line 1: the magic and the format version; returns the version and where line 2 starts.
+    private static func magicLine(_ bytes: UnsafeRawBufferPointer, source: String) throws -> (version: Int, next: Int) {
         func fail(_ line: Int?, _ m: String) -> SimfluenceError { .input(file: source, line: line, message: m) }
         let n = bytes.count
         guard n > 0 else { throw fail(nil, "empty file: expected a simfluence model (first line '\(magic) \(version)')") }
-        // Line 1: magic and version.
         let prefix = Array("\(magic) ".utf8)
         let head = Array(bytes.prefix(prefix.count))
         guard head == Array(prefix.prefix(head.count)), n > prefix.count else {
@@ -149,8 +159,22 @@ public enum ModelFile {
         guard fileVersion <= version else {
             throw fail(1, "model format version \(fileVersion) was written by a newer simfluence; this build reads version \(version)")
         }
-        // Line 2: the JSON header, ending with the checksum field.
-        let headerStart = nl1 + 1
+        return (fileVersion, nl1 + 1)
+    }
+
+    /// The parsed header line, verified against the payload size and the checksum.
+    private struct HeaderLine {
+        var members: [JSONMember]
+        var payload: [JSONMember]
+        var payloadBytes: Int
+        var payloadStart: Int
+    }
+
+    /// Line 2: the JSON header ending with the checksum field; checks the payload's size and the
+    /// checksum over the whole file.
+    private static func headerLine(_ bytes: UnsafeRawBufferPointer, start headerStart: Int, source: String) throws -> HeaderLine {
+        func fail(_ line: Int?, _ m: String) -> SimfluenceError { .input(file: source, line: line, message: m) }
+        let n = bytes.count
         guard let nl2 = bytes[headerStart...].firstIndex(of: 0x0A) else {
             throw fail(2, "truncated: the header line is incomplete (the file ends after \(n) bytes)")
         }
@@ -174,12 +198,8 @@ public enum ModelFile {
         }
         let ctx = JSONReadContext(file: source)
         let members = try ctx.object(header, "the header")
-        func field(_ k: String) throws -> JSONNode { try ctx.field(members, k, in: "the header", line: 2) }
-        let payload = try ctx.object(try field("payload"), "\"payload\"")
-        func payloadField(_ k: String) throws -> Int {
-            try ctx.int(try ctx.field(payload, k, in: "\"payload\"", line: 2), "\"payload\".\"\(k)\"")
-        }
-        let payloadBytes = try payloadField("bytes")
+        let payload = try ctx.object(try ctx.field(members, "payload", in: "the header", line: 2), "\"payload\"")
+        let payloadBytes = try ctx.int(try ctx.field(payload, "bytes", in: "\"payload\"", line: 2), "\"payload\".\"bytes\"")
         let payloadStart = nl2 + 1
         let found = n - payloadStart
         if found < payloadBytes {
@@ -195,7 +215,26 @@ public enum ModelFile {
         guard storedHex == hex16(h) else {
             throw fail(nil, "checksum mismatch (stored \(checksumPrefix)\(storedHex), computed \(checksumPrefix)\(hex16(h))): the file is corrupted")
         }
-        // The checksum holds, so what follows checks a file another program may have written.
+        return HeaderLine(members: members, payload: payload, payloadBytes: payloadBytes, payloadStart: payloadStart)
+    }
+
+    /// The header's fields, checked against each other (the checksum holds, so what follows
+    /// checks a file another program may have written).
+    private struct HeaderFields {
+        var method: MethodName, form: RecurrenceForm, lambda: Double?
+        var trainIDs: [String], testIDs: [String], seen: [Bool], fittedOn: [String]
+        var provenance: FitProvenance
+        var startingStep: Int, startingLosses: [Double]
+        var stepColumns = 0, bounded = false, carry = 0.0
+        var payloadBytes: Int
+    }
+
+    private static func headerFields(_ header: HeaderLine, fileVersion: Int, source: String,
+                                     registry: MethodRegistry) throws -> HeaderFields {
+        func fail(_ line: Int?, _ m: String) -> SimfluenceError { .input(file: source, line: line, message: m) }
+        let ctx = JSONReadContext(file: source)
+        let members = header.members
+        func field(_ k: String) throws -> JSONNode { try ctx.field(members, k, in: "the header", line: 2) }
         guard try ctx.string(try field("format"), "\"format\"") == formatName else {
             throw fail(2, "expected \"format\": \"\(formatName)\"")
         }
@@ -203,24 +242,15 @@ public enum ModelFile {
         guard headerVersion == fileVersion else {
             throw fail(2, "the header says version \(headerVersion) but the first line says \(fileVersion)")
         }
-        let method = try ctx.string(try field("method"), "\"method\"")
+        let methodText = try ctx.string(try field("method"), "\"method\"")
+        guard let method = registry.method(named: methodText) else {
+            throw fail(2, "unknown \"method\" \"\(JSONText.abbreviated(methodText))\": this build knows \(registry.methods.map(\.name).joined(separator: ", "))")
+        }
         let formText = try ctx.string(try field("form"), "\"form\"")
         guard let form = RecurrenceForm(rawValue: formText) else {
             throw fail(2, "unknown \"form\" \"\(formText)\": expected one of \(RecurrenceForm.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let lambdaNode = try field("lambda")
-        let lambda: Double?
-        switch lambdaNode.value {
-        case .null: lambda = nil
-        case .string("nan"): lambda = .nan
-        case .string("inf"): lambda = .infinity
-        case .string("-inf"): lambda = -.infinity
-        default:
-            guard let l = lambdaNode.value.double else {
-                throw fail(2, "expected \"lambda\" to be a number or null, found \(lambdaNode.value.kind)")
-            }
-            lambda = l
-        }
+        let lambda = try lambdaField(try field("lambda"), fail: fail)
         let trainIDs = try ctx.array(try field("train_ids"), "\"train_ids\"").map { try ctx.id($0, "each of \"train_ids\"") }
         let testIDs = try ctx.array(try field("test_ids"), "\"test_ids\"").map { try ctx.id($0, "each of \"test_ids\"") }
         let seen = try ctx.array(try field("seen"), "\"seen\"").map { node -> Bool in
@@ -230,6 +260,12 @@ public enum ModelFile {
         let fittedOn = try ctx.array(try field("fitted_on"), "\"fitted_on\"").map { try ctx.string($0, "each of \"fitted_on\"") }
         var metadata: [String: String] = [:]
         if let node = members["metadata"], !node.value.isNull { metadata = try ctx.metadata(node, "\"metadata\"") }
+        let provenance: FitProvenance
+        do {
+            provenance = try FitProvenance(metadata: metadata)
+        } catch SimfluenceError.invalidArgument(let message) {
+            throw fail(2, message)
+        }
         // Where a simulation without given starting losses starts. Models written before these
         // fields existed would silently start every simulation from a loss of 0: refuse them.
         guard members["starting_losses"] != nil, members["starting_step"] != nil else {
@@ -249,9 +285,10 @@ public enum ModelFile {
         guard startingLosses.count == testIDs.count else {
             throw fail(2, "\"starting_losses\" has \(startingLosses.count) values for \(testIDs.count) test ids")
         }
-        let encoding = try ctx.string(try ctx.field(payload, "encoding", in: "\"payload\"", line: 2), "\"payload\".\"encoding\"")
+        let encoding = try ctx.string(try ctx.field(header.payload, "encoding", in: "\"payload\"", line: 2), "\"payload\".\"encoding\"")
         guard encoding == "float64-le" else { throw fail(2, "unsupported payload encoding \"\(encoding)\": expected \"float64-le\"") }
-        let rows = try payloadField("rows"), columns = try payloadField("columns")
+        let rows = try ctx.int(try ctx.field(header.payload, "rows", in: "\"payload\"", line: 2), "\"payload\".\"rows\"")
+        let columns = try ctx.int(try ctx.field(header.payload, "columns", in: "\"payload\"", line: 2), "\"payload\".\"columns\"")
         guard rows == testIDs.count, columns == trainIDs.count else {
             throw fail(2, "the payload is \(rows) x \(columns) but there are \(testIDs.count) test ids and \(trainIDs.count) training ids")
         }
@@ -265,55 +302,74 @@ public enum ModelFile {
         if let dup = NativeLogReader.firstDuplicate(testIDs) {
             throw fail(2, "test id \(JSONText.abbreviated(dup)) appears twice in \"test_ids\"")
         }
-        var stepColumns = 0, bounded = false, carry = 0.0
+        var fields = HeaderFields(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs, seen: seen,
+                                  fittedOn: fittedOn, provenance: provenance, startingStep: startingStep,
+                                  startingLosses: startingLosses, payloadBytes: header.payloadBytes)
         if let node = members["extended"], !node.value.isNull {
             let ext = try ctx.object(node, "\"extended\"")
-            stepColumns = try ctx.int(try ctx.field(ext, "step_columns", in: "\"extended\"", line: 2), "\"extended\".\"step_columns\"")
-            if let bn = ext["bounds"], case .bool(let b) = bn.value { bounded = b }
+            fields.stepColumns = try ctx.int(try ctx.field(ext, "step_columns", in: "\"extended\"", line: 2), "\"extended\".\"step_columns\"")
+            if let bn = ext["bounds"], case .bool(let b) = bn.value { fields.bounded = b }
             if let cn = ext["carry"], !cn.value.isNull {
                 guard let c = cn.value.double, c >= 0 && c < 1 else {
                     throw fail(2, "\"extended\".\"carry\" must be a number in [0, 1)")
                 }
-                carry = c
+                fields.carry = c
             }
-            guard stepColumns >= 0 && stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
+            guard fields.stepColumns >= 0 && fields.stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
         }
+        return fields
+    }
+
+    /// `"lambda"`: a number, null, or "nan" / "inf" / "-inf".
+    private static func lambdaField(_ node: JSONNode, fail: (Int?, String) -> SimfluenceError) throws -> Double? {
+        switch node.value {
+        case .null: return nil
+        case .string("nan"): return .nan
+        case .string("inf"): return .infinity
+        case .string("-inf"): return -.infinity
+        default:
+            guard let l = node.value.double else {
+                throw fail(2, "expected \"lambda\" to be a number or null, found \(node.value.kind)")
+            }
+            return l
+        }
+    }
+
+    /// The payload: A and B, then the step terms and the loss bounds of extended simulators.
+    private static func payload(_ bytes: UnsafeRawBufferPointer, start payloadStart: Int, fields f: HeaderFields,
+                                source: String) throws -> FittedSimulator {
+        let rows = f.testIDs.count, columns = f.trainIDs.count
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
         let (abBytes, o2) = cells.multipliedReportingOverflow(by: 16)
-        let (stepCells, o3) = rows.multipliedReportingOverflow(by: stepColumns)
-        let extraBytes = (2 * stepCells + (bounded ? 2 * rows : 0)) * 8
+        let (stepCells, o3) = rows.multipliedReportingOverflow(by: f.stepColumns)
+        let extraBytes = (2 * stepCells + (f.bounded ? 2 * rows : 0)) * 8
         let expected = abBytes + extraBytes
-        guard !o1, !o2, !o3, expected == payloadBytes else {
-            throw fail(2, "the payload should hold 2 x \(rows) x \(columns) float64 values (\(expected) bytes), but the header says \(payloadBytes) bytes")
-        }
-        func matrix(at start: Int) -> Matrix {
-            var storage = [Double](repeating: 0, count: cells)
-            for k in 0..<cells {
-                storage[k] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8 * k, as: UInt64.self)))
-            }
-            return Matrix(rows: rows, columns: columns, storage: storage)
+        guard !o1, !o2, !o3, expected == f.payloadBytes else {
+            throw SimfluenceError.input(file: source, line: 2, message:
+                "the payload should hold 2 x \(rows) x \(columns) float64 values (\(expected) bytes), but the header says \(f.payloadBytes) bytes")
         }
         func values(at start: Int, count: Int) -> [Double] {
             (0..<count).map { k in
                 Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 8 * k, as: UInt64.self)))
             }
         }
-        var sim = FittedSimulator(method: method, form: form, lambda: lambda, trainIDs: trainIDs, testIDs: testIDs,
-                                  a: matrix(at: payloadStart), b: matrix(at: payloadStart + 8 * cells),
-                                  seen: seen, fittedOn: fittedOn, startingStep: startingStep, startingLosses: startingLosses,
-                                  metadata: metadata)
+        var sim = FittedSimulator(method: f.method, form: f.form, lambda: f.lambda, trainIDs: f.trainIDs, testIDs: f.testIDs,
+                                  a: Matrix(rows: rows, columns: columns, storage: values(at: payloadStart, count: cells)),
+                                  b: Matrix(rows: rows, columns: columns, storage: values(at: payloadStart + 8 * cells, count: cells)),
+                                  seen: f.seen, fittedOn: f.fittedOn, startingStep: f.startingStep,
+                                  startingLosses: f.startingLosses, provenance: f.provenance)
         var offset = payloadStart + 16 * cells
-        if stepColumns > 0 {
-            sim.stepAlpha = Matrix(rows: rows, columns: stepColumns, storage: values(at: offset, count: stepCells))
+        if f.stepColumns > 0 {
+            sim.stepAlpha = Matrix(rows: rows, columns: f.stepColumns, storage: values(at: offset, count: stepCells))
             offset += 8 * stepCells
-            sim.stepBeta = Matrix(rows: rows, columns: stepColumns, storage: values(at: offset, count: stepCells))
+            sim.stepBeta = Matrix(rows: rows, columns: f.stepColumns, storage: values(at: offset, count: stepCells))
             offset += 8 * stepCells
         }
-        if bounded {
+        if f.bounded {
             sim.lossLower = values(at: offset, count: rows)
             sim.lossUpper = values(at: offset + 8 * rows, count: rows)
         }
-        sim.carry = carry
+        sim.carry = f.carry
         return sim
     }
 }

@@ -24,7 +24,7 @@ struct Attribute: ParsableCommand {
     var model: String?
 
     @Option(help: "The method to fit on RUNS' training runs when no --model is given.")
-    var method: MethodName = .simfluence(.linear)
+    var method: MethodName = .linear
 
     @Option(name: .customLong("curriculum"), help: "A reference curriculum (repeatable); default: RUNS' held-out runs.")
     var curricula: [String] = []
@@ -66,7 +66,6 @@ struct Attribute: ParsableCommand {
             simulator = try ModelFile.read(model)
         } else if let log, let split, let runs {
             let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
-            _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
             let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
             simulator = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs,
                                               threads: compute.threadCount).simulator
@@ -154,7 +153,7 @@ struct Attribute: ParsableCommand {
                      }))])
         }
         return JSON.object([
-            ("method", .string(s.method)),
+            ("method", .string(s.method.name)),
             ("effect", .string("simulated final loss with the example minus without it, averaged over the references; negative = the example helps (lowers the test loss)")),
             ("references", .array(references.map { .string($0) })),
             ("tests", .array(tests)),

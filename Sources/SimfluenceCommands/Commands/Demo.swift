@@ -54,10 +54,10 @@ struct Demo: ParsableCommand {
         progress.begin("fitting Simfluence and classic methods, scoring on held-out runs")
         let split = try HoldoutSplit.last(holdout, of: log)
         let inputs = MethodInputs(lambda: try demoLambda(), gradients: gradients)
-        let result = try Evaluator.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
-                                            unseen: .zero, threads: threads)
-        let extras = try ExtendedEvaluationExtras.compute(result, methods: MethodName.allCases, log: log, split: split, inputs: inputs,
-                                                          unseen: .zero, replicates: nil, threads: threads)
+        let result = try FitPipeline.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
+                                              unseen: .zero, threads: threads)
+        let extras = try ExtendedEvaluationExtras.compute(result, log: log, split: split, inputs: inputs,
+                                                          replicates: nil, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
         try AtomicFile.write(Data((EvaluationJSON.make(result, extra: extras.json).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }

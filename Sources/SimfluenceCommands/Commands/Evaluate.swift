@@ -12,7 +12,7 @@ struct Evaluate: ParsableCommand {
             ± std over run x test-example trajectories), final-step MSE, Spearman across test \
             examples (per held-out run, mean ± std) and Spearman across runs (per test example, \
             mean; needs 3 or more held-out runs). \
-            Example: simfluence evaluate Fixtures/tiny-log --method linear --method additive --holdout 3
+            Example: simfluence evaluate Examples/tiny-gptdynamics --method linear --method additive --holdout 3
             """)
 
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
@@ -20,7 +20,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(name: .customLong("method"), help: ArgumentHelp(
         "A simulator to score (repeatable), or 'all'.",
-        discussion: "linear, additive, multiplicative (Simfluence); linear-pooled, linear-time, linear-rollout, linear-carry (Docs/Methods.md); tracin-cp, grad-dot, influence and their -scaled forms (need gradient features); 'all' scores every method the inputs allow.",
+        discussion: MethodRegistry.builtIn.helpText + "; 'all' scores every method the inputs allow (Docs/Methods.md).",
         valueName: "name"))
     var methods: [String] = ["linear"]
 
@@ -51,15 +51,13 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let log = try LogReader.read(runs)
-        var split = try holdout.split(log)
+        let split = try holdout.split(log)
         let gradients = try gradientOptions.features(forLog: runs)
         let chosen = try MethodSelection.resolve(methods, gradientsAvailable: gradients != nil)
         var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
         inputs.every = try subsampling.every(for: log)
-        split.training = LossSubsampling.interpolated(split.training, every: inputs.every)
-        for m in chosen { try Robustness.requireFitMemory(m, log: log, runs: split.training, lambda: inputs.lambda, threads: compute.threadCount) }
-        let result = try Evaluator.evaluate(chosen, log: log, split: split, inputs: inputs,
-                                            unseen: unseen, threads: compute.threadCount)
+        let result = try FitPipeline.evaluate(chosen, log: log, split: split, inputs: inputs,
+                                              unseen: unseen, threads: compute.threadCount)
         for entry in result.results {
             guard let s = entry.fit?.selection else { continue }
             if verbose {
@@ -68,8 +66,8 @@ struct Evaluate: ParsableCommand {
             }
             warnIfAtGridEdge(s, method: entry.scores.method)
         }
-        let extras = try ExtendedEvaluationExtras.compute(result, methods: chosen, log: log, split: split, inputs: inputs,
-                                                          unseen: unseen, replicates: bootstrap.bootstrap,
+        let extras = try ExtendedEvaluationExtras.compute(result, log: log, split: split, inputs: inputs,
+                                                          replicates: bootstrap.bootstrap,
                                                           seed: bootstrap.bootstrapSeed, threads: compute.threadCount)
         if let intervals { try extras.writeIntervals(to: intervals, split: split, testIDs: log.testIDs) }
         if let predictions {

@@ -9,7 +9,7 @@ struct Fit: ParsableCommand {
         discussion: """
             Fits one ridge problem per test example on every step of every run in RUNS (teacher \
             forcing), the objective of Simfluence-Linear or its additive or multiplicative \
-            variant. Example: simfluence fit Fixtures/tiny-log --method linear -o model.simfluence
+            variant. Example: simfluence fit Examples/tiny-gptdynamics --method linear -o model.simfluence
 
             With --shard K/N only slice K of N of the test set is fitted (see Docs/Sharding.md); \
             with --lambda auto every shard cross-validates on all test examples, so all shards \
@@ -19,8 +19,9 @@ struct Fit: ParsableCommand {
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
     var runs: String
 
-    @Option(help: "The simulator to fit: linear, additive, multiplicative, or a classic method (tracin-cp, grad-dot, influence, and -scaled forms; these need gradient features).")
-    var method: MethodName = .simfluence(.linear)
+    @Option(help: ArgumentHelp("The simulator to fit (default linear).",
+                               discussion: MethodRegistry.builtIn.helpText, valueName: "name"))
+    var method: MethodName = .linear
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the fitted model (written atomically).")
     var output: String
@@ -34,8 +35,8 @@ struct Fit: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Fit only slice K of N of the test set (contiguous slices, K from 1); join the parts with `simfluence merge`.",
-        valueName: "K/N"))
-    var shard: String?
+        valueName: "K/N"), transform: ShardSpec.parseArgument)
+    var shard: ShardSpec?
 
     @Flag(help: "Print the lambda grid and cross-validation scores.")
     var verbose = false
@@ -43,27 +44,25 @@ struct Fit: ParsableCommand {
     @Flag(help: "Print a JSON summary instead of text.")
     var json = false
 
+    /// Refuses, while parsing, a --solver or --shard the method does not take.
+    func validate() throws {
+        let d = method.descriptor
+        if !d.solvers.contains(solverOptions.solver) {
+            throw ValidationError("\(method) does not take --solver \(solverOptions.solver.rawValue) (it takes \(d.solvers.sorted().map(\.rawValue).joined(separator: ", ")))")
+        }
+        if shard != nil, case .unsupported(let why) = d.sharding {
+            throw ValidationError("\(method) cannot be fitted with --shard: \(why)")
+        }
+    }
+
     func run() throws {
-        let spec = try shard.map { try ShardSpec(parsing: $0) }
         let log = try LogReader.read(runs)
         let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
-        _ = try MethodSelection.resolve([method.name], gradientsAvailable: gradients != nil)
         var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
         inputs.every = try subsampling.every(for: log)
-        inputs.solver = try solverOptions.choice()
-        let tests = spec.map { Array($0.range(tests: log.testIDs.count)) }
-        try Robustness.requireFitMemory(method, log: log, runs: log.runs, lambda: inputs.lambda, threads: compute.threadCount,
-                                        solver: inputs.solver)
-        let fit = try MethodFitting.fit(method, log: log, runs: LossSubsampling.interpolated(log.runs, every: inputs.every),
-                                        inputs: inputs, tests: tests, threads: compute.threadCount)
-        try Robustness.requireFiniteParameters(fit.simulator)
-        var simulator = fit.simulator
-        simulator.metadata["log"] = runs
-        simulator.metadata[ShardMerge.fingerprintKey] = LogFingerprint.compute(log)
-        if let spec {
-            simulator.metadata[ShardMerge.shardKey] = spec.description
-            simulator.metadata[ShardMerge.totalTestsKey] = String(log.testIDs.count)
-        }
+        inputs.solver = solverOptions.choice
+        let fit = try FitPipeline.fit(method, log: log, inputs: inputs, shard: shard, logPath: runs, threads: compute.threadCount)
+        let simulator = fit.simulator
         try ModelFile.write(simulator, to: output)
         if let s = fit.selection { warnIfAtGridEdge(s, method: method.name) }
         if json {
@@ -71,19 +70,19 @@ struct Fit: ParsableCommand {
                 ("method", .string(method.name)), ("lambda", .number(simulator.lambda)),
                 ("runs", .number(Double(log.runs.count))), ("train_examples", .number(Double(log.trainIDs.count))),
                 ("test_examples", .number(Double(log.testIDs.count))), ("seconds", .number(fit.seconds)),
-                ("output", .string(output)), ("shard", spec.map { .string($0.description) } ?? .null),
+                ("output", .string(output)), ("shard", shard.map { .string($0.description) } ?? .null),
             ]
             if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
             print(JSON.object(object).rendered())
         } else {
             if verbose, let s = fit.selection { printSelection(s) }
             let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
-            let slice = spec.map { " (shard \($0): \(simulator.testIDs.count) of them)" } ?? ""
+            let slice = shard.map { " (shard \($0): \(simulator.testIDs.count) of them)" } ?? ""
             print("fitted \(method.name) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
             if let lambda = simulator.lambda {
                 print("lambda = \(Format.number(lambda)) (\(how)); \(Format.seconds(fit.seconds))")
             } else {
-                print("scores from gradient features; scale = \(simulator.metadata["scale"] ?? "1 (raw)"); \(Format.seconds(fit.seconds))")
+                print("scores from gradient features; scale = \(simulator.provenance.scale.map { String($0.scale) } ?? "1 (raw)"); \(Format.seconds(fit.seconds))")
             }
             print("wrote \(output)")
         }

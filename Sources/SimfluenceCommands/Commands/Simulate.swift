@@ -72,13 +72,12 @@ struct Simulate: ParsableCommand {
         let applied = Array(batches[start...])
         let resolved = try simulator.resolve(applied, unseen: unseen, source: curriculum, firstStep: start + 1)
         let losses = simulator.simulate(resolved, initial: startLosses, tests: columns, firstStep: start + 1)
-        try Robustness.requireFiniteRollout(losses, simulator: simulator, columns: columns, start: start, source: model)
+        try FitChecks.requireFiniteRollout(losses, simulator: simulator, columns: columns, start: start, source: model)
         let bands = try bootstrap.bootstrap.map { b in
-            try SimulateBootstrap.intervals(simulator, logPath: log, batches: resolved, firstStep: start + 1, initial: startLosses,
-                                            columns: columns, replicates: b, seed: bootstrap.bootstrapSeed)
+            try SimulationBootstrap.intervals(simulator, logPath: log, batches: resolved, firstStep: start + 1, initial: startLosses,
+                                              columns: columns, replicates: b, seed: bootstrap.bootstrapSeed)
         }
-        var text = json ? jsonText(simulator, columns, losses, start) : csvText(simulator, columns, losses, start)
-        if let bands { text = json ? SimulateBootstrap.json(text, bands) : SimulateBootstrap.csv(text, bands) }
+        let text = json ? jsonText(simulator, columns, losses, start, bands) : csvText(simulator, columns, losses, start, bands)
         if let output {
             try AtomicFile.write(Data(text.utf8), to: output)
         } else {
@@ -86,23 +85,37 @@ struct Simulate: ParsableCommand {
         }
     }
 
-    private func csvText(_ sim: FittedSimulator, _ columns: [Int], _ losses: Matrix, _ start: Int) -> String {
-        var out = "test_id,step,loss\n"
+    /// CSV test_id,step,loss (and lower,upper with bootstrap bands), test by test, step by step.
+    private func csvText(_ sim: FittedSimulator, _ columns: [Int], _ losses: Matrix, _ start: Int,
+                         _ bands: (lower: Matrix, upper: Matrix)?) -> String {
+        var out = bands == nil ? "test_id,step,loss\n" : "test_id,step,loss,lower,upper\n"
         for (c, z) in columns.enumerated() {
             let id = CSV.field(sim.testIDs[z])
-            for r in 0..<losses.rows { out += "\(id),\(start + r),\(losses[r, c])\n" }
+            for r in 0..<losses.rows {
+                out += "\(id),\(start + r),\(losses[r, c])"
+                if let bands { out += ",\(bands.lower[r, c]),\(bands.upper[r, c])" }
+                out += "\n"
+            }
         }
         return out
     }
 
-    private func jsonText(_ sim: FittedSimulator, _ columns: [Int], _ losses: Matrix, _ start: Int) -> String {
+    /// One JSON object; with bootstrap bands, "interval", "lower" and "upper" (per trajectory) follow.
+    private func jsonText(_ sim: FittedSimulator, _ columns: [Int], _ losses: Matrix, _ start: Int,
+                          _ bands: (lower: Matrix, upper: Matrix)?) -> String {
         let trajectories: [JSON] = columns.enumerated().map { c, z in
             .object([("test_id", .string(sim.testIDs[z])), ("loss", .array(losses.column(c).map { .number($0) }))])
         }
-        return JSON.object([
-            ("method", .string(sim.method)), ("start_step", .number(Double(start))),
+        var members: [(String, JSON)] = [
+            ("method", .string(sim.method.name)), ("start_step", .number(Double(start))),
             ("steps", .number(Double(losses.rows - 1))), ("trajectories", .array(trajectories)),
-        ]).rendered() + "\n"
+        ]
+        if let bands {
+            func perTrajectory(_ m: Matrix) -> JSON { .array((0..<m.columns).map { c in .array(m.column(c).map { .number($0) }) }) }
+            members += [("interval", .string("bootstrap 10th-90th percentile, per trajectory")),
+                        ("lower", perTrajectory(bands.lower)), ("upper", perTrajectory(bands.upper))]
+        }
+        return JSON.object(members).rendered() + "\n"
     }
 }
 

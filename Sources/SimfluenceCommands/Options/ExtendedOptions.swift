@@ -11,11 +11,9 @@ struct SubsamplingOptions: ParsableArguments {
         valueName: "k"))
     var every: Int?
 
-    /// The subsampling in force for `log`.
+    /// The subsampling in force for `log` (see ``LossSubsampling/every(requested:log:)``).
     func every(for log: TrainingLog) throws -> Int? {
-        let k = every ?? log.metadata["loss_every"].flatMap { Int($0) }
-        if let k, k < 1 { throw ValidationError("--every must be at least 1 (got \(k))") }
-        return (k ?? 1) > 1 ? k : nil
+        try LossSubsampling.every(requested: every, log: log)
     }
 }
 
@@ -43,24 +41,15 @@ struct ExtendedEvaluationExtras {
     var intervals: [String: BootstrapIntervals] = [:]
     var replicates: Int?
 
-    static func compute(_ result: EvaluationResult, methods: [MethodName], log: TrainingLog, split: HoldoutSplit,
-                        inputs: MethodInputs, unseen: UnseenPolicy, replicates: Int?, seed: UInt64 = 0,
+    static func compute(_ result: EvaluationResult, log: TrainingLog, split: HoldoutSplit,
+                        inputs: MethodInputs, replicates: Int?, seed: UInt64 = 0,
                         threads: Int) throws -> ExtendedEvaluationExtras {
         var extras = ExtendedEvaluationExtras()
         extras.replicates = replicates
-        for (method, entry) in zip(methods, result.results) {
-            guard let sim = entry.fit?.simulator else { continue }
-            if sim.isExtended {
-                var count = 0
-                for run in split.heldOut {
-                    let batches = run.simulatedBatches.map { $0.filter { sim.seen[$0] } }
-                    count += sim.simulateExtended(batches, initial: run.initialLosses, firstStep: run.firstLossStep + 1).clamped
-                }
-                extras.clamped[entry.scores.method] = count
-            }
-            if let b = replicates {
-                let iv = try Bootstrap.heldOut(method, fitted: sim, log: log, training: split.training, heldOut: split.heldOut,
-                                               inputs: inputs, replicates: b, seed: seed, threads: threads)
+        for entry in result.results {
+            extras.clamped[entry.scores.method] = entry.clamped
+            if let b = replicates, let iv = try FitPipeline.bootstrapHeldOut(entry, log: log, split: split, inputs: inputs,
+                                                                        replicates: b, seed: seed, threads: threads) {
                 extras.intervals[entry.scores.method] = iv
                 extras.coverage[entry.scores.method] = Bootstrap.coverage(iv, heldOut: split.heldOut)
             }
@@ -109,66 +98,5 @@ struct ExtendedEvaluationExtras {
             }
         }
         try AtomicFile.write(Data(text.utf8), to: path)
-    }
-}
-
-/// `simulate --bootstrap B`: per-step intervals from refitting the model's method on B
-/// resamples of the runs it was fitted on (see ``Bootstrap``).
-enum SimulateBootstrap {
-    /// Lower and upper bounds (predictive interval), (steps + 1) x columns.
-    static func intervals(_ sim: FittedSimulator, logPath: String?, batches: [[Int]], firstStep: Int, initial: [Double],
-                          columns: [Int], replicates: Int, seed: UInt64) throws -> (lower: Matrix, upper: Matrix) {
-        guard let path = logPath ?? sim.metadata["log"] else {
-            throw ValidationError("--bootstrap needs the log the model was fitted on: pass --log DIR")
-        }
-        guard let method = MethodName(sim.method) else {
-            throw ValidationError("--bootstrap: the model's method '\(sim.method)' is not one this build can refit")
-        }
-        let log = try LogReader.read(path)
-        guard log.trainIDs == sim.trainIDs, log.testIDs == sim.testIDs else {
-            throw SimfluenceError.invalidArgument("--bootstrap: \(path) is not the log the model was fitted on (its training or test ids differ)")
-        }
-        var inputs = MethodInputs(lambda: .fixed(sim.lambda ?? 0))
-        inputs.every = sim.metadata["observed_every"].flatMap { Int($0) }
-        if method.needsGradients {
-            inputs.gradients = try GradientOptions().features(forLog: path)
-        }
-        let runs = LossSubsampling.interpolated(log.runs(named: Set(sim.fittedOn)), every: inputs.every)
-        // Targets use every test example's start; only the requested columns are reported.
-        var start = sim.startingLosses
-        for (c, z) in columns.enumerated() { start[z] = initial[c] }
-        let iv = try Bootstrap.intervals(method, fitted: sim, log: log, runs: runs, inputs: inputs,
-                                         targets: [(batches, firstStep, start)], replicates: replicates, seed: seed)
-        var lower = Matrix(rows: batches.count + 1, columns: columns.count), upper = lower
-        for r in 0..<lower.rows {
-            for (c, z) in columns.enumerated() {
-                lower[r, c] = iv.lower[0][r, z]
-                upper[r, c] = iv.upper[0][r, z]
-            }
-        }
-        return (lower, upper)
-    }
-
-    /// Adds ",lower,upper" columns to simulate's CSV (same row order: test by test, step by step).
-    static func csv(_ text: String, _ bands: (lower: Matrix, upper: Matrix)) -> String {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if lines.last == "" { lines.removeLast() }
-        var out = lines[0] + ",lower,upper\n"
-        let rows = bands.lower.rows
-        for (k, line) in lines.dropFirst().enumerated() {
-            let c = k / rows, r = k % rows
-            out += line + ",\(bands.lower[r, c]),\(bands.upper[r, c])\n"
-        }
-        return out
-    }
-
-    /// Adds "lower" and "upper" arrays (per trajectory, in order) to simulate's JSON.
-    static func json(_ text: String, _ bands: (lower: Matrix, upper: Matrix)) -> String {
-        let lower = JSON.array((0..<bands.lower.columns).map { c in .array(bands.lower.column(c).map { .number($0) }) })
-        let upper = JSON.array((0..<bands.upper.columns).map { c in .array(bands.upper.column(c).map { .number($0) }) })
-        var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        body.removeLast()
-        return body + ",\"interval\":\"bootstrap 10th-90th percentile, per trajectory\",\"lower\":" + lower.rendered()
-            + ",\"upper\":" + upper.rendered() + "}\n"
     }
 }

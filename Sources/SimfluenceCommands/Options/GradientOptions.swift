@@ -17,12 +17,7 @@ struct GradientOptions: ParsableArguments {
     /// (beside runs/), else nil.
     func features(forLog logPath: String) throws -> GradientFeatures? {
         if let gradients { return try GradientFeaturesFile.read(gradients) }
-        let root = URL(fileURLWithPath: logPath)
-        for candidate in [root, root.deletingLastPathComponent()] {
-            let dir = candidate.appendingPathComponent(GradientFeaturesFile.folderName).path
-            if GradientFeaturesFile.isPresent(dir) { return try GradientFeaturesFile.read(dir) }
-        }
-        return nil
+        return try GradientFeaturesFile.find(forLog: logPath)
     }
 
     func validate() throws {

@@ -9,3 +9,23 @@ extension MethodName: ExpressibleByArgument {
 extension UnseenPolicy: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
+
+extension SolverKind: ExpressibleByArgument {}
+
+extension ShardSpec {
+    /// Parses `--shard K/N`, with the library's message on a malformed or out-of-range value.
+    static func parseArgument(_ text: String) throws -> ShardSpec {
+        do {
+            return try ShardSpec(parsing: text)
+        } catch SimfluenceError.invalidArgument(let message) {
+            throw ValidationError(message)
+        }
+    }
+}
+
+extension MethodRegistry {
+    /// The methods as a help paragraph: "name: summary" per method.
+    var helpText: String {
+        helpLines.joined(separator: "; ")
+    }
+}

@@ -4,24 +4,26 @@ import Simfluence
 /// How `fit` solves the ridge normal equations.
 struct SolverOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Ridge solver: auto (dense exact Cholesky for up to \(RidgeFit.denseUnknownLimit) unknowns per test example, else conjugate gradients), dense, or cg.",
+        "Ridge solver: auto (dense exact Cholesky for up to \(RidgeFit.denseUnknownLimit) unknowns per test example, else conjugate gradients), dense, or cg. Only linear, additive and multiplicative take cg; the extended methods take auto or dense, the classic methods auto.",
         valueName: "auto|dense|cg"))
-    var solver: String = "auto"
+    var solver: SolverKind = .auto
 
     @Option(help: "Relative residual at which --solver cg stops (default \(RidgeFit.defaultIterativeTolerance)).")
     var cgTolerance: Double?
 
-    func choice() throws -> RidgeSolverChoice {
-        switch solver.lowercased() {
-        case "auto":
-            if cgTolerance != nil { throw ValidationError("--cg-tolerance needs --solver cg") }
-            return .automatic
-        case "dense": return .dense
-        case "cg", "iterative":
-            let t = cgTolerance ?? RidgeFit.defaultIterativeTolerance
+    func validate() throws {
+        if let t = cgTolerance {
+            guard solver == .cg else { throw ValidationError("--cg-tolerance needs --solver cg") }
             guard t.isFinite, t > 0 else { throw ValidationError("--cg-tolerance must be a number > 0") }
-            return .iterative(tolerance: t)
-        default: throw ValidationError("--solver must be auto, dense or cg (got '\(solver)')")
+        }
+    }
+
+    /// The solver choice the flags ask for.
+    var choice: RidgeSolverChoice {
+        switch solver {
+        case .auto: .automatic
+        case .dense: .dense
+        case .cg: .iterative(tolerance: cgTolerance ?? RidgeFit.defaultIterativeTolerance)
         }
     }
 }

@@ -1,5 +1,5 @@
 /// Classic training-data-attribution methods run as simulators of the additive form
-/// (SIMFLUENCE.md, "Existing TDA methods are special cases"): alpha = 1 and
+/// (Docs/SIMFLUENCE.md, "Existing TDA methods are special cases"): alpha = 1 and
 /// `L_t = L_{t-1} + sum_{i in c_t} B_i(z)`, with B the method's score.
 public enum ClassicMethod: String, Sendable, CaseIterable, Codable {
     /// TracIn-CP: `B_i = -sum_k eta_k g_i(k) . g_z(k)` over the saved checkpoints.
@@ -178,7 +178,7 @@ public enum ClassicScores {
             }
         }
 
-        var metadata: [String: String] = [
+        var details: [String: String] = [
             "classic_score": method.score.rawValue,
             "formula": formula(method.score),
             "gradient_dimension": String(features.dimension),
@@ -187,28 +187,28 @@ public enum ClassicScores {
         ]
         switch method.score {
         case .tracinCP:
-            metadata["step_weights"] = features.checkpoints.indices.map { String(features.stepWeight($0)) }.joined(separator: ",")
+            details["step_weights"] = features.checkpoints.indices.map { String(features.stepWeight($0)) }.joined(separator: ",")
         case .gradDot:
-            metadata["final_checkpoint_step"] = String(features.checkpoints[features.finalCheckpointIndex].step)
+            details["final_checkpoint_step"] = String(features.checkpoints[features.finalCheckpointIndex].step)
         case .influence:
-            metadata["final_checkpoint_step"] = String(features.checkpoints[features.finalCheckpointIndex].step)
-            metadata["damping"] = raw.damping.map { String($0) }
-            metadata["influence_solver"] = raw.solver?.rawValue
-            metadata["appearances"] = String(features.totalStepsCovered * features.batchSize)
+            details["final_checkpoint_step"] = String(features.checkpoints[features.finalCheckpointIndex].step)
+            details["damping"] = raw.damping.map { String($0) }
+            details["influence_solver"] = raw.solver?.rawValue
+            details["appearances"] = String(features.totalStepsCovered * features.batchSize)
         }
-        for (key, value) in features.metadata { metadata["gradients_" + key] = value }
+        for (key, value) in features.metadata { details["gradients_" + key] = value }
+        var provenance = FitProvenance(details: details)
         if method.isScaled {
             let fit = try fitScale(b, runs: trainingRuns, threads: threads)
             for k in b.storage.indices { b.storage[k] *= fit.scale }
-            metadata["scale"] = String(fit.scale)
-            metadata["scale_pairs"] = String(fit.pairs)
+            provenance.scale = ScaleRecord(scale: fit.scale, pairs: fit.pairs)
         }
-        return FittedSimulator(method: method.rawValue, form: .additive, lambda: nil, trainIDs: log.trainIDs,
+        return FittedSimulator(method: ClassicMethodDescriptor.of(method), form: .additive, lambda: nil, trainIDs: log.trainIDs,
                                testIDs: log.testIDs, a: Matrix(rows: tests, columns: n), b: b,
                                seen: columns.map { $0 != nil }, fittedOn: trainingRuns.map(\.name),
                                startingStep: trainingRuns.map(\.firstLossStep).min() ?? 0,
                                startingLosses: meanStartingLosses(trainingRuns, tests: Array(0..<tests)),
-                               metadata: metadata)
+                               provenance: provenance)
     }
 
     /// ``simulator(_:features:log:trainingRuns:damping:solver:threads:)`` wrapped as a

@@ -6,6 +6,9 @@ public struct MethodEvaluation: Sendable {
     public var predictions: [Matrix]
     /// The fitted method; nil for baselines.
     public var fit: MethodFit?
+    /// Simulated held-out losses the simulator clamped to its stored range, over every run and
+    /// test example; nil for baselines and for simulators without extended terms.
+    public var clamped: Int? = nil
 }
 
 /// The result of scoring methods and baselines on held-out runs.
@@ -29,10 +32,12 @@ public enum Evaluator {
         var results: [MethodEvaluation] = []
         for method in methods {
             let fit = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs, threads: threads)
-            let predictions = try HeldOutSimulation.predict(fit.simulator, heldOut: split.heldOut, unseen: unseen)
+            let rollouts = try HeldOutSimulation.simulate(fit.simulator, heldOut: split.heldOut, unseen: unseen)
+            let predictions = rollouts.map(\.losses)
             let scores = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
                                        predictions: predictions, heldOut: split.heldOut)
-            results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit))
+            let clamped = fit.simulator.isExtended ? rollouts.reduce(0) { $0 + $1.clamped } : nil
+            results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit, clamped: clamped))
         }
         for (name, predictions) in [("persistence", Baselines.persistence(split.heldOut)),
                                     ("mean-run", Baselines.meanRun(training: split.training, heldOut: split.heldOut))] {

@@ -16,6 +16,11 @@ public enum HeldOutSimulation {
     ///   batches. ``SimfluenceError/invalidArgument(_:)`` if a run's test count differs from the
     ///   simulator's or a batch index is outside `simulator.trainIDs`.
     public static func predict(_ simulator: FittedSimulator, heldOut: [TrainingRun], unseen: UnseenPolicy) throws -> [Matrix] {
+        try simulate(simulator, heldOut: heldOut, unseen: unseen).map(\.losses)
+    }
+
+    /// ``predict(_:heldOut:unseen:)`` with each run's count of clamped simulated losses.
+    public static func simulate(_ simulator: FittedSimulator, heldOut: [TrainingRun], unseen: UnseenPolicy) throws -> [Rollout] {
         let n = simulator.trainIDs.count
         return try heldOut.map { run in
             guard run.losses.columns == simulator.testIDs.count else {
@@ -41,7 +46,7 @@ public enum HeldOutSimulation {
                 }
                 batches.append(kept)
             }
-            return simulator.simulate(batches, initial: run.initialLosses, firstStep: run.firstLossStep + 1)
+            return simulator.simulation(batches, initial: run.initialLosses, firstStep: run.firstLossStep + 1)
         }
     }
 }

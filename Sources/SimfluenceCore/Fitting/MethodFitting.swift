@@ -6,66 +6,54 @@ public struct MethodFit: Sendable {
     public var selection: LambdaSelection?
     /// Wall time of lambda selection plus the final fit, in seconds.
     public var seconds: Double
+
+    public init(simulator: FittedSimulator, selection: LambdaSelection?, seconds: Double) {
+        self.simulator = simulator
+        self.selection = selection
+        self.seconds = seconds
+    }
 }
 
-/// Fits a method end to end: chooses lambda (fixed or cross-validated) and fits on all given
-/// runs, or builds a classic method's simulator from gradient features.
+/// Fits a method end to end through its ``MethodDescriptor``, after checking that the request
+/// is one the method can honour (solver, slice of the test set, gradient features).
 public enum MethodFitting {
-    /// Fits any method on `runs` of `log`. Classic methods need `inputs.gradients` and fit only
-    /// their `-scaled` scale on `runs`; they do not take a `tests` subset.
-    public static func fit(_ method: MethodName, log: TrainingLog, runs: [TrainingRun], inputs: MethodInputs,
-                           tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
-        switch method {
-        case .simfluence(let m):
-            return try fit(m, log: log, runs: runs, lambda: inputs.lambda, tests: tests, threads: threads,
-                           solver: inputs.solver)
-        case .extended(let e):
-            return try ExtendedFit.fit(e, log: log, runs: runs, lambda: inputs.lambda, every: inputs.every,
-                                       tests: tests, threads: threads)
-        case .classic(let c):
-            guard let gradients = inputs.gradients else {
-                throw SimfluenceError.invalidArgument(
-                    "\(c.rawValue) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
-            }
-            guard tests == nil else {
-                throw SimfluenceError.invalidArgument("\(c.rawValue) does not fit a subset of test examples")
-            }
-            return try ClassicScores.fit(c, features: gradients, log: log, trainingRuns: runs,
-                                         damping: inputs.damping, threads: threads)
-        }
-    }
-
     /// Fits `method` on `runs` of `log`.
     ///
-    /// The returned simulator records in its metadata the chosen lambda and, with
-    /// ``LambdaChoice/auto(grid:folds:)``, the grid and the cross-validation scores.
-    public static func fit(_ method: SimulatorMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
+    /// - Throws: ``SimfluenceError/invalidArgument(_:)`` when the method does not take the
+    ///   requested solver, cannot fit a slice of the test set (`tests`), or needs gradient
+    ///   features that `inputs` lacks; whatever the method's fit throws.
+    public static func fit(_ method: MethodName, log: TrainingLog, runs: [TrainingRun], inputs: MethodInputs,
+                           tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
+        try check(method, inputs: inputs, sliced: tests != nil)
+        return try method.descriptor.fit(FitRequest(log: log, runs: runs, inputs: inputs, tests: tests, threads: threads))
+    }
+
+    /// Fits `method` at a lambda choice with a solver (the other inputs at their defaults).
+    public static func fit(_ method: MethodName, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
                            tests: [Int]? = nil, threads: Int = Parallel.defaultThreads,
                            solver: RidgeSolverChoice = .automatic) throws -> MethodFit {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var selection: LambdaSelection?
-        let chosen: Double
-        switch lambda {
-        case .fixed(let value):
-            chosen = value
-        case .auto(let grid, let folds):
-            let s = try LambdaSearch.select(log: log, runs: runs, form: method.form, grid: grid, folds: folds, threads: threads)
-            selection = s
-            chosen = s.chosen
+        var inputs = MethodInputs(lambda: lambda)
+        inputs.solver = solver
+        return try fit(method, log: log, runs: runs, inputs: inputs, tests: tests, threads: threads)
+    }
+
+    /// Refuses, before any work, a request `method` cannot honour: a solver it does not use, a
+    /// slice of the test set it cannot fit, or missing gradient features.
+    public static func check(_ method: MethodName, inputs: MethodInputs, sliced: Bool) throws {
+        let d = method.descriptor
+        let kind = inputs.solver.kind
+        guard d.solvers.contains(kind) else {
+            let takes = MethodRegistry.builtIn.methods.filter { $0.descriptor.solvers.contains(kind) }.map(\.name)
+            throw SimfluenceError.invalidArgument(
+                "\(d.name) does not take --solver \(kind.rawValue) (it takes \(d.solvers.sorted().map(\.rawValue).joined(separator: ", "))); --solver \(kind.rawValue) applies to \(takes.joined(separator: ", "))")
         }
-        var simulator = try RidgeFit.fit(log: log, runs: runs, form: method.form, lambda: chosen,
-                                         method: method.rawValue, tests: tests, threads: threads, solver: solver)
-        simulator.startingStep = runs.map(\.firstLossStep).min() ?? 0
-        simulator.startingLosses = meanStartingLosses(runs, tests: tests ?? Array(0..<log.testIDs.count))
-        simulator.metadata["lambda_choice"] = selection == nil ? "fixed" : "cross-validated"
-        if let s = selection {
-            simulator.metadata["cv_folds"] = String(s.folds)
-            simulator.metadata["cv_grid"] = s.grid.map { String($0) }.joined(separator: ",")
-            simulator.metadata["cv_scores"] = s.scores.map { String($0) }.joined(separator: ",")
+        if sliced, case .unsupported(let why) = d.sharding {
+            throw SimfluenceError.invalidArgument("\(d.name) cannot fit a slice of the test set (--shard): \(why)")
         }
-        let seconds = (clock.now - start).inSeconds
-        return MethodFit(simulator: simulator, selection: selection, seconds: seconds)
+        if d.needs.gradients && inputs.gradients == nil {
+            throw SimfluenceError.invalidArgument(
+                "\(d.name) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+        }
     }
 }
 

@@ -55,7 +55,7 @@ public enum RidgeFit {
     ///   regularised normal equations of a test example are not safely positive definite (for
     ///   example lambda = 0 with examples that always appear together).
     public static func fit(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm, lambda: Double,
-                           method: String? = nil, tests: [Int]? = nil,
+                           method: MethodName? = nil, tests: [Int]? = nil,
                            threads: Int = Parallel.defaultThreads,
                            solver choice: RidgeSolverChoice = .automatic) throws -> FittedSimulator {
         let tests = try checkedArguments(lambda: lambda, tests: tests, log: log)
@@ -68,13 +68,11 @@ public enum RidgeFit {
             let r = try fitIterative(design: design, runs: runs, testIDs: log.testIDs, form: form, lambda: lambda,
                                      tests: tests, tolerance: tolerance, threads: threads)
             return simulator(design: design, log: log, runs: runs, form: form, lambda: lambda, method: method, tests: tests,
-                             a: r.a, b: r.b, unknowns: unknowns, metadata: [
-                                "solver": "ridge normal equations, " + (preconditioned ? "block-Jacobi preconditioned " : "") + "conjugate gradients"
+                             a: r.a, b: r.b, unknowns: unknowns, provenance: FitProvenance(
+                                solver: "ridge normal equations, " + (preconditioned ? "block-Jacobi preconditioned " : "") + "conjugate gradients"
                                     + (mixed ? " (single-precision gathers, double-precision residuals)" : ""),
-                                "cg_tolerance": String(tolerance),
-                                "cg_max_iterations": String(r.iterations),
-                                "cg_max_relative_residual": String(r.residual),
-                             ])
+                                iterative: IterativeSolveRecord(tolerance: tolerance, maxIterations: r.iterations,
+                                                                maxRelativeResidual: r.residual)))
         }
         let solver = RidgeSolver(design, form: form, lambdas: [lambda])
         let trainCount = design.trainCount
@@ -109,26 +107,33 @@ public enum RidgeFit {
         }
         return simulator(design: design, log: log, runs: runs, form: form, lambda: lambda, method: method, tests: tests,
                          a: aStore, b: bStore, unknowns: unknowns,
-                         metadata: ["solver": "ridge normal equations, dense Cholesky"])
+                         provenance: FitProvenance(solver: "ridge normal equations, dense Cholesky"))
     }
 
     /// Packs fitted parameters into a simulator with the fit's provenance.
     static func simulator(design: RidgeDesign, log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm, lambda: Double,
-                          method: String?, tests: [Int], a: [Double], b: [Double], unknowns: Int,
-                          metadata extra: [String: String]) -> FittedSimulator {
+                          method: MethodName?, tests: [Int], a: [Double], b: [Double], unknowns: Int,
+                          provenance: FitProvenance) -> FittedSimulator {
         let trainCount = design.trainCount
         var seen = [Bool](repeating: false, count: trainCount)
         for g in design.active { seen[g] = true }
-        var metadata = [
-            "rows": String(design.rowCount),
-            "active_examples": String(design.activeCount),
-            "unknowns_per_test": String(unknowns),
-        ]
-        metadata.merge(extra) { $1 }
-        return FittedSimulator(method: method ?? form.rawValue, form: form, lambda: lambda,
+        var provenance = provenance
+        provenance.details["rows"] = String(design.rowCount)
+        provenance.details["active_examples"] = String(design.activeCount)
+        provenance.details["unknowns_per_test"] = String(unknowns)
+        return FittedSimulator(method: method ?? RidgeFit.method(of: form), form: form, lambda: lambda,
                                trainIDs: log.trainIDs, testIDs: tests.map { log.testIDs[$0] },
                                a: Matrix(rows: tests.count, columns: trainCount, storage: a),
                                b: Matrix(rows: tests.count, columns: trainCount, storage: b),
-                               seen: seen, fittedOn: runs.map(\.name), metadata: metadata)
+                               seen: seen, fittedOn: runs.map(\.name), provenance: provenance)
+    }
+
+    /// The Simfluence method of `form` (linear, additive or multiplicative).
+    static func method(of form: RecurrenceForm) -> MethodName {
+        switch form {
+        case .linear: .linear
+        case .additive: .additive
+        case .multiplicative: .multiplicative
+        }
     }
 }

@@ -14,8 +14,15 @@
 public enum FitMemory {
     /// The estimate and a short breakdown for messages.
     public struct Estimate: Sendable, Equatable {
+        /// Peak bytes.
         public var bytes: Int
+        /// A short breakdown for messages.
         public var detail: String
+
+        public init(bytes: Int, detail: String) {
+            self.bytes = bytes
+            self.detail = detail
+        }
     }
 
     /// Bytes needed to fit `form` on `runs` of `log` with `lambdas` candidate penalties (1 for a
@@ -25,16 +32,7 @@ public enum FitMemory {
     public static func estimate(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
                                 lambdas: Int, threads: Int, lambda: Double? = nil,
                                 solver: RidgeSolverChoice = .automatic) -> Estimate {
-        var active = [Bool](repeating: false, count: log.trainIDs.count)
-        var rows = 0
-        for run in runs {
-            let first = run.firstLossStep
-            for r in 1..<max(1, run.losses.rows) where first + r - 1 < run.batches.count {
-                rows += 1
-                for i in run.batches[first + r - 1] where i >= 0 && i < active.count { active[i] = true }
-            }
-        }
-        let m = active.reduce(0) { $0 + ($1 ? 1 : 0) }
+        let (m, rows) = activeExamplesAndRows(log: log, runs: runs)
         let n = form == .linear ? 2 * m : m
         let tests = Double(log.testIDs.count)
         let parameters: Double = 16 * tests * Double(log.trainIDs.count)
@@ -70,6 +68,57 @@ public enum FitMemory {
         let bytes = total < 9e18 ? Int(total) : Int.max
         let detail = "\(n) unknowns per test example from \(m) training examples: \(describe(perThread)) per thread on \(Int(workers)) thread\(workers == 1 ? "" : "s"), \(describe(shared)) of shared factors, \(describe(output)) of results"
         return Estimate(bytes: bytes, detail: detail)
+    }
+
+    /// Bytes needed by an extended fit (``ExtendedFit``) of `configuration` with `lambdas`
+    /// candidate penalties on `threads` threads: with s = m + pooled means + step knots shared
+    /// unknowns and n = 2s per test example, per worker thread the packed n x n normal matrix,
+    /// its factor and two loss vectors of one entry per design row; shared, the packed s x s
+    /// block factored once per penalty point (lambda x smoothing); and the fitted parameters.
+    public static func estimateExtended(log: TrainingLog, runs: [TrainingRun], configuration: ExtendedConfiguration,
+                                        lambdas: Int, threads: Int) -> Estimate {
+        let (m, rows) = activeExamplesAndRows(log: log, runs: runs)
+        let lastStep = max(1, runs.map { $0.firstLossStep + $0.losses.rows - 1 }.max() ?? 1)
+        let knots = configuration.stepKnots <= 0 ? 0 : min(configuration.stepKnots, lastStep)
+        let shared = Double(m + (configuration.pooled ? 1 : 0) + knots)
+        let n = 2 * shared
+        func packed(_ k: Double) -> Double { k * (k + 1) / 2 }
+        let tests = Double(log.testIDs.count)
+        let points = Double(max(1, lambdas))
+        let output: Double = 16 * tests * Double(log.trainIDs.count) + 16 * tests * Double(knots > 0 ? lastStep : 0)
+        let workers = Double(max(1, min(threads, log.testIDs.count)))
+        let perThread: Double = 8 * (2 * packed(n) + 2 * Double(rows) + 3 * n + 3 * Double(lastStep))
+        let sharedBytes: Double = 8 * (points + 1) * packed(shared)
+        let total = perThread * workers + sharedBytes + output
+        let detail = "\(Int(n)) unknowns per test example from \(m) training examples (dense normal equations): \(describe(perThread)) per thread on \(Int(workers)) thread\(workers == 1 ? "" : "s"), \(describe(sharedBytes)) of shared factors, \(describe(output)) of results"
+        return Estimate(bytes: total < 9e18 ? Int(total) : Int.max, detail: detail)
+    }
+
+    /// Bytes needed by a classic method's simulator (``ClassicScores``) beyond the gradient
+    /// features already in memory: the raw scores (tests x pool), the fitted A and B (tests x
+    /// training examples) and, for influence functions, one square matrix of the smaller of the
+    /// pool size and the gradient dimension.
+    public static func estimateClassic(log: TrainingLog, features: GradientFeatures?) -> Estimate {
+        let tests = Double(log.testIDs.count), train = Double(log.trainIDs.count)
+        let pool = Double(features?.trainIDs.count ?? log.trainIDs.count)
+        let square = min(pool, Double(features?.dimension ?? 0))
+        let total: Double = 8 * (tests * pool + 2 * tests * train + square * square)
+        return Estimate(bytes: total < 9e18 ? Int(total) : Int.max,
+                        detail: "\(describe(8 * tests * pool)) of scores, \(describe(16 * tests * train)) of results, \(describe(8 * square * square)) for the influence system")
+    }
+
+    /// The training examples that appear in a design row of `runs`, and the number of rows.
+    static func activeExamplesAndRows(log: TrainingLog, runs: [TrainingRun]) -> (active: Int, rows: Int) {
+        var active = [Bool](repeating: false, count: log.trainIDs.count)
+        var rows = 0
+        for run in runs {
+            let first = run.firstLossStep
+            for r in 1..<max(1, run.losses.rows) where first + r - 1 < run.batches.count {
+                rows += 1
+                for i in run.batches[first + r - 1] where i >= 0 && i < active.count { active[i] = true }
+            }
+        }
+        return (active.reduce(0) { $0 + ($1 ? 1 : 0) }, rows)
     }
 
     static func describe(_ bytes: Double) -> String {

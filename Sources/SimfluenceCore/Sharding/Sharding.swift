@@ -103,11 +103,6 @@ struct Hasher64 {
 
 /// Joins the parts of a sharded fit (`simfluence merge`).
 public enum ShardMerge {
-    /// Metadata keys a sharded fit records.
-    public static let fingerprintKey = "log_fingerprint"
-    public static let shardKey = "shard"
-    public static let totalTestsKey = "shard_total_tests"
-
     /// Joins `parts` (in any order) into the simulator an unsharded fit would have produced:
     /// test examples in log order, parameters bit for bit.
     ///
@@ -120,42 +115,19 @@ public enum ShardMerge {
         func fail(_ m: String) -> SimfluenceError { .invalidArgument("cannot merge: \(m)") }
         var specs: [ShardSpec] = []
         for (k, p) in parts.enumerated() {
-            guard let text = p.metadata[shardKey], let spec = try? ShardSpec(parsing: text) else {
+            guard let spec = p.provenance.shard else {
                 throw fail("part \(k + 1) was not fitted with --shard (no shard record)")
             }
-            guard p.metadata[fingerprintKey] != nil else { throw fail("part \(k + 1) has no log fingerprint") }
+            guard p.provenance.logFingerprint != nil else { throw fail("part \(k + 1) has no log fingerprint") }
+            if case .unsupported(let why) = p.method.descriptor.sharding {
+                throw fail("part \(k + 1) is a \(p.method) model, which cannot be sharded: \(why)")
+            }
             specs.append(spec)
         }
         let n = specs[0].count
-        guard let total = first.metadata[totalTestsKey].flatMap(Int.init) else { throw fail("part 1 does not record the test-set size") }
+        guard let total = first.provenance.shardTotalTests else { throw fail("part 1 does not record the test-set size") }
         for (k, p) in parts.enumerated() {
-            let what = "part \(k + 1) (shard \(specs[k]))"
-            if p.metadata[fingerprintKey] != first.metadata[fingerprintKey] {
-                throw fail("\(what) was fitted on a different log (fingerprint \(p.metadata[fingerprintKey] ?? "?") vs \(first.metadata[fingerprintKey] ?? "?"))")
-            }
-            if specs[k].count != n { throw fail("\(what) is one of \(specs[k].count) shards, part 1 one of \(n)") }
-            if p.method != first.method || p.form != first.form {
-                throw fail("\(what) is method \(p.method) (\(p.form.rawValue)), part 1 \(first.method) (\(first.form.rawValue))")
-            }
-            if p.lambda?.bitPattern != first.lambda?.bitPattern {
-                throw fail("\(what) has lambda \(p.lambda.map { String($0) } ?? "none"), part 1 \(first.lambda.map { String($0) } ?? "none")")
-            }
-            if p.trainIDs != first.trainIDs || p.seen != first.seen { throw fail("\(what) has different training examples") }
-            if p.fittedOn != first.fittedOn { throw fail("\(what) was fitted on different runs") }
-            if p.startingStep != first.startingStep { throw fail("\(what) starts at a different step") }
-            if p.metadata[totalTestsKey] != first.metadata[totalTestsKey] { throw fail("\(what) records a different test-set size") }
-            for key in ["lambda_choice", "cv_folds", "cv_grid", "cv_scores"] where p.metadata[key] != first.metadata[key] {
-                throw fail("\(what) chose lambda differently (\(key))")
-            }
-            if (p.stepAlpha?.columns, p.stepBeta?.columns) != (first.stepAlpha?.columns, first.stepBeta?.columns)
-                || (p.lossLower == nil) != (first.lossLower == nil) || (p.lossUpper == nil) != (first.lossUpper == nil)
-                || p.carry.bitPattern != first.carry.bitPattern {
-                throw fail("\(what) has different extended terms (step terms, loss bounds or carry-over) than part 1")
-            }
-            let expected = specs[k].range(tests: total).count
-            if p.testIDs.count != expected {
-                throw fail("\(what) holds \(p.testIDs.count) test examples, but slice \(specs[k]) of \(total) has \(expected)")
-            }
+            try checkBelongs(p, to: first, what: "part \(k + 1) (shard \(specs[k]))", spec: specs[k], shards: n, total: total)
         }
         var byIndex = [Int: Int]()
         for (k, s) in specs.enumerated() {
@@ -164,9 +136,49 @@ public enum ShardMerge {
         }
         let missing = (1...n).filter { byIndex[$0] == nil }
         if !missing.isEmpty { throw fail("missing shard(s) \(missing.map { "\($0)/\(n)" }.joined(separator: ", "))") }
-        let ordered = (1...n).map { parts[byIndex[$0]!] }
+        return concatenate((1...n).map { parts[byIndex[$0]!] }, shards: n)
+    }
+
+    /// Refuses a part that was not fitted like `first` (slice `spec` of `shards`, of `total` test examples).
+    private static func checkBelongs(_ p: FittedSimulator, to first: FittedSimulator, what: String, spec: ShardSpec,
+                                     shards n: Int, total: Int) throws {
+        func fail(_ m: String) -> SimfluenceError { .invalidArgument("cannot merge: \(m)") }
+        let pp = p.provenance, fp = first.provenance
+        if pp.logFingerprint != fp.logFingerprint {
+            throw fail("\(what) was fitted on a different log (fingerprint \(pp.logFingerprint ?? "?") vs \(fp.logFingerprint ?? "?"))")
+        }
+        if spec.count != n { throw fail("\(what) is one of \(spec.count) shards, part 1 one of \(n)") }
+        if p.method != first.method || p.form != first.form {
+            throw fail("\(what) is method \(p.method) (\(p.form.rawValue)), part 1 \(first.method) (\(first.form.rawValue))")
+        }
+        if p.lambda?.bitPattern != first.lambda?.bitPattern {
+            throw fail("\(what) has lambda \(p.lambda.map { String($0) } ?? "none"), part 1 \(first.lambda.map { String($0) } ?? "none")")
+        }
+        if p.trainIDs != first.trainIDs || p.seen != first.seen { throw fail("\(what) has different training examples") }
+        if p.fittedOn != first.fittedOn { throw fail("\(what) was fitted on different runs") }
+        if p.startingStep != first.startingStep { throw fail("\(what) starts at a different step") }
+        if pp.shardTotalTests != fp.shardTotalTests { throw fail("\(what) records a different test-set size") }
+        if pp.lambdaChoice != fp.lambdaChoice || pp.crossValidation != fp.crossValidation {
+            throw fail("\(what) chose lambda differently (lambda choice or cross-validation record)")
+        }
+        if (p.stepAlpha?.columns, p.stepBeta?.columns) != (first.stepAlpha?.columns, first.stepBeta?.columns)
+            || (p.lossLower == nil) != (first.lossLower == nil) || (p.lossUpper == nil) != (first.lossUpper == nil)
+            || p.carry.bitPattern != first.carry.bitPattern {
+            throw fail("\(what) has different extended terms (step terms, loss bounds or carry-over) than part 1")
+        }
+        let expected = spec.range(tests: total).count
+        if p.testIDs.count != expected {
+            throw fail("\(what) holds \(p.testIDs.count) test examples, but slice \(spec) of \(total) has \(expected)")
+        }
+    }
+
+    /// Joins checked parts, in slice order, row by row; the provenance is part 1's with the
+    /// shard record dropped and the CG statistics the worst over parts.
+    private static func concatenate(_ ordered: [FittedSimulator], shards n: Int) -> FittedSimulator {
+        let first = ordered[0]
         let columns = first.trainIDs.count
         var a: [Double] = [], b: [Double] = []
+        let total = ordered.reduce(0) { $0 + $1.testIDs.count }
         a.reserveCapacity(total * columns); b.reserveCapacity(total * columns)
         var testIDs: [String] = [], starting: [Double] = []
         var stepAlpha: [Double] = [], stepBeta: [Double] = [], lower: [Double] = [], upper: [Double] = []
@@ -180,23 +192,21 @@ public enum ShardMerge {
             stepBeta += p.stepBeta?.storage ?? []
             lower += p.lossLower ?? []
             upper += p.lossUpper ?? []
-            iterations = max(iterations, p.metadata["cg_max_iterations"].flatMap(Int.init) ?? 0)
-            residual = max(residual, p.metadata["cg_max_relative_residual"].flatMap(Double.init) ?? 0)
+            iterations = max(iterations, p.provenance.iterative?.maxIterations ?? 0)
+            residual = max(residual, p.provenance.iterative?.maxRelativeResidual ?? 0)
         }
-        var metadata = first.metadata
-        metadata[shardKey] = nil
-        metadata["merged_from_shards"] = String(n)
-        if first.metadata["cg_max_iterations"] != nil {
-            metadata["cg_max_iterations"] = String(iterations)
-            metadata["cg_max_relative_residual"] = String(residual)
-        }
-        let solvers = Set(ordered.compactMap { $0.metadata["solver"] })
-        if solvers.count > 1 { metadata["solver"] = solvers.sorted().joined(separator: "; ") }
+        var provenance = first.provenance
+        provenance.shard = nil
+        provenance.mergedFromShards = n
+        provenance.iterative?.maxIterations = iterations
+        provenance.iterative?.maxRelativeResidual = residual
+        let solvers = Set(ordered.compactMap { $0.provenance.solver })
+        if solvers.count > 1 { provenance.solver = solvers.sorted().joined(separator: "; ") }
         var merged = FittedSimulator(method: first.method, form: first.form, lambda: first.lambda, trainIDs: first.trainIDs,
                                      testIDs: testIDs, a: Matrix(rows: testIDs.count, columns: columns, storage: a),
                                      b: Matrix(rows: testIDs.count, columns: columns, storage: b), seen: first.seen,
                                      fittedOn: first.fittedOn, startingStep: first.startingStep, startingLosses: starting,
-                                     metadata: metadata)
+                                     provenance: provenance)
         if let s = first.stepAlpha { merged.stepAlpha = Matrix(rows: testIDs.count, columns: s.columns, storage: stepAlpha) }
         if let s = first.stepBeta { merged.stepBeta = Matrix(rows: testIDs.count, columns: s.columns, storage: stepBeta) }
         if first.lossLower != nil { merged.lossLower = lower }

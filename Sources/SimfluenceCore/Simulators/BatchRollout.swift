@@ -1,5 +1,10 @@
 /// Fast rollouts of many curricula for many test examples at once.
 ///
+/// A second implementation of the plain recurrence beside
+/// ``FittedSimulator/recurrenceRollout(_:initial:tests:firstStep:)``, kept because it runs 8
+/// test examples per SIMD instruction over transposed parameters (6x faster for counterfactual
+/// sweeps, Docs/Performance.md); tests check the two bit for bit.
+///
 /// ``FittedSimulator/simulate(_:initial:tests:)`` walks one test example at a time through rows
 /// of A and B (tests x train): every batch member is a scattered load. For many curricula it pays
 /// to transpose the parameters once to train x tests, so a batch member's parameters for a tile
@@ -20,10 +25,10 @@ public struct BatchRollout: Sendable {
 
     /// Transposes the parameters of `simulator` for `tests` (default all). Only for the plain
     /// recurrence: an extended simulator (step terms, carry-over, clamping) is refused, since its
-    /// rollout needs more than A and B (``FittedSimulator/simulateFinalLosses(curricula:initial:tests:threads:)``
+    /// rollout needs more than A and B (``FittedSimulator/recurrenceFinalLosses(curricula:initial:tests:threads:)``
     /// handles both).
     public init(_ simulator: FittedSimulator, tests: [Int]? = nil) {
-        precondition(!simulator.isExtended, "BatchRollout runs the plain recurrence; use simulateFinalLosses for extended simulators")
+        precondition(!simulator.isExtended, "BatchRollout runs the plain recurrence; use FittedSimulator.recurrenceFinalLosses for extended simulators")
         let tests = tests ?? Array(0..<simulator.testIDs.count)
         let n = simulator.trainIDs.count
         self.tests = tests
@@ -95,25 +100,3 @@ public struct BatchRollout: Sendable {
 }
 
 private struct ParamPointer: @unchecked Sendable { let base: UnsafePointer<SIMD8<Double>> }
-
-extension FittedSimulator {
-    /// Final predicted losses of many curricula (each a list of batches of indices into
-    /// ``trainIDs``) for the test examples `tests` (default all), each starting from `initial`
-    /// (one loss per test example): a `curricula.count` x `tests.count` matrix, bit-identical to
-    /// the last row of ``simulate(_:initial:tests:firstStep:)`` per curriculum. For the plain
-    /// recurrence it transposes the parameters once (for repeated calls keep a ``BatchRollout``);
-    /// extended simulators go through `simulate` itself, one curriculum at a time.
-    public func simulateFinalLosses(curricula: [[[Int]]], initial: [Double], tests: [Int]? = nil,
-                                    threads: Int = Parallel.defaultThreads) -> Matrix {
-        guard isExtended else {
-            return BatchRollout(self, tests: tests).finalLosses(curricula: curricula, initial: initial, threads: threads)
-        }
-        let width = tests?.count ?? testIDs.count
-        var out = Matrix(rows: curricula.count, columns: width)
-        for (c, batches) in curricula.enumerated() {
-            let trajectory = simulate(batches, initial: initial, tests: tests)
-            for k in 0..<width { out[c, k] = trajectory[batches.count, k] }
-        }
-        return out
-    }
-}

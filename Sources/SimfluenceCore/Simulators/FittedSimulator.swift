@@ -5,8 +5,8 @@
 /// Losses are in the units of the log (usually nats of cross-entropy). Sign convention: a
 /// negative B_i (or an A_i below 1/|c_t|) lowers the loss, that is, helps the test example.
 public struct FittedSimulator: Sendable, Equatable {
-    /// The method's name as the CLI spells it ("linear", "additive", ...).
-    public var method: String
+    /// The method that fitted the parameters and simulates with them.
+    public var method: MethodName
     /// Which recurrence the parameters plug into.
     public var form: RecurrenceForm
     /// The ridge penalty the parameters were fitted with (nil for methods not fitted by ridge).
@@ -33,8 +33,10 @@ public struct FittedSimulator: Sendable, Equatable {
     /// Per test example (in ``testIDs`` order), the mean over the fitted runs of their first
     /// recorded loss: the default starting point of a simulation. Loss units.
     public var startingLosses: [Double]
-    /// Free-form provenance (log path, fit time, cross-validation grid, ...).
-    public var metadata: [String: String]
+    /// How the simulator was fitted: lambda choice, cross-validation, solver, shard, log, ...
+    public var provenance: FitProvenance
+    /// ``provenance`` as the model file's key-value metadata.
+    public var metadata: [String: String] { provenance.metadata }
     /// Optional per-step terms shared by all training examples (extended methods): u_t is added
     /// to alpha(c_t). Tests x S; column c holds step t = c + 1; steps beyond S use column S - 1.
     /// nil (the default) for Simfluence-Linear and its variants.
@@ -54,9 +56,9 @@ public struct FittedSimulator: Sendable, Equatable {
     public var isExtended: Bool { stepAlpha != nil || stepBeta != nil || lossLower != nil || lossUpper != nil || carry != 0 }
 
     /// Creates a simulator; `a` and `b` must be `testIDs.count` x `trainIDs.count`.
-    public init(method: String, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],
+    public init(method: MethodName, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],
                 a: Matrix, b: Matrix, seen: [Bool], fittedOn: [String],
-                startingStep: Int = 0, startingLosses: [Double]? = nil, metadata: [String: String] = [:]) {
+                startingStep: Int = 0, startingLosses: [Double]? = nil, provenance: FitProvenance = FitProvenance()) {
         precondition(a.rows == testIDs.count && a.columns == trainIDs.count, "A must be tests x train")
         precondition(b.rows == testIDs.count && b.columns == trainIDs.count, "B must be tests x train")
         precondition(seen.count == trainIDs.count, "seen must have one flag per training example")
@@ -72,7 +74,7 @@ public struct FittedSimulator: Sendable, Equatable {
         self.startingStep = startingStep
         self.startingLosses = startingLosses ?? Array(repeating: 0, count: testIDs.count)
         precondition(self.startingLosses.count == testIDs.count, "one starting loss per test example")
-        self.metadata = metadata
+        self.provenance = provenance
     }
 
     /// Maps a curriculum of training-example ids to indices into ``trainIDs``.
@@ -91,49 +93,35 @@ public struct FittedSimulator: Sendable, Equatable {
         }
     }
 
-    /// Rolls the recurrence out autoregressively from `initial` losses through `batches`.
+    /// Rolls the model out autoregressively from `initial` losses through `batches`, as its
+    /// method's descriptor does it (see ``MethodDescriptor/simulate(_:_:initial:tests:firstStep:)``).
     ///
     /// - Parameters:
     ///   - batches: the batches to apply, in order, as indices into ``trainIDs``.
     ///   - initial: the starting loss of every test example in `tests`.
     ///   - tests: rows of ``a``/``b`` to simulate (default: every test example, in order).
-    /// - Returns: a `(batches.count + 1)` x `tests.count` matrix; row 0 is `initial` and row t the
-    ///   predicted loss after applying the first t batches.
     ///   - firstStep: the step number of `batches.first` (for per-step terms; default
     ///     `startingStep + 1`). Ignored by simulators without step terms.
+    /// - Returns: a `(batches.count + 1)` x `tests.count` matrix; row 0 is `initial` and row t the
+    ///   predicted loss after applying the first t batches.
     public func simulate<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil,
                                                 firstStep: Int? = nil) -> Matrix {
-        if isExtended {
-            return simulateExtended(batches, initial: initial, tests: tests, firstStep: firstStep ?? startingStep + 1).losses
-        }
-        let tests = tests ?? Array(0..<testIDs.count)
-        precondition(initial.count == tests.count, "one initial loss per simulated test example")
-        let steps = batches.count
-        let width = tests.count
-        var out = Matrix(rows: steps + 1, columns: width)
-        let n = trainIDs.count
-        let usesA = form.usesA, usesB = form.usesB
-        a.storage.withUnsafeBufferPointer { aBuf in
-            b.storage.withUnsafeBufferPointer { bBuf in
-                out.storage.withUnsafeMutableBufferPointer { o in
-                    for (col, z) in tests.enumerated() {
-                        var loss = initial[col]
-                        o[col] = loss
-                        let row = z * n
-                        var t = 1
-                        for batch in batches {
-                            var alpha = usesA ? 0.0 : 1.0
-                            var beta = 0.0
-                            if usesA { for i in batch { alpha += aBuf[row + i] } }
-                            if usesB { for i in batch { beta += bBuf[row + i] } }
-                            loss = alpha * loss + beta
-                            o[t * width + col] = loss
-                            t += 1
-                        }
-                    }
-                }
-            }
-        }
-        return out
+        simulation(batches, initial: initial, tests: tests, firstStep: firstStep).losses
+    }
+
+    /// ``simulate(_:initial:tests:firstStep:)`` with the number of simulated losses that were
+    /// clamped to the model's stored range.
+    public func simulation<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil,
+                                                  firstStep: Int? = nil) -> Rollout {
+        method.descriptor.simulate(self, batches, initial: initial, tests: tests, firstStep: firstStep ?? startingStep + 1)
+    }
+
+    /// Final predicted losses of many curricula (each a list of batches of indices into
+    /// ``trainIDs``) for the test examples `tests` (default all), each starting from `initial`
+    /// (one loss per test example): a `curricula.count` x `tests.count` matrix, bit-identical to
+    /// the last row of ``simulate(_:initial:tests:firstStep:)`` per curriculum.
+    public func simulateFinalLosses(curricula: [[[Int]]], initial: [Double], tests: [Int]? = nil,
+                                    threads: Int = Parallel.defaultThreads) -> Matrix {
+        method.descriptor.finalLosses(self, curricula: curricula, initial: initial, tests: tests, threads: threads)
     }
 }

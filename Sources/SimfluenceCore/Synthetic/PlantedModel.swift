@@ -86,7 +86,9 @@ public struct PlantedModel: Sendable {
     }
 
     /// The noiseless rollout of `batches` from `initial` (defaults to ``initialLosses``):
-    /// `(batches.count + 1)` x tests, row 0 the starting point.
+    /// `(batches.count + 1)` x tests, row 0 the starting point. Written independently of
+    /// ``FittedSimulator/recurrenceRollout(_:initial:tests:firstStep:)`` on purpose: tests use it
+    /// as the ground truth a fitted simulator must reproduce.
     public func rollout(_ batches: [[Int]], initial: [Double]? = nil) -> Matrix {
         let start = initial ?? initialLosses
         var out = Matrix(rows: batches.count + 1, columns: a.rows)

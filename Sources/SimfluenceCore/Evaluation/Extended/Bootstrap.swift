@@ -41,22 +41,11 @@ public enum Bootstrap {
     public static let lowerQuantile = 0.1
     public static let upperQuantile = 0.9
 
-    /// Refits `method` as `fitted` was fitted (its lambda and, for extended methods, smoothing and
-    /// carry-over decay).
+    /// Refits `method` as `fitted` was fitted (every hyperparameter it chose held fixed; see
+    /// ``MethodDescriptor/refit(like:_:)``).
     public static func refit(_ method: MethodName, like fitted: FittedSimulator, log: TrainingLog, runs: [TrainingRun],
                              inputs: MethodInputs, threads: Int) throws -> FittedSimulator {
-        var inputs = inputs
-        inputs.lambda = .fixed(fitted.lambda ?? 0)
-        switch method {
-        case .extended(let e):
-            var config = e.configuration
-            if let s = fitted.metadata["smoothing"].flatMap(Double.init) { config.smoothing = s }
-            config.carryGrid = [fitted.carry]
-            return try ExtendedFit.fit(e, log: log, runs: runs, lambda: .fixed(fitted.lambda ?? 0), configuration: config,
-                                       every: inputs.every, threads: threads).simulator
-        default:
-            return try MethodFitting.fit(method, log: log, runs: runs, inputs: inputs, threads: threads).simulator
-        }
+        try method.descriptor.refit(like: fitted, FitRequest(log: log, runs: runs, inputs: inputs, threads: threads))
     }
 
     /// Bootstrap intervals for simulating `targets` (curricula with starting losses, one matrix

@@ -32,7 +32,7 @@ public enum ExtendedFit {
     /// has several) by cross-validation over whole runs (rolled-out, clamped all-steps MSE of the
     /// teacher-forced fit) unless fixed. With a fixed lambda and several carry-over decays, the
     /// decay alone is cross-validated (5 folds; with fewer than 2 runs the first decay is used).
-    public static func fit(_ method: ExtendedMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
+    public static func fit(_ method: ExtendedRidgeMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
                            configuration: ExtendedConfiguration? = nil, every: Int? = nil,
                            tests: [Int]? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
         let clock = ContinuousClock()
@@ -66,27 +66,26 @@ public enum ExtendedFit {
             chosen = result.chosen
             muScores = result.scores
         }
-        var simulator = try fitFixed(config: config, method: method.rawValue, log: log, runs: runs,
+        var simulator = try fitFixed(config: config, method: MethodName(method), log: log, runs: runs,
                                      lambda: chosen.lambda, smoothing: chosen.mu, carry: chosen.carry, every: every,
                                      tests: tests, threads: threads)
-        simulator.metadata["lambda_choice"] = selection == nil ? "fixed" : "cross-validated"
-        if let s = selection {
-            simulator.metadata["cv_folds"] = String(s.folds)
-            simulator.metadata["cv_grid"] = s.grid.map { String($0) }.joined(separator: ",")
-            simulator.metadata["cv_scores"] = s.scores.map { String($0) }.joined(separator: ",")
+        simulator.provenance.record(selection)
+        if selection != nil {
             if config.stepKnots > 0 {
-                simulator.metadata["cv_smoothing_grid"] = mus.map { String($0) }.joined(separator: ",")
-                simulator.metadata["cv_scores_by_point"] = muScores.map { String($0) }.joined(separator: ",")
+                simulator.provenance.crossValidation?.smoothingGrid = mus
+                simulator.provenance.crossValidation?.scoresByPoint = muScores
             }
-            if carries.count > 1 { simulator.metadata["cv_carry_grid"] = carries.map { String($0) }.joined(separator: ",") }
+            if carries.count > 1 { simulator.provenance.crossValidation?.carryGrid = carries }
         }
         let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: selection, seconds: seconds)
     }
 
     /// Fits at a fixed lambda, smoothing strength and carry-over decay on all `runs`
-    /// (`config.carryGrid` is not used).
-    public static func fitFixed(config: ExtendedConfiguration, method: String, log: TrainingLog, runs: [TrainingRun],
+    /// (`config.carryGrid` is not used): per test example, assemble and solve the teacher-forced
+    /// normal equations, refine by rollout fitting when the configuration asks, and write the
+    /// per-example effects and step terms (``FixedFitOutputs``).
+    public static func fitFixed(config: ExtendedConfiguration, method: MethodName, log: TrainingLog, runs: [TrainingRun],
                                 lambda: Double, smoothing: Double, carry: Double = 0, every: Int? = nil, tests: [Int]? = nil,
                                 threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         let tests = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
@@ -100,114 +99,62 @@ public enum ExtendedFit {
         let basis = StepBasis(knots: config.stepKnots, lastStep: lastStep(runs))
         let solver = ExtendedSolver(design, runs: runs, pooled: config.pooled, basis: basis, points: [(lambda, smoothing)],
                                     carry: carry)
-        let layout = solver.layout
-        let trainCount = design.trainCount
         let bounds = config.clampMultiple.map { ExtendedFit.bounds(runs, tests: tests, multiple: $0) }
-        let localRuns = config.rollout ? runs.filter { $0.losses.rows >= 2 }.map {
-            LocalRun(run: $0, local: design.local, basis: basis, every: every)
-        } : []
-        let maxSteps = (localRuns.map(\.steps).max() ?? 0) + 1
-        let knotsOut = basis.knots > 0 ? basis.lastStep : 0
-        var aStore = [Double](repeating: 0, count: tests.count * trainCount)
-        var bStore = [Double](repeating: 0, count: tests.count * trainCount)
-        var uStore = [Double](repeating: 0, count: max(1, tests.count * knotsOut))
-        var vStore = [Double](repeating: 0, count: max(1, tests.count * knotsOut))
-        var iterations = [Int](repeating: 0, count: tests.count)
-        if !tests.isEmpty && trainCount > 0 && design.activeCount > 0 {
+        let outputs = FixedFitOutputs(tests: tests.count, trainCount: design.trainCount,
+                                      stepColumns: basis.knots > 0 ? basis.lastStep : 0)
+        if !tests.isEmpty && design.trainCount > 0 && design.activeCount > 0 {
             if solver.sharedFailed[0] {
                 throw SimfluenceError.singularSystem(testID: log.testIDs[tests[0]], lambda: lambda)
             }
-            let testIDs = log.testIDs
-            let sharedDiag = solver.sharedDiagonal(0)
-            try aStore.withUnsafeMutableBufferPointer { ab in
-            try bStore.withUnsafeMutableBufferPointer { bb in
-            try uStore.withUnsafeMutableBufferPointer { ub in
-            try vStore.withUnsafeMutableBufferPointer { vb in
-            try iterations.withUnsafeMutableBufferPointer { ib in
-                let aOut = RidgeSharedPointer(base: ab.baseAddress!), bOut = RidgeSharedPointer(base: bb.baseAddress!)
-                let uOut = RidgeSharedPointer(base: ub.baseAddress!)
-                let vOut = RidgeSharedPointer(base: vb.baseAddress!)
-                let iOut = ib.baseAddress!
-                let iterationsOut = IntPointer(base: iOut)
-                try ridgeParallel(tests.count, threads: threads) { items in
-                    let ws = ExtendedSolver.Workspace(solver: solver)
-                    let states = UnsafeMutablePointer<Double>.allocate(capacity: max(1, maxSteps))
-                    let alphas = UnsafeMutablePointer<Double>.allocate(capacity: max(1, maxSteps))
-                    let flags = UnsafeMutablePointer<Bool>.allocate(capacity: max(1, maxSteps))
-                    defer { states.deallocate(); alphas.deallocate(); flags.deallocate() }
-                    for row in items {
-                        let z = tests[row]
-                        try solver.assemble(z: z, runs: runs, testIDs: testIDs, ws)
-                        guard solver.solve(0, ws) else {
-                            throw SimfluenceError.singularSystem(testID: testIDs[z], lambda: lambda)
-                        }
-                        var theta = Array(UnsafeBufferPointer(start: ws.theta, count: layout.n))
-                        if config.rollout {
-                            let pen = solver.penalty(0, ws)
-                            var scale = solver.fullDiagonal(sharedDiag: sharedDiag, ws, penalty: pen)
-                            for i in 0..<scale.count where !(scale[i] > 0) { scale[i] = 1 }
-                            let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots, carry: carry)
-                            let lo = bounds?.lower[row] ?? -.infinity, hi = bounds?.upper[row] ?? .infinity
-                            let gram = solver.gram
-                            let sharedOnly = config.rolloutSharedOnly
-                            let result = LBFGS.minimise(&theta, scale: scale, iterations: config.rolloutIterations) { x, g in
-                                let data = rollout.sumOfSquares(localRuns, z: z, theta: x, lo: lo, hi: hi, grad: g,
-                                                                states: states, alphas: alphas, clampedFlags: flags)
-                                let total = data + pen.value(x, layout: layout, gram: gram, grad: g)
-                                if sharedOnly {
-                                    for i in 0..<layout.m { g[i] = 0; g[layout.aDev + i] = 0 }
-                                }
-                                return total
-                            }
-                            iterationsOut.base[row] = result.iterations
-                        }
-                        let aRow = aOut.base + row * trainCount, bRow = bOut.base + row * trainCount
-                        let aPool = layout.pooled ? theta[layout.aPool] : 0
-                        let bPool = layout.pooled ? theta[layout.bPool] : 0
-                        for (l, g) in design.active.enumerated() {
-                            aRow[g] = aPool + theta[layout.aDev + l]
-                            bRow[g] = bPool + theta[l]
-                        }
-                        if knotsOut > 0 {
-                            theta.withUnsafeBufferPointer { tb in
-                                for t in 1...knotsOut {
-                                    uOut.base[row * knotsOut + t - 1] = basis.value(tb.baseAddress! + layout.uStart, at: t)
-                                    vOut.base[row * knotsOut + t - 1] = basis.value(tb.baseAddress! + layout.vStart, at: t)
-                                }
-                            }
-                        }
-                    }
+            let problem = FixedFitProblem(config: config, design: design, basis: basis, solver: solver, runs: runs,
+                                          testIDs: log.testIDs, lambda: lambda, carry: carry, bounds: bounds, every: every)
+            try ridgeParallel(tests.count, threads: threads) { items in
+                let scratch = problem.makeScratch()
+                for row in items {
+                    try problem.solve(row: row, z: tests[row], scratch, into: outputs)
                 }
-            }}}}}
+            }
         }
+        return packageFixedFit(outputs, config: config, method: method, design: design, basis: basis,
+                               unknowns: solver.layout.n, log: log, runs: runs,
+                               tests: tests, lambda: lambda, smoothing: smoothing, carry: carry, bounds: bounds, every: every)
+    }
+
+    /// The simulator of a fixed fit: parameters from `outputs`, the fit's provenance.
+    private static func packageFixedFit(_ outputs: FixedFitOutputs, config: ExtendedConfiguration, method: MethodName,
+                                        design: RidgeDesign, basis: StepBasis, unknowns: Int, log: TrainingLog, runs: [TrainingRun],
+                                        tests: [Int], lambda: Double, smoothing: Double, carry: Double,
+                                        bounds: (lower: [Double], upper: [Double])?, every: Int?) -> FittedSimulator {
+        let trainCount = design.trainCount, knotsOut = outputs.stepColumns
         var seen = [Bool](repeating: false, count: trainCount)
         for g in design.active { seen[g] = true }
-        var metadata = [
-            "rows": String(design.rowCount),
-            "active_examples": String(design.activeCount),
-            "unknowns_per_test": String(layout.n),
-            "solver": "extended ridge normal equations, dense Cholesky" + (config.rollout ? ", then L-BFGS on rollout error" : ""),
-            "pooled": String(config.pooled),
-            "step_knots": String(basis.knots),
-            "smoothing": String(smoothing),
-        ]
-        if carry != 0 || config.carryGrid.count > 1 { metadata["carry"] = String(carry) }
-        if let c = config.clampMultiple { metadata["clamp_multiple"] = String(c) }
-        if let every, every > 1 { metadata["observed_every"] = String(every) }
+        var provenance = FitProvenance(
+            smoothing: smoothing, clampMultiple: config.clampMultiple,
+            solver: "extended ridge normal equations, dense Cholesky" + (config.rollout ? ", then L-BFGS on rollout error" : ""),
+            observedEvery: (every ?? 1) > 1 ? every : nil,
+            details: [
+                "rows": String(design.rowCount),
+                "active_examples": String(design.activeCount),
+                "unknowns_per_test": String(unknowns),
+                "pooled": String(config.pooled),
+                "step_knots": String(basis.knots),
+            ])
+        if carry != 0 || config.carryGrid.count > 1 { provenance.carry = carry }
         if config.rollout {
-            metadata["rollout_iterations_max"] = String(config.rolloutIterations)
-            metadata["rollout_iterations_mean"] = String(Double(iterations.reduce(0, +)) / Double(max(1, iterations.count)))
+            let iterations = outputs.iterations
+            provenance.details["rollout_iterations_max"] = String(config.rolloutIterations)
+            provenance.details["rollout_iterations_mean"] = String(Double(iterations.reduce(0, +)) / Double(max(1, iterations.count)))
         }
         var sim = FittedSimulator(method: method, form: .linear, lambda: lambda,
                                   trainIDs: log.trainIDs, testIDs: tests.map { log.testIDs[$0] },
-                                  a: Matrix(rows: tests.count, columns: trainCount, storage: aStore),
-                                  b: Matrix(rows: tests.count, columns: trainCount, storage: bStore),
+                                  a: Matrix(rows: tests.count, columns: trainCount, storage: outputs.a),
+                                  b: Matrix(rows: tests.count, columns: trainCount, storage: outputs.b),
                                   seen: seen, fittedOn: runs.map(\.name),
                                   startingStep: runs.map(\.firstLossStep).min() ?? 0,
-                                  startingLosses: meanStartingLosses(runs, tests: tests), metadata: metadata)
+                                  startingLosses: meanStartingLosses(runs, tests: tests), provenance: provenance)
         if knotsOut > 0 {
-            sim.stepAlpha = Matrix(rows: tests.count, columns: knotsOut, storage: Array(uStore.prefix(tests.count * knotsOut)))
-            sim.stepBeta = Matrix(rows: tests.count, columns: knotsOut, storage: Array(vStore.prefix(tests.count * knotsOut)))
+            sim.stepAlpha = Matrix(rows: tests.count, columns: knotsOut, storage: outputs.u)
+            sim.stepBeta = Matrix(rows: tests.count, columns: knotsOut, storage: outputs.v)
         }
         if let bounds {
             sim.lossLower = bounds.lower
@@ -293,9 +240,164 @@ public enum ExtendedFit {
     }
 }
 
-/// A raw pointer to Ints handed to parallel workers writing disjoint elements.
-struct IntPointer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Int>
+/// The parameters of a fixed extended fit, written row by row by parallel workers (each row
+/// by one worker): A and B (tests x train), the step terms u and v (tests x step columns) and
+/// each test example's rollout-fitting iteration count.
+final class FixedFitOutputs: @unchecked Sendable {
+    let tests: Int, trainCount: Int, stepColumns: Int
+    private let aBase: UnsafeMutablePointer<Double>, bBase: UnsafeMutablePointer<Double>
+    private let uBase: UnsafeMutablePointer<Double>, vBase: UnsafeMutablePointer<Double>
+    private let iterationsBase: UnsafeMutablePointer<Int>
+
+    init(tests: Int, trainCount: Int, stepColumns: Int) {
+        self.tests = tests
+        self.trainCount = trainCount
+        self.stepColumns = stepColumns
+        func zeros<T: Numeric>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, count))
+            p.initialize(repeating: 0, count: max(1, count))
+            return p
+        }
+        aBase = zeros(tests * trainCount, Double.self)
+        bBase = zeros(tests * trainCount, Double.self)
+        uBase = zeros(tests * stepColumns, Double.self)
+        vBase = zeros(tests * stepColumns, Double.self)
+        iterationsBase = zeros(tests, Int.self)
+    }
+
+    deinit {
+        aBase.deallocate(); bBase.deallocate(); uBase.deallocate(); vBase.deallocate(); iterationsBase.deallocate()
+    }
+
+    /// Row `row` of A, B, u and v.
+    func aRow(_ row: Int) -> UnsafeMutablePointer<Double> { aBase + row * trainCount }
+    func bRow(_ row: Int) -> UnsafeMutablePointer<Double> { bBase + row * trainCount }
+    func uRow(_ row: Int) -> UnsafeMutablePointer<Double> { uBase + row * stepColumns }
+    func vRow(_ row: Int) -> UnsafeMutablePointer<Double> { vBase + row * stepColumns }
+    func setIterations(_ row: Int, _ n: Int) { iterationsBase[row] = n }
+
+    var a: [Double] { Array(UnsafeBufferPointer(start: aBase, count: tests * trainCount)) }
+    var b: [Double] { Array(UnsafeBufferPointer(start: bBase, count: tests * trainCount)) }
+    var u: [Double] { Array(UnsafeBufferPointer(start: uBase, count: tests * stepColumns)) }
+    var v: [Double] { Array(UnsafeBufferPointer(start: vBase, count: tests * stepColumns)) }
+    var iterations: [Int] { Array(UnsafeBufferPointer(start: iterationsBase, count: tests)) }
+}
+
+/// Everything one test example's fixed extended fit needs, shared read-only by the workers.
+struct FixedFitProblem: Sendable {
+    let config: ExtendedConfiguration
+    let design: RidgeDesign
+    let basis: StepBasis
+    let solver: ExtendedSolver
+    let runs: [TrainingRun]
+    let testIDs: [String]
+    let lambda: Double
+    let carry: Double
+    let bounds: (lower: [Double], upper: [Double])?
+    /// Runs in local indexing for rollout fitting (empty without it).
+    let localRuns: [LocalRun]
+    /// The diagonal of the shared block (rollout fitting's scaling).
+    let sharedDiagonal: [Double]
+
+    init(config: ExtendedConfiguration, design: RidgeDesign, basis: StepBasis, solver: ExtendedSolver, runs: [TrainingRun],
+         testIDs: [String], lambda: Double, carry: Double, bounds: (lower: [Double], upper: [Double])?, every: Int?) {
+        self.config = config
+        self.design = design
+        self.basis = basis
+        self.solver = solver
+        self.runs = runs
+        self.testIDs = testIDs
+        self.lambda = lambda
+        self.carry = carry
+        self.bounds = bounds
+        self.localRuns = config.rollout ? runs.filter { $0.losses.rows >= 2 }.map {
+            LocalRun(run: $0, local: design.local, basis: basis, every: every)
+        } : []
+        self.sharedDiagonal = solver.sharedDiagonal(0)
+    }
+
+    /// A worker's scratch space: the solver's workspace and the rollout buffers.
+    final class Scratch {
+        let workspace: ExtendedSolver.Workspace
+        let states: UnsafeMutablePointer<Double>, alphas: UnsafeMutablePointer<Double>
+        let flags: UnsafeMutablePointer<Bool>
+
+        init(solver: ExtendedSolver, maxSteps: Int) {
+            workspace = ExtendedSolver.Workspace(solver: solver)
+            states = .allocate(capacity: max(1, maxSteps))
+            alphas = .allocate(capacity: max(1, maxSteps))
+            flags = .allocate(capacity: max(1, maxSteps))
+        }
+
+        deinit { states.deallocate(); alphas.deallocate(); flags.deallocate() }
+    }
+
+    func makeScratch() -> Scratch {
+        Scratch(solver: solver, maxSteps: (localRuns.map(\.steps).max() ?? 0) + 1)
+    }
+
+    /// Fits test example `z` (output row `row`): the teacher-forced solve, the optional rollout
+    /// refinement, then the parameters written to `outputs`.
+    func solve(row: Int, z: Int, _ scratch: Scratch, into outputs: FixedFitOutputs) throws {
+        let ws = scratch.workspace
+        try solver.assemble(z: z, runs: runs, testIDs: testIDs, ws)
+        guard solver.solve(0, ws) else {
+            throw SimfluenceError.singularSystem(testID: testIDs[z], lambda: lambda)
+        }
+        var theta = Array(UnsafeBufferPointer(start: ws.theta, count: solver.layout.n))
+        if config.rollout {
+            outputs.setIterations(row, refineByRollout(&theta, row: row, z: z, scratch))
+        }
+        write(theta, row: row, into: outputs)
+    }
+
+    /// Rollout fitting: L-BFGS on the rolled-out squared error plus the penalty, from the
+    /// teacher-forced `theta`; only the shared terms move when the configuration says so.
+    /// Returns the iteration count.
+    private func refineByRollout(_ theta: inout [Double], row: Int, z: Int, _ scratch: Scratch) -> Int {
+        let layout = solver.layout
+        let pen = solver.penalty(0, scratch.workspace)
+        var scale = solver.fullDiagonal(sharedDiag: sharedDiagonal, scratch.workspace, penalty: pen)
+        for i in 0..<scale.count where !(scale[i] > 0) { scale[i] = 1 }
+        let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots, carry: carry)
+        let lo = bounds?.lower[row] ?? -.infinity, hi = bounds?.upper[row] ?? .infinity
+        let gram = solver.gram
+        let sharedOnly = config.rolloutSharedOnly
+        let localRuns = self.localRuns
+        let result = LBFGS.minimise(&theta, scale: scale, iterations: config.rolloutIterations) { x, g in
+            let data = rollout.sumOfSquares(localRuns, z: z, theta: x, lo: lo, hi: hi, grad: g,
+                                            states: scratch.states, alphas: scratch.alphas, clampedFlags: scratch.flags)
+            let total = data + pen.value(x, layout: layout, gram: gram, grad: g)
+            if sharedOnly {
+                for i in 0..<layout.m { g[i] = 0; g[layout.aDev + i] = 0 }
+            }
+            return total
+        }
+        return result.iterations
+    }
+
+    /// Writes A_i = a + a_i and B_i = b + b_i for the active examples and the step terms at
+    /// every step 1...lastStep.
+    private func write(_ theta: [Double], row: Int, into outputs: FixedFitOutputs) {
+        let layout = solver.layout
+        let aRow = outputs.aRow(row), bRow = outputs.bRow(row)
+        let aPool = layout.pooled ? theta[layout.aPool] : 0
+        let bPool = layout.pooled ? theta[layout.bPool] : 0
+        for (l, g) in design.active.enumerated() {
+            aRow[g] = aPool + theta[layout.aDev + l]
+            bRow[g] = bPool + theta[l]
+        }
+        let knotsOut = outputs.stepColumns
+        if knotsOut > 0 {
+            let uRow = outputs.uRow(row), vRow = outputs.vRow(row)
+            theta.withUnsafeBufferPointer { tb in
+                for t in 1...knotsOut {
+                    uRow[t - 1] = basis.value(tb.baseAddress! + layout.uStart, at: t)
+                    vRow[t - 1] = basis.value(tb.baseAddress! + layout.vStart, at: t)
+                }
+            }
+        }
+    }
 }
 
 extension ExtendedSolver {

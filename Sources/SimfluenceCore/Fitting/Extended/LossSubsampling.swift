@@ -4,9 +4,24 @@
 /// its last row, or its step is a multiple of k. ``interpolated(_:every:)`` keeps the observed
 /// rows and replaces the others by linear interpolation between the neighbouring observed rows,
 /// so every method can still be fitted (teacher-forced methods then see interpolated losses);
-/// rollout fitting (``ExtendedMethod/linearRollout``) scores only the observed rows and runs the
+/// rollout fitting (``ExtendedRidgeMethod/linearRollout``) scores only the observed rows and runs the
 /// recurrence through the unobserved steps.
 public enum LossSubsampling {
+    /// The gap in force for `log`: `requested` (`--every`) when given, else the log's
+    /// `loss_every` metadata, else none; nil for every step (a gap of 1). A gap below 1 is an
+    /// error naming where it came from.
+    public static func every(requested: Int?, log: TrainingLog) throws -> Int? {
+        if let k = requested {
+            guard k >= 1 else { throw SimfluenceError.invalidArgument("--every must be at least 1 (got \(k))") }
+            return k > 1 ? k : nil
+        }
+        guard let text = log.metadata["loss_every"] else { return nil }
+        guard let k = Int(text), k >= 1 else {
+            throw SimfluenceError.invalidArgument("the log's metadata \"loss_every\" must be a whole number >= 1 (got '\(text)')")
+        }
+        return k > 1 ? k : nil
+    }
+
     /// observed[r] for every loss row r of `run` (all true when `every` is nil or 1).
     public static func observedRows(_ run: TrainingRun, every: Int?) -> [Bool] {
         let rows = run.losses.rows

@@ -1,0 +1,89 @@
+extension FittedSimulator {
+    /// The step term of `terms` (tests x S) for test row `z` at step `t` (1-based): column t - 1,
+    /// clamped to the stored range (steps beyond the fitted runs carry the last term; steps
+    /// before step 1 use the first).
+    @inline(__always)
+    static func stepTerm(_ terms: Matrix?, z: Int, step t: Int) -> Double {
+        guard let terms, terms.columns > 0 else { return 0 }
+        let c = min(max(t - 1, 0), terms.columns - 1)
+        return terms.storage[z * terms.columns + c]
+    }
+
+    /// The rollout of the linear recurrence, the one every built-in method simulates with:
+    ///
+    ///     L_t = clamp( (alpha(c_t) + u_t) L_{t-1} + beta_t + v_t, lossLower[z], lossUpper[z] )
+    ///
+    /// with alpha(c_t) = sum of A_i over the batch (1 for the additive form), beta(c_t) = sum of
+    /// B_i (0 for the multiplicative form), beta_t = beta(c_t) or, with carry-over rho =
+    /// ``carry`` != 0, the running sum beta_t = rho beta_{t-1} + beta(c_t) from the first of
+    /// `batches`; u, v are the step terms at step `firstStep + t - 1`. The extended terms enter
+    /// only for extended simulators (``isExtended``), so a plain simulator's losses are exactly
+    /// alpha * loss + beta. Sums run over a batch in order; ``BatchRollout`` repeats this
+    /// arithmetic in the same order for many curricula at once.
+    public func recurrenceRollout<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil,
+                                                         firstStep: Int) -> Rollout {
+        let tests = tests ?? Array(0..<testIDs.count)
+        precondition(initial.count == tests.count, "one initial loss per simulated test example")
+        let width = tests.count
+        var out = Matrix(rows: batches.count + 1, columns: width)
+        let n = trainIDs.count
+        let usesA = form.usesA, usesB = form.usesB
+        let extended = isExtended
+        let bounded = lossLower != nil || lossUpper != nil
+        var clamped = 0
+        a.storage.withUnsafeBufferPointer { aBuf in
+            b.storage.withUnsafeBufferPointer { bBuf in
+                out.storage.withUnsafeMutableBufferPointer { o in
+                    for (col, z) in tests.enumerated() {
+                        var loss = initial[col]
+                        o[col] = loss
+                        let row = z * n
+                        let lo = lossLower?[z] ?? -.infinity, hi = lossUpper?[z] ?? .infinity
+                        var t = 1
+                        var carried = 0.0
+                        for batch in batches {
+                            var alpha = usesA ? 0.0 : 1.0
+                            var beta = 0.0
+                            if usesA { for i in batch { alpha += aBuf[row + i] } }
+                            if usesB { for i in batch { beta += bBuf[row + i] } }
+                            if extended {
+                                if carry != 0 {
+                                    carried = carry * carried + beta
+                                    beta = carried
+                                }
+                                let step = firstStep + t - 1
+                                alpha += Self.stepTerm(stepAlpha, z: z, step: step)
+                                beta += Self.stepTerm(stepBeta, z: z, step: step)
+                            }
+                            loss = alpha * loss + beta
+                            if bounded {
+                                if loss < lo { loss = lo; clamped += 1 } else if loss > hi { loss = hi; clamped += 1 } else if loss.isNaN { loss = hi; clamped += 1 }
+                            }
+                            o[t * width + col] = loss
+                            t += 1
+                        }
+                    }
+                }
+            }
+        }
+        return Rollout(losses: out, clamped: clamped)
+    }
+
+    /// Final losses of many curricula under ``recurrenceRollout(_:initial:tests:firstStep:)``:
+    /// a plain simulator goes through ``BatchRollout`` (parameters transposed once, 8 test
+    /// examples per instruction, the same arithmetic), an extended one through the rollout
+    /// itself, one curriculum at a time, from step ``startingStep`` + 1.
+    public func recurrenceFinalLosses(curricula: [[[Int]]], initial: [Double], tests: [Int]? = nil,
+                                      threads: Int = Parallel.defaultThreads) -> Matrix {
+        guard isExtended else {
+            return BatchRollout(self, tests: tests).finalLosses(curricula: curricula, initial: initial, threads: threads)
+        }
+        let width = tests?.count ?? testIDs.count
+        var out = Matrix(rows: curricula.count, columns: width)
+        for (c, batches) in curricula.enumerated() {
+            let trajectory = recurrenceRollout(batches, initial: initial, tests: tests, firstStep: startingStep + 1).losses
+            for k in 0..<width { out[c, k] = trajectory[batches.count, k] }
+        }
+        return out
+    }
+}
