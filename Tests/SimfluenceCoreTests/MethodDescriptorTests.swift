@@ -134,6 +134,8 @@ import Testing
             }
         }
         #expect(throws: SimfluenceError.self) { try FitProvenance(metadata: ["cv_folds": "5"]) }
+        #expect(throws: SimfluenceError.self) { try FitProvenance(metadata: ["cv_grid": "1,2"]) }
+        #expect(throws: SimfluenceError.self) { try FitProvenance(metadata: ["cg_max_iterations": "3"]) }
     }
 
     static let expected = ["cv_folds": "an integer", "smoothing": "a number", "shard": "a slice K/N",

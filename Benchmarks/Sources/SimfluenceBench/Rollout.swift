@@ -15,7 +15,7 @@ func rolloutBenchmark(_ args: [String]) throws {
         for i in 0..<pool { a[z, i] = p.a[i]; b[z, i] = p.b[i] }
         initial[z] = p.initial
     }
-    let sim = FittedSimulator(method: "linear", form: .linear, lambda: 1, trainIDs: (0..<pool).map(String.init),
+    let sim = FittedSimulator(method: .linear, form: .linear, lambda: 1, trainIDs: (0..<pool).map(String.init),
                               testIDs: (0..<tests).map(String.init), a: a, b: b,
                               seen: Array(repeating: true, count: pool), fittedOn: [])
     var rng = SeededGenerator(seed: 5)

@@ -132,5 +132,10 @@ extension FitProvenance {
         }
         shardTotalTests = try int(Key.shardTotalTests)
         mergedFromShards = try int(Key.mergedFromShards)
+        // A typed key whose group is missing (cv_grid without cv_folds, ...) would be lost.
+        let kept = metadata
+        if let orphan = m.keys.sorted().first(where: { Key.typed.contains($0) && kept[$0] == nil }) {
+            throw SimfluenceError.invalidArgument("metadata \"\(orphan)\" appears without the rest of its group (for example cv_grid needs cv_folds and cv_scores)")
+        }
     }
 }
