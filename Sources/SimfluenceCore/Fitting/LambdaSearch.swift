@@ -183,8 +183,12 @@ struct ValidationPlan: Sendable {
 
     /// Sum over validation runs of the all-steps MSE of test column `z` under parameters `a`, `b`
     /// (local indexing; nil = not part of the form, or nothing active). Uses the same arithmetic,
-    /// in the same order, as `FittedSimulator.simulate` and `TrajectoryError.allStepsMSE`;
-    /// a non-finite trajectory error counts as +infinity.
+    /// in the same order, as `FittedSimulator.recurrenceRollout` and `TrajectoryError.allStepsMSE`;
+    /// a non-finite trajectory error counts as +infinity. A second rollout of the plain
+    /// recurrence, kept because cross-validation scores every (fold, lambda, test example)
+    /// straight from the solver's parameter vectors and accumulates the error on the fly,
+    /// without building a simulator or a trajectory matrix for each (the CV of the paper
+    /// workload runs 11 lambdas x 5 folds x 200 test examples this way).
     func sumOfMSE(z: Int, form: RecurrenceForm, a: UnsafeMutablePointer<Double>?, b: UnsafeMutablePointer<Double>?) -> Double {
         var total = 0.0
         let usesA = form.usesA, usesB = form.usesB

@@ -46,6 +46,12 @@ struct LocalRun: Sendable {
 
 /// Rollouts, their error and its exact gradient (adjoint of the linear recurrence) for the
 /// extended parameter layout of one test example.
+///
+/// A second rollout of the recurrence beside ``FittedSimulator/recurrenceRollout(_:initial:tests:firstStep:)``,
+/// kept because fitting needs what a simulation does not: it runs on the solver's unknowns theta
+/// (local indices, knot values rather than per-step terms) without building a simulator per
+/// L-BFGS evaluation, records the states the adjoint pass reads backwards, and scores only
+/// observed rows of gapped logs. Tests check both against each other.
 struct ExtendedRollout {
     let layout: ExtendedLayout
     let basisKnots: Int
