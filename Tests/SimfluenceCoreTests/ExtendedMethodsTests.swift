@@ -310,3 +310,46 @@ struct PlantedExtended {
         #expect(coverage.meanWidth > 0)
     }
 }
+
+/// The fitting rollout (``ExtendedRollout``, on the solver's unknowns) and the simulation rollout
+/// (``FittedSimulator/recurrenceRollout(_:initial:tests:firstStep:)``, on a fitted model) are two
+/// implementations of one recurrence: built from the same parameters they give the same errors.
+@Suite struct RolloutAgreementTests {
+    @Test(arguments: [(false, 0.0), (true, 0.0), (false, 0.6), (true, 0.6)])
+    func fittingRolloutEqualsTheSimulation(pooled: Bool, carry: Double) throws {
+        let model = PlantedExtended.random(pool: 10, tests: 1, batch: 2, timeTerms: true, seed: 7)
+        let log = model.log(runs: 3, sample: 8, batch: 2, epochs: 2, noise: 1e-3, seed: 8)
+        let design = try RidgeDesign(log: log, runs: log.runs)
+        let lastStep = log.runs.map { $0.firstLossStep + $0.losses.rows - 1 }.max()!
+        let basis = StepBasis(knots: 3, lastStep: lastStep)
+        let layout = ExtendedLayout(m: design.activeCount, pooled: pooled, knots: basis.knots)
+        var g = SeededGenerator(seed: 12)
+        var theta = (0..<layout.n).map { _ in 0.05 * g.nextGaussian() }
+        for i in 0..<layout.m { theta[layout.aDev + i] = 0.45 + 0.05 * g.nextGaussian() }
+        // The simulator holding the same parameters: A_i = a + a_i, B_i = b + b_i, u_t and v_t at every step.
+        let n = log.trainIDs.count
+        var a = Matrix(rows: 1, columns: n), b = Matrix(rows: 1, columns: n)
+        for (l, i) in design.active.enumerated() {
+            a[0, i] = (pooled ? theta[layout.aPool] : 0) + theta[layout.aDev + l]
+            b[0, i] = (pooled ? theta[layout.bPool] : 0) + theta[l]
+        }
+        var sim = FittedSimulator(method: .linearCarry, form: .linear, lambda: 1, trainIDs: log.trainIDs, testIDs: log.testIDs,
+                                  a: a, b: b, seen: Array(repeating: true, count: n), fittedOn: [])
+        theta.withUnsafeBufferPointer { t in
+            sim.stepAlpha = Matrix(rows: 1, columns: lastStep, storage: (1...lastStep).map { basis.value(t.baseAddress! + layout.uStart, at: $0) })
+            sim.stepBeta = Matrix(rows: 1, columns: lastStep, storage: (1...lastStep).map { basis.value(t.baseAddress! + layout.vStart, at: $0) })
+        }
+        sim.carry = carry
+        let (lo, hi) = (0.2, 3.0)
+        sim.lossLower = [lo]
+        sim.lossUpper = [hi]
+        let rollout = ExtendedRollout(layout: layout, basisKnots: basis.knots, carry: carry)
+        for run in log.runs {
+            let local = LocalRun(run: run, local: design.local, basis: basis, every: nil)
+            let fitting = theta.withUnsafeBufferPointer { rollout.mse(local, z: 0, theta: $0.baseAddress!, lo: lo, hi: hi) }
+            let predicted = sim.simulate(run.simulatedBatches, initial: run.initialLosses, firstStep: run.firstLossStep + 1)
+            let simulated = TrajectoryError.allStepsMSE(predicted: predicted, truth: run.losses, predictedColumn: 0, truthColumn: 0)
+            #expect(abs(fitting - simulated) <= 1e-12 * max(1, simulated), "run \(run.name): \(fitting) vs \(simulated)")
+        }
+    }
+}
