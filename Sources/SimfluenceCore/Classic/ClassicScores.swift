@@ -1,5 +1,5 @@
 /// Classic training-data-attribution methods run as simulators of the additive form
-/// (SIMFLUENCE.md, "Existing TDA methods are special cases"): alpha = 1 and
+/// (Docs/SIMFLUENCE.md, "Existing TDA methods are special cases"): alpha = 1 and
 /// `L_t = L_{t-1} + sum_{i in c_t} B_i(z)`, with B the method's score.
 public enum ClassicMethod: String, Sendable, CaseIterable, Codable {
     /// TracIn-CP: `B_i = -sum_k eta_k g_i(k) . g_z(k)` over the saved checkpoints.
