@@ -12,7 +12,7 @@ struct Evaluate: ParsableCommand {
             ± std over run x test-example trajectories), final-step MSE, Spearman across test \
             examples (per held-out run, mean ± std) and Spearman across runs (per test example, \
             mean; needs 3 or more held-out runs). \
-            Example: simfluence evaluate Fixtures/tiny-log --method linear --method additive --holdout 3
+            Example: simfluence evaluate Examples/tiny-gptdynamics --method linear --method additive --holdout 3
             """)
 
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")

@@ -8,8 +8,8 @@ struct Fit: ParsableCommand {
         abstract: "Fit a simulator on logged training runs and save it as a model file.",
         discussion: """
             Fits one ridge problem per test example on every step of every run in RUNS (teacher \
-            forcing), the objective of Simfluence-Linear or its additive or multiplicative \
-            variant. Example: simfluence fit Fixtures/tiny-log --method linear -o model.simfluence
+            forcing), the objective of Simfluence-Linear, its additive or multiplicative \
+            variant, or an extended simulator (Docs/Methods.md). Example: simfluence fit Examples/tiny-gptdynamics --method linear -o model.simfluence
 
             With --shard K/N only slice K of N of the test set is fitted (see Docs/Sharding.md); \
             with --lambda auto every shard cross-validates on all test examples, so all shards \
@@ -19,7 +19,7 @@ struct Fit: ParsableCommand {
     @Argument(help: "The log: a folder in the GPTDynamics layout (or its runs/ folder) or the native layout.")
     var runs: String
 
-    @Option(help: "The simulator to fit: linear, additive, multiplicative, or a classic method (tracin-cp, grad-dot, influence, and -scaled forms; these need gradient features).")
+    @Option(help: "The simulator to fit: linear, additive, multiplicative, linear-pooled, linear-time, linear-rollout, linear-carry, or a classic method (tracin-cp, grad-dot, influence, and -scaled forms; these need gradient features).")
     var method: MethodName = .simfluence(.linear)
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the fitted model (written atomically).")
