@@ -10,9 +10,9 @@ struct Demo: ParsableCommand {
         abstract: "Train real runs of the built-in digits workload, fit and score simulators, and check a counterfactual.",
         discussion: """
             1. trains the default 32 fine-tuning runs of a 64-32-10 MLP on UCI digits; \
-            2. fits Simfluence-Linear, -Additive and -Multiplicative, and TracIn-CP, Grad-Dot and \
-            influence functions (from exact per-example gradients) on 27 runs and scores them on \
-            the 5 held-out runs beside the persistence and mean-run baselines; \
+            2. fits every method of this build (\(MethodRegistry.builtIn.methods.map(\.name).joined(separator: ", ")); \
+            Docs/Methods.md; the classic ones from exact per-example gradients) on 27 runs and \
+            scores them on the 5 held-out runs beside the persistence and mean-run baselines; \
             3. for a few test examples, asks the linear simulator which training examples help \
             most, builds curricula that drop them or move them to the end, simulates those and \
             actually trains them, and compares; 4. writes an HTML report and says where everything \

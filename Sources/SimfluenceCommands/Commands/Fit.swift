@@ -8,8 +8,8 @@ struct Fit: ParsableCommand {
         abstract: "Fit a simulator on logged training runs and save it as a model file.",
         discussion: """
             Fits one ridge problem per test example on every step of every run in RUNS (teacher \
-            forcing), the objective of Simfluence-Linear or its additive or multiplicative \
-            variant. Example: simfluence fit Examples/tiny-gptdynamics --method linear -o model.simfluence
+            forcing), the objective of Simfluence-Linear, its additive or multiplicative \
+            variant, or an extended simulator (Docs/Methods.md). Example: simfluence fit Examples/tiny-gptdynamics --method linear -o model.simfluence
 
             With --shard K/N only slice K of N of the test set is fitted (see Docs/Sharding.md); \
             with --lambda auto every shard cross-validates on all test examples, so all shards \

@@ -1,4 +1,4 @@
-/// Scores predicted trajectories against held-out runs (SIMFLUENCE.md, "Evaluation protocol").
+/// Scores predicted trajectories against held-out runs (Docs/SIMFLUENCE.md, "Evaluation protocol").
 public enum Scoring {
     /// Scores `predictions` (one matrix per held-out run, same shape as its `losses`; row 0, the
     /// starting point, is ignored) against the runs' recorded losses.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import SimfluenceKernels
 
 /// The iterative ridge solver for large active sets: conjugate gradients on the normal equations
@@ -38,17 +39,26 @@ import SimfluenceKernels
 /// The additive and multiplicative forms reuse the same kernels with the unused half pinned at
 /// zero (its right-hand side and its half of every product are zero, and so is its
 /// preconditioner block, so it never moves).
-struct IterativeRidge: @unchecked Sendable {
+///
+/// Diagnostics: the core does no I/O; a solver reports every block's iterations to its
+/// ``traceSink``, if any (by default the process-wide ``IterativeRidge/trace`` hook, nil unless set).
+public struct IterativeRidge: @unchecked Sendable {
     typealias Lanes = SIMD8<Double>
     static let width = Int(SF_LANES)
-    /// SIMFLUENCE_CG_TRACE=1 prints every block's iterations (diagnostics only).
-    static let trace: Bool = {
-        #if canImport(Glibc)
-        return getenv("SIMFLUENCE_CG_TRACE") != nil
-        #else
-        return false
-        #endif
-    }()
+
+    /// Receives one line per solved block (lambda, iterations per lane, restarts, largest
+    /// relative residual) from every solver created while it is set; nil (the default) reports
+    /// nothing. Diagnostics only: the command-line tool sets it when SIMFLUENCE_CG_TRACE is set.
+    /// Set it before fitting starts (solvers read it once, when they are created); it may be
+    /// called from several threads at once.
+    public static var trace: (@Sendable (String) -> Void)? {
+        get { traceHook.value }
+        set { traceHook.value = newValue }
+    }
+    private static let traceHook = TraceHook()
+
+    /// Where this solver reports each block (see ``IterativeRidge/trace``), or nil.
+    let traceSink: (@Sendable (String) -> Void)?
 
     let design: RidgeDesign
     let form: RecurrenceForm
@@ -81,8 +91,10 @@ struct IterativeRidge: @unchecked Sendable {
     let rowLocal: [Int32]
 
     init(design: RidgeDesign, form: RecurrenceForm, tolerance: Double, acceptance: Double? = nil,
-         maxIterations: Int? = nil, preconditioned: Bool? = nil, mixedPrecision: Bool? = nil) {
+         maxIterations: Int? = nil, preconditioned: Bool? = nil, mixedPrecision: Bool? = nil,
+         traceSink: (@Sendable (String) -> Void)? = IterativeRidge.trace) {
         self.design = design
+        self.traceSink = traceSink
         self.form = form
         self.tolerance = tolerance
         self.acceptance = max(tolerance, acceptance ?? tolerance)
@@ -324,34 +336,53 @@ struct IterativeRidge: @unchecked Sendable {
     /// solution in `ws.x` (per active example: B lanes, then A lanes). With `warmStart`, `ws.x`
     /// must hold a starting point for the same tests (for example the solution at a neighbouring
     /// lambda); otherwise CG starts from zero.
+    ///
+    /// Cycles of CG: each (re)starts from the residual in `ws.r` (``restart(_:_:)``), iterates
+    /// until every lane meets the tolerance or the budget is spent (``iterate(_:_:)``), then
+    /// recomputes the true residual and decides whether to restart (``endCycle(_:_:)``).
     func solve(lambda: Double, _ ws: Workspace, warmStart: Bool = false) throws -> BlockResult {
+        precondition(!mixedPrecision || ws.pSingle != nil, "a mixed-precision solve needs a Workspace(mixedPrecision: true)")
+        var cg = try setUp(lambda: lambda, ws, warmStart: warmStart)
+        while true {
+            restart(&cg, ws)
+            while any(cg.active) && cg.total < maxIterations { iterate(&cg, ws) }
+            if endCycle(&cg, ws) { break }
+        }
+        return result(cg, ws)
+    }
+
+    /// The state of one block's CG between steps of ``solve(lambda:_:warmStart:)`` (vectors: one
+    /// value per lane).
+    private struct CGState {
+        let lambda: Double
+        /// ||X^T y||^2, and the squared residual norms at which a lane stops iterating (`target2`)
+        /// and at which its recomputed residual is accepted (`accept2`).
+        let bNorm2, target2, accept2: Lanes
+        /// Lanes still iterating.
+        var active: SIMDMask<Lanes.MaskStorage>
+        /// r . M^-1 r for the current direction.
+        var rz = Lanes()
+        /// Iterations per lane, and of the block (every lane's count is at most `total`).
+        var iterations: [Int]
+        var total = 0
+        var restarts = 0
+        /// Products in single precision: mixed precision for the first cycle and the first
+        /// restart; any later restart runs in double, so a system whose condition number defeats
+        /// single-precision products still converges as far as the double solver would.
+        var single: Bool
+        /// The last recomputed (true) squared residual norm.
+        var trueRes2 = Lanes()
+    }
+
+    /// Setup: the norms of X^T y, the preconditioner at `lambda` (refusing singular blocks), the
+    /// stopping thresholds, the starting point and its residual in `ws.r`.
+    private func setUp(lambda: Double, _ ws: Workspace, warmStart: Bool) throws -> CGState {
         let W = IterativeRidge.width
         let m = design.activeCount
-        let tests = ws.tests
-        precondition(!mixedPrecision || ws.pSingle != nil, "a mixed-precision solve needs a Workspace(mixedPrecision: true)")
-        let lanes = tests.count
-        let usesA = form.usesA, usesB = form.usesB
-        let lambdaV = Lanes(repeating: lambda)
         var bNorm2 = Lanes()
         for i in 0..<m { bNorm2 += ws.b[2 * i] * ws.b[2 * i] + ws.b[2 * i + 1] * ws.b[2 * i + 1] }
         if preconditioned {
-            for i in 0..<m {
-                let dbb = ws.diagonal[3 * i] + lambdaV, dba = ws.diagonal[3 * i + 1], daa = ws.diagonal[3 * i + 2] + lambdaV
-                var ibb: Lanes, iba: Lanes, iaa: Lanes
-                if !usesA {
-                    ibb = 1 / dbb; iba = Lanes(); iaa = Lanes()
-                } else if !usesB {
-                    ibb = Lanes(); iba = Lanes(); iaa = 1 / daa
-                } else {
-                    let det = dbb * daa - dba * dba
-                    ibb = daa / det; iba = -dba / det; iaa = dbb / det
-                }
-                for k in 0..<W where !(ibb[k].isFinite && iba[k].isFinite && iaa[k].isFinite)
-                    || (usesB && !(ibb[k] > 0 && dbb[k] > 0)) || (usesA && !(iaa[k] > 0 && daa[k] > 0)) {
-                    throw SimfluenceError.singularSystem(testID: ws.names[k < lanes ? k : 0], lambda: lambda)
-                }
-                ws.pre[3 * i] = ibb; ws.pre[3 * i + 1] = iba; ws.pre[3 * i + 2] = iaa
-            }
+            try invertDiagonalBlocks(lambda: lambda, ws)
         } else if !(lambda > 0) {
             // No blocks to check; and by default no preconditioner means fewer rows than
             // unknowns, where X^T X is rank deficient and only a ridge makes it invertible.
@@ -364,80 +395,128 @@ struct IterativeRidge: @unchecked Sendable {
         } else {
             ws.x.update(repeating: Lanes(), count: 2 * m)
         }
-        var iterations = [Int](repeating: 0, count: W)
         var active = SIMDMask<Lanes.MaskStorage>(repeating: true)
         for k in 0..<W where bNorm2[k] == 0 { active[k] = false }
-        var restarts = 0
-        // Mixed precision for the first cycle and the first restart; any later restart runs in
-        // double, so a system whose condition number defeats single-precision products still
-        // converges as far as the double solver would.
-        var single = mixedPrecision
-        var total = 0
-        var trueRes2 = Lanes()
-        // r = b - (X^T X + lambda I) x.
-        func residual() -> Lanes {
-            apply(ws.x, into: ws.q, lambda: lambda, ws)
-            var rr = Lanes()
-            for i in 0..<(2 * m) {
-                let d = ws.b[i] - ws.q[i]
-                ws.r[i] = d
-                rr += d * d
+        if warmStart { _ = residual(lambda: lambda, ws) } else { ws.r.update(from: ws.b, count: 2 * m) }
+        return CGState(lambda: lambda, bNorm2: bNorm2, target2: target2, accept2: accept2, active: active,
+                       iterations: [Int](repeating: 0, count: W), single: mixedPrecision)
+    }
+
+    /// The block-Jacobi preconditioner at `lambda` into `ws.pre`: per example the inverse of its
+    /// 2 x 2 diagonal block (or of its one used entry); throws if a block is not positive definite.
+    private func invertDiagonalBlocks(lambda: Double, _ ws: Workspace) throws {
+        let W = IterativeRidge.width
+        let lanes = ws.tests.count
+        let usesA = form.usesA, usesB = form.usesB
+        let lambdaV = Lanes(repeating: lambda)
+        for i in 0..<design.activeCount {
+            let dbb = ws.diagonal[3 * i] + lambdaV, dba = ws.diagonal[3 * i + 1], daa = ws.diagonal[3 * i + 2] + lambdaV
+            var ibb: Lanes, iba: Lanes, iaa: Lanes
+            if !usesA {
+                ibb = 1 / dbb; iba = Lanes(); iaa = Lanes()
+            } else if !usesB {
+                ibb = Lanes(); iba = Lanes(); iaa = 1 / daa
+            } else {
+                let det = dbb * daa - dba * dba
+                ibb = daa / det; iba = -dba / det; iaa = dbb / det
             }
-            return rr
+            for k in 0..<W where !(ibb[k].isFinite && iba[k].isFinite && iaa[k].isFinite)
+                || (usesB && !(ibb[k] > 0 && dbb[k] > 0)) || (usesA && !(iaa[k] > 0 && daa[k] > 0)) {
+                throw SimfluenceError.singularSystem(testID: ws.names[k < lanes ? k : 0], lambda: lambda)
+            }
+            ws.pre[3 * i] = ibb; ws.pre[3 * i + 1] = iba; ws.pre[3 * i + 2] = iaa
         }
-        if warmStart { _ = residual() } else { ws.r.update(from: ws.b, count: 2 * m) }
+    }
+
+    /// r = b - (X^T X + lambda I) x into `ws.r`; returns r . r per lane.
+    private func residual(lambda: Double, _ ws: Workspace) -> Lanes {
+        apply(ws.x, into: ws.q, lambda: lambda, ws)
+        var rr = Lanes()
+        for i in 0..<(2 * design.activeCount) {
+            let d = ws.b[i] - ws.q[i]
+            ws.r[i] = d
+            rr += d * d
+        }
+        return rr
+    }
+
+    /// Restart: `ws.r` holds the residual; p = M^-1 r, rz = r . M^-1 r, and lanes whose residual
+    /// already meets the target stop.
+    private func restart(_ cg: inout CGState, _ ws: Workspace) {
+        let m = design.activeCount
+        ws.p.update(repeating: Lanes(), count: 2 * m)
+        ws.scalars[0] = Lanes()
+        nextDirection(updating: SIMD8<Int64>(repeating: -1), ws, single: cg.single)
+        var rz = Lanes(), rr = Lanes()
+        for i in 0..<m {
+            let rb = ws.r[2 * i], ra = ws.r[2 * i + 1]
+            if preconditioned {
+                let a = ws.pre[3 * i], b = ws.pre[3 * i + 1], c = ws.pre[3 * i + 2]
+                rz += rb * (a * rb + b * ra) + ra * (b * rb + c * ra)
+            }
+            rr += rb * rb + ra * ra
+        }
+        if !preconditioned { rz = rr }
+        cg.rz = rz
+        cg.active = cg.active .& (rr .> cg.target2)
+    }
+
+    /// One CG iteration on the active lanes: x += alpha p, r -= alpha q (q = (X^T X + lambda I) p),
+    /// the new rz, and the next direction; lanes that reach the target stop (their p becomes 0).
+    private func iterate(_ cg: inout CGState, _ ws: Workspace) {
+        let W = IterativeRidge.width
         let scalars = ws.scalars, s = d(scalars)
-        // The kernels take no preconditioner (nil) for the identity, which saves reading it.
-        let pre: UnsafePointer<Double>? = preconditioned ? UnsafePointer(d(ws.pre)) : nil
-        var keep = SIMD8<Int64>()
-        while true {
-            // (Re)start: r holds the residual; p = M^-1 r; rz = r . M^-1 r.
-            ws.p.update(repeating: Lanes(), count: 2 * m)
-            keep = SIMD8<Int64>(repeating: -1)
-            scalars[0] = Lanes()
-            withUnsafeBytes(of: &keep) { k in
-                sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r), pre, d(ws.p), single ? ws.pSingle : nil)
-            }
-            var rz = Lanes(), rr = Lanes()
-            for i in 0..<m {
-                let rb = ws.r[2 * i], ra = ws.r[2 * i + 1]
-                if preconditioned {
-                    let a = ws.pre[3 * i], b = ws.pre[3 * i + 1], c = ws.pre[3 * i + 2]
-                    rz += rb * (a * rb + b * ra) + ra * (b * rb + c * ra)
-                }
-                rr += rb * rb + ra * ra
-            }
-            if !preconditioned { rz = rr }
-            active = active .& (rr .> target2)
-            while any(active) && total < maxIterations {
-                let pq = apply(ws.p, into: ws.q, lambda: lambda, ws, dot: true, single: single)
-                scalars[0] = Lanes(repeating: 0).replacing(with: rz / pq, where: active)
-                sf_cg_update(m, s, d(ws.x), d(ws.r), d(ws.p), d(ws.q), pre, s + W, s + 2 * W)
-                let rzNew = scalars[1], rrNew = scalars[2]
-                for k in 0..<W where active[k] { iterations[k] += 1 }
-                let stillActive = active .& (rrNew .> target2)
-                scalars[0] = Lanes(repeating: 0).replacing(with: rzNew / rz, where: stillActive)
-                keep = SIMD8<Int64>(repeating: 0).replacing(with: -1, where: stillActive)
-                withUnsafeBytes(of: &keep) { k in
-                    sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r), pre, d(ws.p), single ? ws.pSingle : nil)
-                }
-                rz = rzNew
-                active = stillActive
-                total += 1
-            }
-            // The true residual (the recursive one drifts slightly).
-            trueRes2 = residual()
-            active = SIMDMask(repeating: true) .& (trueRes2 .> accept2) .& (bNorm2 .> 0)
-            if !any(active) || total >= maxIterations || restarts >= 3 { break }
-            restarts += 1
-            if restarts >= 2 { single = false }
-        }
+        let pq = apply(ws.p, into: ws.q, lambda: cg.lambda, ws, dot: true, single: cg.single)
+        scalars[0] = Lanes(repeating: 0).replacing(with: cg.rz / pq, where: cg.active)
+        sf_cg_update(design.activeCount, s, d(ws.x), d(ws.r), d(ws.p), d(ws.q), preconditioner(ws), s + W, s + 2 * W)
+        let rzNew = scalars[1], rrNew = scalars[2]
+        for k in 0..<W where cg.active[k] { cg.iterations[k] += 1 }
+        let stillActive = cg.active .& (rrNew .> cg.target2)
+        scalars[0] = Lanes(repeating: 0).replacing(with: rzNew / cg.rz, where: stillActive)
+        nextDirection(updating: SIMD8<Int64>(repeating: 0).replacing(with: -1, where: stillActive), ws, single: cg.single)
+        cg.rz = rzNew
+        cg.active = stillActive
+        cg.total += 1
+    }
+
+    /// Convergence check at the end of a cycle: recomputes the true residual (the recursive one
+    /// drifts slightly) and returns true when every lane is accepted or the budget (iterations,
+    /// 3 restarts) is spent; otherwise marks the lanes to restart and counts the restart.
+    private func endCycle(_ cg: inout CGState, _ ws: Workspace) -> Bool {
+        cg.trueRes2 = residual(lambda: cg.lambda, ws)
+        cg.active = SIMDMask(repeating: true) .& (cg.trueRes2 .> cg.accept2) .& (cg.bNorm2 .> 0)
+        if !any(cg.active) || cg.total >= maxIterations || cg.restarts >= 3 { return true }
+        cg.restarts += 1
+        if cg.restarts >= 2 { cg.single = false }
+        return false
+    }
+
+    /// Write-out: the block's iteration counts and true relative residuals (reported to
+    /// ``traceSink`` when set).
+    private func result(_ cg: CGState, _ ws: Workspace) -> BlockResult {
+        let lanes = ws.tests.count
         var residuals = [Double](repeating: 0, count: lanes)
-        for k in 0..<lanes { residuals[k] = bNorm2[k] > 0 ? (trueRes2[k] / bNorm2[k]).squareRoot() : 0 }
-        if IterativeRidge.trace {
-            print("cg lambda=\(lambda)\(mixedPrecision ? " mixed" : "") tests=\(tests.first ?? 0)... iterations=\(iterations.prefix(lanes)) restarts=\(restarts) residual=\(residuals.max() ?? 0)")
+        for k in 0..<lanes { residuals[k] = cg.bNorm2[k] > 0 ? (cg.trueRes2[k] / cg.bNorm2[k]).squareRoot() : 0 }
+        let iterations = Array(cg.iterations.prefix(lanes))
+        if let traceSink {
+            traceSink("cg lambda=\(cg.lambda)\(mixedPrecision ? " mixed" : "") tests=\(ws.tests.first ?? 0)... iterations=\(iterations) restarts=\(cg.restarts) residual=\(residuals.max() ?? 0)")
         }
-        return BlockResult(iterations: Array(iterations.prefix(lanes)), residuals: residuals, restarts: restarts)
+        return BlockResult(iterations: iterations, residuals: residuals, restarts: cg.restarts)
+    }
+
+    /// p = M^-1 r + scalars[0] p in the lanes of `updating` that are all ones, 0 in the others
+    /// (`sf_cg_direction`); with `single`, also p rounded to float into `ws.pSingle`.
+    private func nextDirection(updating keep: SIMD8<Int64>, _ ws: Workspace, single: Bool) {
+        var keep = keep
+        withUnsafeBytes(of: &keep) { k in
+            sf_cg_direction(design.activeCount, d(ws.scalars), k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r),
+                            preconditioner(ws), d(ws.p), single ? ws.pSingle : nil)
+        }
+    }
+
+    /// The preconditioner for the kernels: nil for the identity, which saves reading it.
+    private func preconditioner(_ ws: Workspace) -> UnsafePointer<Double>? {
+        preconditioned ? UnsafePointer(d(ws.pre)) : nil
     }
 
     /// out = (X^T X + lambda I) v; with `dot`, returns v . out per lane (else zero). With `single`,
@@ -474,6 +553,17 @@ struct IterativeRidge: @unchecked Sendable {
             }
         }}}
         return result
+    }
+}
+
+/// The storage of ``IterativeRidge/trace``, behind a lock.
+private final class TraceHook: @unchecked Sendable {
+    private let lock = DispatchSemaphore(value: 1)
+    private var sink: (@Sendable (String) -> Void)?
+
+    var value: (@Sendable (String) -> Void)? {
+        get { lock.wait(); defer { lock.signal() }; return sink }
+        set { lock.wait(); defer { lock.signal() }; sink = newValue }
     }
 }
 

@@ -38,9 +38,9 @@ public enum LambdaSearch {
     /// O(0.1..10^4); lambda = 10^-2 is effectively unregularised for every identifiable direction
     /// yet keeps near-collinear A/B pairs solvable, and 10^3 shrinks nearly everything to zero (the
     /// "no effect" simulator, a natural upper end). Below 10^-2 the CV curve is flat in practice,
-    /// and every grid point costs one factorisation per (fold, test example): at paper scale
-    /// (27 runs, pool 200, 200 test examples, linear) about 0.15 s per point and fold on 2 threads,
-    /// so 11 points x 5 folds take roughly 8-9 s on an idle 2-core machine.
+    /// and every grid point costs a solve per (fold, test example): at paper scale (27 runs,
+    /// pool 200, 200 test examples, linear: CG warm-started along the grid) all 11 points x 5 folds
+    /// take about 0.35 s on the project's 2-core machine (Benchmarks/run.sh, Docs/Performance.md).
     public static let defaultGrid: [Double] = [
         1e-2, 3.1622776601683794e-2, 1e-1, 3.1622776601683794e-1, 1,
         3.1622776601683795, 10, 31.622776601683793, 100, 316.22776601683796, 1000,
