@@ -9,7 +9,7 @@ import PackageDescription
 let parent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let mainPackage = parent.lastPathComponent.lowercased()
 
-let targets = ["npy", "model", "curriculum", "initial-losses", "gptdynamics", "native"]
+let targets = ["npy", "model", "curriculum", "initial-losses", "gptdynamics", "native", "merge", "gradients"]
 
 let package = Package(
     name: "SimfluenceFuzz",

@@ -12,7 +12,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 corpus="$here/corpus"
 rm -rf "$corpus"
-mkdir -p "$corpus"/{npy,model,curriculum,initial-losses,gptdynamics,native}
+mkdir -p "$corpus"/{npy,model,curriculum,initial-losses,gptdynamics,native,merge,gradients}
 sep=$'\n--8<--\n'
 small=(--runs 3 --pool 6 --sample 4 --batch 2 --epochs 1 --test 3 --seed 5)
 
@@ -21,6 +21,16 @@ small=(--runs 3 --pool 6 --sample 4 --batch 2 --epochs 1 --test 3 --seed 5)
 "$bin" fit "$work/native" --lambda 0.1 -o "$corpus/model/linear.simfluence" >/dev/null
 "$bin" fit "$work/gpt" --method additive --lambda 0.5 -o "$corpus/model/additive.simfluence" >/dev/null
 "$bin" fit "$work/native" --method multiplicative --lambda 1 -o "$corpus/model/multiplicative.simfluence" >/dev/null
+
+# merge: the parts of sharded fits, one input per split.
+for k in 1 2 3; do
+  "$bin" fit "$work/native" --lambda 0.1 --shard "$k/3" -o "$work/part$k.simfluence" >/dev/null
+  "$bin" fit "$work/gpt" --method linear-time --lambda 1 --shard "$k/3" -o "$work/time$k.simfluence" >/dev/null
+done
+{ cat "$work/part1.simfluence"; printf '%s' "$sep"; cat "$work/part2.simfluence"; printf '%s' "$sep"; cat "$work/part3.simfluence"; } \
+  > "$corpus/merge/linear-3"
+{ cat "$work/time3.simfluence"; printf '%s' "$sep"; cat "$work/time1.simfluence"; printf '%s' "$sep"; cat "$work/time2.simfluence"; } \
+  > "$corpus/merge/linear-time-3"
 
 for r in run1 run2; do
   cp "$work/native/runs/$r/losses.npy" "$corpus/npy/$r.npy"
@@ -46,6 +56,19 @@ def npy(name, header, data, major=1):
 npy("f4-1d.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", struct.pack("<3f", 1.5, -2, 0))
 npy("v2.npy", "{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(1, 2)}", struct.pack("<2d", 7, 8), major=2)
 npy("empty.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4), }", b"")
+# gradients: an index and its matrices (4 pool examples, 2 test examples, 3 dimensions, two checkpoints).
+def npy_bytes(rows, cols, values):
+    h = ("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)).encode() + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + struct.pack("<%df" % len(values), *values)
+index = ('{"format": "simfluence-gradients", "version": 1, "batch_size": 2, "train_ids": ["0", "1", "2", "3"], '
+         '"test_ids": ["t0", "t1"], "dimension": 3, "checkpoints": ['
+         '{"step": 0, "learning_rate": 0.1, "steps_covered": 4, "train": "ckpt0_train.npy", "test": "ckpt0_test.npy"}, '
+         '{"step": 4, "learning_rate": 0.1, "steps_covered": 0, "train": "ckpt1_train.npy", "test": "ckpt1_test.npy"}], '
+         '"metadata": {"reference_run": "run1"}}').encode()
+sep = b"\n--8<--\n"
+mats = [npy_bytes(4, 3, [0.5, -1, 2, 0, 1, 1, -0.25, 3, 0.5, 1, 1, 1]), npy_bytes(2, 3, [1, 0, -1, 0.5, 0.5, 2]),
+        npy_bytes(4, 3, [0.1, -0.2, 0.3, 0, 0.4, 1, -0.5, 0.6, 0.5, 1, 0, 1]), npy_bytes(2, 3, [0, 1, -1, 2, 0.5, 0])]
+open(os.path.join(c, "gradients", "two-checkpoints"), "wb").write(sep.join([index] + mats))
 open(os.path.join(c, "curriculum", "array.json"), "w").write('[[17, 3, 3], ["a", "x y", "\\u00fc"], [-1]]\n')
 open(os.path.join(c, "curriculum", "extra.jsonl"), "w").write('{"batch": [1, 1], "step": 1, "note": {"a": [null, true, 1e5]}}\r\n\n{"step": 2, "samples_id": ["b"]}\n')
 open(os.path.join(c, "initial-losses", "object.json"), "w").write('{"12": 2.31, "t-1": 1e-3, "7": -0.5}\n')

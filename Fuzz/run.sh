@@ -3,7 +3,7 @@
 # time, at most FUZZ_JOBS (default 2) at a time.
 #
 #   Fuzz/run.sh [seconds-per-target] [target ...]      targets: npy model curriculum
-#                                                      initial-losses gptdynamics native
+#                                                      initial-losses gptdynamics native merge gradients
 #
 # Seeds come from Fuzz/corpus/<target> (committed, never modified); new inputs go to
 # Fuzz/.work/<target>/ (kept between runs, not committed); crashes, leaks, timeouts and
@@ -15,7 +15,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 seconds="${1:-60}"
 shift || true
-all=(npy model curriculum initial-losses gptdynamics native)
+all=(npy model curriculum initial-losses gptdynamics native merge gradients)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 jobs="${FUZZ_JOBS:-2}"
@@ -35,6 +35,7 @@ echo "fuzz build: $(( $(date +%s) - start )) s"
 max_len() {
   case "$1" in
     npy|initial-losses|curriculum) echo 4096 ;;
+    merge) echo 16384 ;;
     *) echo 8192 ;;
   esac
 }

@@ -8,4 +8,4 @@ if ProcessInfo.processInfo.environment["SIMFLUENCE_CG_TRACE"] != nil {
     IterativeRidge.trace = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
-SimfluenceCommand.main()
+runSimfluence()

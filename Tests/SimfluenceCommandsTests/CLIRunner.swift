@@ -58,6 +58,36 @@ struct CLIRunner {
                       seconds: Date().timeIntervalSince(start))
     }
 
+    /// Runs `script` with /bin/sh (for redirections and limits); environment values of nil are
+    /// removed from the child's environment.
+    static func runShell(_ script: String, environment: [String: String?] = [:], timeout: Double = 120) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let start = Date()
+        try process.run()
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return Result(status: status, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: false,
+                      seconds: Date().timeIntervalSince(start))
+    }
+
     /// A fresh temporary directory.
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "simfluence-cli-test-" + UUID().uuidString

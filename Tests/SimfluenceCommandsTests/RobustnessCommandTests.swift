@@ -328,7 +328,7 @@ func writeLog(_ dir: String, trainIDs: [String], testIDs: [String], runs: [(batc
         #expect(m.seen == [true, true, false] && m.a[0, 2] == 0 && m.b[0, 2] == 0)
         try Data("{\"step\": 1, \"batch\": [\"a\", \"never\"]}\n".utf8).write(to: URL(fileURLWithPath: dir + "/c.jsonl"))
         let strict = try RobustRunner.run(["simulate", "--model", dir + "/m", "--curriculum", dir + "/c.jsonl"])
-        #expect(strict.status != 0 && strict.stderr.contains("'never'") && strict.stderr.contains("step 1") && strict.stderr.contains("--unseen zero"))
+        #expect(strict.status != 0 && strict.stderr.contains("'never'") && strict.stderr.contains("step 1") && strict.stderr.contains("--unseen mean"))
         let zero = try RobustRunner.run(["simulate", "--model", dir + "/m", "--curriculum", dir + "/c.jsonl", "--unseen", "zero"])
         #expect(zero.status == 0)
         let a = try RobustRunner.run(["simulate", "--model", dir + "/m", "--curriculum", dir + "/c.jsonl", "--unseen", "zero"])

@@ -156,8 +156,12 @@ import Testing
     }
 
     @Test func stringsAndStructures() throws {
-        guard case .string(let s) = try parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00\ud800x""#) else { Issue.record("not a string"); return }
-        #expect(s == "a\"b\\c/d\né😀\u{FFFD}x")
+        guard case .string(let s) = try parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00x""#) else { Issue.record("not a string"); return }
+        #expect(s == "a\"b\\c/d\né😀x")
+        // Lone surrogates are no characters: rejected, not merged into U+FFFD (issue 14).
+        for lone in [#""\ud800x""#, #""\udc00""#, #""\ud83d\u0041""#] {
+            #expect(throws: SimfluenceError.self, "\(lone)") { try parse(lone) }
+        }
         guard case .object(let m) = try parse(#"{"a": [1, true, null, {"b": -2.5e3}], "c": "d"}"#) else { Issue.record("not an object"); return }
         #expect(m.map(\.key) == ["a", "c"])
         #expect(m["a"]?.value.elements?.count == 4)

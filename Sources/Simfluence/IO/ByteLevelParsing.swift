@@ -53,6 +53,18 @@
 
     /// `bytes` with the model-file checksum recomputed, when they are shaped enough like a model
     /// file to have one (else unchanged), so a fuzzer reaches the checks behind the checksum.
+    /// Gradient features from the bytes of an index and of the .npy files it names (by name;
+    /// a missing name is a missing file).
+    public static func gradientFeatures(index: [UInt8], files: [String: [UInt8]]) throws -> GradientFeatures {
+        let file = index.withUnsafeBytes { MappedFile(copying: $0, path: "index.json") }
+        return try GradientFeaturesFile.decode(index: file, path: "index.json") { name in
+            guard let bytes = files[name] else {
+                throw SimfluenceError.input(file: name, line: nil, message: "cannot open: no such file")
+            }
+            return (name, try bytes.withUnsafeBytes { try NPY.decode($0, source: name) })
+        }
+    }
+
     public static func resealingModel(_ bytes: [UInt8]) -> [UInt8] {
         guard let nl1 = bytes.firstIndex(of: 0x0A), let nl2 = bytes[(nl1 + 1)...].firstIndex(of: 0x0A) else { return bytes }
         let hexStart = nl2 - 18

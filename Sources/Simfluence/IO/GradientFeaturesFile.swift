@@ -40,7 +40,16 @@ public enum GradientFeaturesFile {
         let folder = dir.hasSuffix("/" + indexFileName) || dir == indexFileName
             ? String(dir.dropLast(indexFileName.count)).trimmingSuffix("/") : dir
         let path = Paths.join(folder.isEmpty ? "." : folder, indexFileName)
-        let file = try MappedFile(path)
+        return try decode(index: try MappedFile(path), path: path) { name in
+            let npyPath = Paths.join(folder.isEmpty ? "." : folder, name)
+            return (npyPath, try NPY.read(npyPath))
+        }
+    }
+
+    /// Decodes an index file and its matrices; `matrix(name)` reads the .npy the index names
+    /// (returning the path it stands for, for messages).
+    static func decode(index file: MappedFile, path: String,
+                       matrix readNPY: (String) throws -> (path: String, array: NPYArray)) throws -> GradientFeatures {
         if file.isBlank { throw SimfluenceError.input(file: path, line: nil, message: "empty file: expected the gradient-features index object") }
         var s = file.scanner()
         let root = try s.parseValue()
@@ -54,7 +63,9 @@ public enum GradientFeaturesFile {
         guard v == version else { throw ctx.fail(versionNode.line, "expected \"version\": \(version), found \(v)") }
         let batchNode = try ctx.field(m, "batch_size", in: "the index", line: root.line)
         let batchSize = try ctx.int(batchNode, "\"batch_size\"")
-        guard batchSize >= 1 else { throw ctx.fail(batchNode.line, "\"batch_size\" must be at least 1, found \(batchSize)") }
+        guard batchSize >= 1, batchSize <= GradientFeatures.largestCount else {
+            throw ctx.fail(batchNode.line, "\"batch_size\" must be between 1 and \(GradientFeatures.largestCount), found \(batchSize)")
+        }
         let trainIDs = try ctx.array(try ctx.field(m, "train_ids", in: "the index", line: root.line), "\"train_ids\"")
             .map { try ctx.id($0, "each of \"train_ids\"") }
         let testIDs = try ctx.array(try ctx.field(m, "test_ids", in: "the index", line: root.line), "\"test_ids\"")
@@ -71,10 +82,12 @@ public enum GradientFeaturesFile {
             guard step >= 0, covered >= 0, lr >= 0 else {
                 throw ctx.fail(node.line, "\(what): \"step\", \"steps_covered\" and \"learning_rate\" must be >= 0")
             }
+            guard step <= GradientFeatures.largestCount, covered <= GradientFeatures.largestCount else {
+                throw ctx.fail(node.line, "\(what): \"step\" and \"steps_covered\" must be at most \(GradientFeatures.largestCount) (found \(step) and \(covered))")
+            }
             func matrix(_ key: String, rows: Int) throws -> Matrix {
                 let name = try ctx.string(try ctx.field(c, key, in: what, line: node.line), "\"\(key)\"")
-                let npyPath = Paths.join(folder.isEmpty ? "." : folder, name)
-                let array = try NPY.read(npyPath)
+                let (npyPath, array) = try readNPY(name)
                 guard array.shape.count == 2, array.shape[0] == rows else {
                     throw SimfluenceError.input(file: npyPath, line: nil,
                                                 message: "expected a 2-D matrix with \(rows) rows (one per id in \"\(key)_ids\" of \(indexFileName)), found shape \(NPY.describe(shape: array.shape))")

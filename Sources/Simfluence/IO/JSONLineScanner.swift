@@ -274,7 +274,10 @@ struct JSONScanner {
                         pos = save  // lone high surrogate; the next escape is read on its own
                     }
                 }
-                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                // A lone surrogate is no character: two different ids would both read as U+FFFD.
+                guard let u = Unicode.Scalar(scalar) else {
+                    throw error("malformed JSON at column \(pos - lineStart - 5): '\\u\(String(scalar, radix: 16, uppercase: true))' is a lone UTF-16 surrogate (not a character; a high surrogate must be followed by a low one)")
+                }
                 bytes.append(contentsOf: Array(String(Character(u)).utf8))
             default:
                 pos -= 1

@@ -17,6 +17,8 @@ final class MappedFile: @unchecked Sendable {
     private let mapping: UnsafeMutableRawPointer?
     /// Memory owned by this value (a placeholder for empty files, or a copy of in-memory bytes).
     private let placeholder: UnsafeMutablePointer<UInt8>?
+    /// This mapping's entry in ``ChangedFileGuard``'s table.
+    private var guardSlot: Int? = nil
 
     /// An in-memory "file" holding a copy of `bytes`, named `path` in messages. Lets the parsers
     /// that work on files run on bytes (fuzzing, tests) through exactly the same code.
@@ -68,10 +70,12 @@ final class MappedFile: @unchecked Sendable {
         mapping = m
         placeholder = nil
         base = UnsafePointer(m.assumingMemoryBound(to: UInt8.self))
+        guardSlot = ChangedFileGuard.enterMapped(path)
     }
 
     deinit {
         if let mapping { munmap(mapping, count) }
+        ChangedFileGuard.leaveMapped(guardSlot)
         placeholder?.deallocate()
     }
 
@@ -104,6 +108,22 @@ final class MappedFile: @unchecked Sendable {
 
 /// Small path and directory helpers shared by the readers and writers.
 enum Paths {
+    /// `path` as an absolute, standardized path (relative paths against the working directory).
+    static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : Paths.join(FileManager.default.currentDirectoryPath, path)
+        return (full as NSString).standardizingPath
+    }
+
+    /// `path` relative to the directory `dir` (both made absolute first): "../runs" and the like.
+    static func relative(_ path: String, from dir: String) -> String {
+        let target = absolute(path).split(separator: "/", omittingEmptySubsequences: true)
+        let base = absolute(dir).split(separator: "/", omittingEmptySubsequences: true)
+        var common = 0
+        while common < min(target.count, base.count) && target[common] == base[common] { common += 1 }
+        let parts = Array(repeating: "..", count: base.count - common) + target[common...].map(String.init)
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
     /// `a/b`, without doubling a trailing slash.
     static func join(_ a: String, _ b: String) -> String {
         if a.isEmpty { return b }

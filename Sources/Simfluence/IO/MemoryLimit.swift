@@ -18,9 +18,12 @@ public enum MemoryLimit {
         }
     }
 
-    /// The memory this process may use: ``environmentVariable`` when set, otherwise the smaller of
-    /// `MemAvailable` in /proc/meminfo and the room left under a cgroup v2 `memory.max`; nil when
-    /// unknown (not Linux) or disabled. A malformed variable is an error.
+    /// The memory this process may use: ``environmentVariable`` when set, otherwise the smallest
+    /// of `MemAvailable` in /proc/meminfo, the room left under the cgroup's limit (v2
+    /// `memory.max`, or v1 `memory.limit_in_bytes`), and the room left under the process's own
+    /// limits (`RLIMIT_AS` against its address space, `RLIMIT_DATA` against its data segment,
+    /// as `ulimit -v` / `prlimit --as` set them); nil when unknown (not Linux) or disabled. A
+    /// malformed variable is an error.
     public static func current(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Budget? {
         if let text = environment[environmentVariable] {
             if text.lowercased() == "none" { return nil }
@@ -37,15 +40,32 @@ public enum MemoryLimit {
                 best = Budget(bytes: kb * 1024, source: "MemAvailable in /proc/meminfo")
             }
         }
-        if let maxText = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
-           let max = Int(maxText.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            let used = (try? String(contentsOfFile: "/sys/fs/cgroup/memory.current", encoding: .utf8))
-                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-            let room = Swift.max(0, max - used)
-            if best == nil || room < best!.bytes {
-                best = Budget(bytes: room, source: "the cgroup limit memory.max")
-            }
+        func consider(_ room: Int, _ source: String) {
+            if best == nil || room < best!.bytes { best = Budget(bytes: Swift.max(0, room), source: source) }
         }
+        for (limitFile, usageFile) in [("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                       ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")] {
+            guard let maxText = try? String(contentsOfFile: limitFile, encoding: .utf8),
+                  let max = Int(maxText.trimmingCharacters(in: .whitespacesAndNewlines)), max < 1 << 60 else { continue }
+            let used = (try? String(contentsOfFile: usageFile, encoding: .utf8))
+                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+            consider(max - used, "the cgroup limit \((limitFile as NSString).lastPathComponent)")
+            break
+        }
+        #if os(Linux)
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func statusKB(_ key: String) -> Int {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
+            return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1024
+        }
+        for (resource, key, name) in [(Int32(RLIMIT_AS.rawValue), "VmSize", "RLIMIT_AS (address space, ulimit -v)"),
+                                      (Int32(RLIMIT_DATA.rawValue), "VmData", "RLIMIT_DATA (data segment, ulimit -d)")] {
+            var limit = rlimit()
+            guard getrlimit(__rlimit_resource_t(UInt32(resource)), &limit) == 0, limit.rlim_cur != rlim_t.max,
+                  limit.rlim_cur < rlim_t(Int.max) else { continue }
+            consider(Int(limit.rlim_cur) - statusKB(key), "the process limit \(name)")
+        }
+        #endif
         return best
     }
 

@@ -29,9 +29,21 @@ public enum ModelFile {
     public static let version = 1
     static let checksumPrefix = "fnv1a64:"
 
-    /// Writes `sim` atomically to `path` (whose directory must exist).
+    /// Writes `sim` atomically to `path` (whose directory must exist), after checking that the
+    /// file will load: a model the loader would refuse (repeated ids) is not written.
     public static func write(_ sim: FittedSimulator, to path: String) throws {
+        try validate(sim, source: path)
         try writeStreaming(sim, to: path)
+    }
+
+    /// The loader's checks of ids, for a model about to be written.
+    static func validate(_ sim: FittedSimulator, source: String) throws {
+        if let dup = NativeLogReader.firstDuplicate(sim.trainIDs) {
+            throw SimfluenceError.invalidArgument("not writing \(source): training id \(JSONText.abbreviated(dup)) appears twice")
+        }
+        if let dup = NativeLogReader.firstDuplicate(sim.testIDs) {
+            throw SimfluenceError.invalidArgument("not writing \(source): test id \(JSONText.abbreviated(dup)) appears twice")
+        }
     }
 
     /// Reads and verifies a model file; its method must be one of `registry`'s.

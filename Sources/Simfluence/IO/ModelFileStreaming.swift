@@ -24,10 +24,13 @@ extension ModelFile {
             for part in parts { h = part.withUnsafeBytes { fnv1a64($0, hash: h) } }
             return h
         }
+        // A device or FIFO cannot be patched afterwards: write the digits in order instead.
+        let inPlace = try AtomicFile.writesInPlace(path)
+        let digits = inPlace ? Array(hex16(checksum.value()).utf8) : zeros
         try AtomicFile.write(to: path) { out in
-            try (head + zeros + tail).withUnsafeBytes { try out.write($0) }
+            try (head + digits + tail).withUnsafeBytes { try out.write($0) }
             for part in parts { try part.withUnsafeBytes { try out.write($0) } }
-            try out.overwrite(at: head.count, Array(hex16(checksum.value()).utf8))
+            if !inPlace { try out.overwrite(at: head.count, Array(hex16(checksum.value()).utf8)) }
         }
         #else
         try AtomicFile.write(encode(sim), to: path)

@@ -14,6 +14,14 @@ public enum FitChecks {
                                 advice: "use fewer --threads, fewer training examples, or a method with fewer unknowns (additive fits half as many as linear)")
     }
 
+    /// Refuses work that keeps `bytes` in memory (an estimate made before allocating it) when the
+    /// process may not use that much; `what` names the work in the message.
+    public static func requireMemory(_ bytes: Double, what: String, detail: String, advice: String,
+                                     environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        try MemoryLimit.require(bytes < 9e18 ? Int(bytes) : Int.max, budget: try MemoryLimit.current(environment: environment),
+                                what: what, detail: detail, advice: advice)
+    }
+
     /// Refuses a model whose parameters are not all finite (a fit that overflowed), naming the
     /// first test and training example affected.
     public static func requireFiniteParameters(_ sim: FittedSimulator) throws {

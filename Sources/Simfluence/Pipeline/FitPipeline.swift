@@ -1,3 +1,5 @@
+import Foundation
+
 /// The steps between reading a log and writing a model or a table, for programs that use
 /// simfluence as a library; the CLI's `fit`, `evaluate` and `demo` are these calls plus flags
 /// and printing.
@@ -6,15 +8,20 @@ public enum FitPipeline {
     /// gapped log (``LossSubsampling``), fits `method` on every run of `log` (or on the test
     /// slice `shard`), refuses non-finite parameters, and records the log (`logPath`), its
     /// ``LogFingerprint`` and the shard in the simulator's provenance, as ``ShardMerge`` needs.
+    /// With `modelPath` (where the model will be written), the log's path is recorded relative
+    /// to the model file's folder, so that `simulate --bootstrap` finds it from anywhere.
     public static func fit(_ method: MethodName, log: TrainingLog, inputs: MethodInputs, shard: ShardSpec? = nil,
-                           logPath: String? = nil, threads: Int = Parallel.defaultThreads) throws -> MethodFit {
+                           logPath: String? = nil, modelPath: String? = nil,
+                           threads: Int = Parallel.defaultThreads) throws -> MethodFit {
         try MethodFitting.check(method, inputs: inputs, sliced: shard != nil)
         let runs = LossSubsampling.interpolated(log.runs, every: inputs.every)
         let tests = shard.map { Array($0.range(tests: log.testIDs.count)) }
         try FitChecks.requireMemory(method, FitRequest(log: log, runs: runs, inputs: inputs, tests: tests, threads: threads))
         var fit = try MethodFitting.fit(method, log: log, runs: runs, inputs: inputs, tests: tests, threads: threads)
         try FitChecks.requireFiniteParameters(fit.simulator)
-        fit.simulator.provenance.log = logPath
+        fit.simulator.provenance.log = logPath.map { path in
+            modelPath.map { Paths.relative(path, from: ($0 as NSString).deletingLastPathComponent) } ?? path
+        }
         fit.simulator.provenance.logFingerprint = LogFingerprint.compute(log)
         if let shard {
             fit.simulator.provenance.shard = shard
@@ -43,6 +50,10 @@ public enum FitPipeline {
                                         inputs: MethodInputs, replicates: Int, seed: UInt64,
                                         threads: Int = Parallel.defaultThreads) throws -> BootstrapIntervals? {
         guard let sim = entry.fit?.simulator else { return nil }
+        let bytes = Bootstrap.memoryEstimate(replicates: replicates, targetRows: split.heldOut.reduce(0) { $0 + $1.losses.rows },
+                                             runRows: split.training.reduce(0) { $0 + $1.losses.rows }, tests: log.testIDs.count)
+        try FitChecks.requireMemory(bytes, what: "--bootstrap \(replicates) for \(sim.method)",
+                                    detail: "every replicate's predictions and residuals", advice: "use fewer replicates")
         return try Bootstrap.heldOut(sim.method, fitted: sim, log: log,
                                      training: LossSubsampling.interpolated(split.training, every: inputs.every),
                                      heldOut: split.heldOut, inputs: inputs, replicates: replicates, seed: seed,

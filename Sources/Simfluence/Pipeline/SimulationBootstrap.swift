@@ -1,3 +1,5 @@
+import Foundation
+
 /// `simulate --bootstrap B`: per-step intervals for one curriculum from refitting a model's
 /// method on B resamples of the runs it was fitted on (see ``Bootstrap``).
 public enum SimulationBootstrap {
@@ -5,19 +7,27 @@ public enum SimulationBootstrap {
     /// `columns.count` each.
     ///
     /// - Parameters:
-    ///   - logPath: the log the model was fitted on; nil = the path the model records.
+    ///   - logPath: the log the model was fitted on; nil = the path the model records, which
+    ///     a relative path is resolved against the folder of `modelPath`. The log must be the one
+    ///     the model was fitted on: its ``LogFingerprint`` must equal the one the model records.
     ///   - batches: the curriculum's batches from `firstStep` on, as indices into the model's
     ///     training ids; `initial` the starting losses of the test examples `columns`.
     /// - Throws: when no log is known, the log's ids differ from the model's, or refitting fails.
-    public static func intervals(_ sim: FittedSimulator, logPath: String?, batches: [[Int]], firstStep: Int,
+    public static func intervals(_ sim: FittedSimulator, modelPath: String, logPath: String?, batches: [[Int]], firstStep: Int,
                                  initial: [Double], columns: [Int], replicates: Int,
                                  seed: UInt64) throws -> (lower: Matrix, upper: Matrix) {
-        guard let path = logPath ?? sim.provenance.log else {
+        let recorded = sim.provenance.log.map { stored in
+            stored.hasPrefix("/") ? stored : Paths.join((modelPath as NSString).deletingLastPathComponent, stored)
+        }
+        guard let path = logPath ?? recorded else {
             throw SimfluenceError.invalidArgument("--bootstrap needs the log the model was fitted on: pass --log DIR")
         }
         let log = try LogReader.read(path)
         guard log.trainIDs == sim.trainIDs, log.testIDs == sim.testIDs else {
             throw SimfluenceError.invalidArgument("--bootstrap: \(path) is not the log the model was fitted on (its training or test ids differ)")
+        }
+        if let expected = sim.provenance.logFingerprint, LogFingerprint.compute(log) != expected {
+            throw SimfluenceError.invalidArgument("--bootstrap: \(path) is not the log the model was fitted on: its runs or losses differ (log fingerprint \(LogFingerprint.compute(log)), the model records \(expected))")
         }
         var inputs = MethodInputs(lambda: .fixed(sim.lambda ?? 0))
         inputs.every = sim.provenance.observedEvery
@@ -25,6 +35,10 @@ public enum SimulationBootstrap {
             inputs.gradients = try GradientFeaturesFile.find(forLog: path)
         }
         let runs = LossSubsampling.interpolated(log.runs(named: Set(sim.fittedOn)), every: inputs.every)
+        let bytes = Bootstrap.memoryEstimate(replicates: replicates, targetRows: batches.count + 1,
+                                             runRows: runs.reduce(0) { $0 + $1.losses.rows }, tests: sim.testIDs.count)
+        try FitChecks.requireMemory(bytes, what: "--bootstrap \(replicates)", detail: "every replicate's predictions and residuals",
+                                    advice: "use fewer replicates or a shorter curriculum")
         // Targets use every test example's start; only the requested columns are reported.
         var start = sim.startingLosses
         for (c, z) in columns.enumerated() { start[z] = initial[c] }

@@ -38,7 +38,7 @@ struct Attribute: ParsableCommand {
     @Option(help: "Keep the K most helpful and K most harmful examples per test example (default: all, ranked).")
     var top: Int?
 
-    @Option(help: "What to do with reference ids the simulator never saw: 'error' or 'zero'.")
+    @Option(help: "What to do with reference ids the simulator never saw: 'error', 'mean' (each acts as a typical example: the mean A and B of the seen ones) or 'zero' (dropped from its batch).")
     var unseen: UnseenPolicy = .error
 
     @OptionGroup var holdout: HoldoutOptions
@@ -59,19 +59,21 @@ struct Attribute: ParsableCommand {
     }
 
     func run() throws {
-        let log = try runs.map(LogReader.read)
+        let log = try runs.map(Inputs.log)
         let split = try log.map(holdout.split)
-        let simulator: FittedSimulator
+        let fitted: FittedSimulator
         if let model {
-            simulator = try ModelFile.read(model)
+            fitted = try ModelFile.read(model)
         } else if let log, let split, let runs {
             let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
             let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
-            simulator = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs,
-                                              threads: compute.threadCount).simulator
+            fitted = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs,
+                                           threads: compute.threadCount).simulator
         } else {
             throw ValidationError("give a log (RUNS) or --model")
         }
+        // Under --unseen mean, unseen ids act as one typical example (ranked with no one).
+        let simulator = unseen == .mean ? fitted.addingTypicalExample() : fitted
         let columns = try testColumns(simulator)
         // References as id curricula with one starting loss per simulated test example.
         var references: [(name: String, batches: [[Int]], initial: [Double])] = []
@@ -79,7 +81,7 @@ struct Attribute: ParsableCommand {
             let given = try initial.map(InitialLossFile.read)
             let start = simulator.startingStep
             for path in curricula {
-                let ids = try CurriculumFile.read(path)
+                let ids = try Inputs.curriculum(path)
                 guard start <= ids.count else { throw SimfluenceError.input(file: path, line: nil, message: "the curriculum has \(ids.count) steps; the model starts after step \(start)") }
                 let batches = try simulator.resolve(Array(ids[start...]), unseen: unseen, source: path, firstStep: start + 1)
                 let losses = try columns.map { z -> Double in
@@ -110,7 +112,13 @@ struct Attribute: ParsableCommand {
             RemovalEffects.meanEffects(of: simulator, test: columns[k],
                                        references: fixed.map { ($0.batches, $0.initial[k]) })
         }
-        let present = Set(references.flatMap { $0.batches.joined() })
+        for (k, row) in effects.enumerated() {
+            if let i = row.firstIndex(where: { !$0.isFinite }) {
+                throw SimfluenceError.invalidArgument(
+                    "the effect of training example '\(simulator.trainIDs[i])' on test example '\(simulator.testIDs[columns[k]])' is \(row[i]): the model's simulation diverges on the reference curricula (with or without that example), so no attribution was written (check the model with 'simfluence simulate')")
+            }
+        }
+        let present = Set(references.flatMap { $0.batches.joined() }).subtracting(unseen == .mean ? [fitted.trainIDs.count] : [])
         let rankings = effects.map { ranking(RemovalEffects.ranked($0, present: present)) }
         let text = json
             ? jsonText(simulator, columns, rankings, references.map(\.name))
@@ -130,7 +138,7 @@ struct Attribute: ParsableCommand {
     /// The ranked list, cut to the --top most helpful and most harmful when asked.
     private func ranking(_ ranked: [(index: Int, effect: Double)]) -> [(rank: Int, index: Int, effect: Double)] {
         let numbered = ranked.enumerated().map { (rank: $0.offset + 1, index: $0.element.index, effect: $0.element.effect) }
-        guard let top, numbered.count > 2 * top else { return numbered }
+        guard let top, top < numbered.count, numbered.count - top > top else { return numbered }
         return Array(numbered.prefix(top) + numbered.suffix(top))
     }
 

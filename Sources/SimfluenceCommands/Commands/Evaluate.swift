@@ -28,7 +28,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var lambda: LambdaOptions
     @OptionGroup var gradientOptions: GradientOptions
 
-    @Option(help: "What to do with held-out curriculum ids no training run contains: 'error' or 'zero' (no effect).")
+    @Option(help: "What to do with held-out curriculum ids no training run contains: 'error', 'mean' (each acts as a typical example: the mean A and B of the seen ones) or 'zero' (dropped from its batch).")
     var unseen: UnseenPolicy = .error
 
     @Option(help: "Also write every simulated held-out trajectory here, as JSON lines.")
@@ -49,8 +49,14 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    func validate() throws {
+        if intervals != nil && bootstrap.bootstrap == nil {
+            throw ValidationError("--intervals writes bootstrap intervals: it needs --bootstrap B")
+        }
+    }
+
     func run() throws {
-        let log = try LogReader.read(runs)
+        let log = try Inputs.log(runs)
         let split = try holdout.split(log)
         let gradients = try gradientOptions.features(forLog: runs)
         let chosen = try MethodSelection.resolve(methods, gradientsAvailable: gradients != nil)

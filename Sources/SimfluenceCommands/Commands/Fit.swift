@@ -56,12 +56,13 @@ struct Fit: ParsableCommand {
     }
 
     func run() throws {
-        let log = try LogReader.read(runs)
+        let log = try Inputs.log(runs)
         let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
         var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
         inputs.every = try subsampling.every(for: log)
         inputs.solver = solverOptions.choice
-        let fit = try FitPipeline.fit(method, log: log, inputs: inputs, shard: shard, logPath: runs, threads: compute.threadCount)
+        let fit = try FitPipeline.fit(method, log: log, inputs: inputs, shard: shard, logPath: runs, modelPath: output,
+                                      threads: compute.threadCount)
         let simulator = fit.simulator
         try ModelFile.write(simulator, to: output)
         if let s = fit.selection { warnIfAtGridEdge(s, method: method.name) }

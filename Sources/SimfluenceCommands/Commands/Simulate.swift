@@ -29,7 +29,7 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("test"), help: "Simulate only this test example (repeatable). Default: all.")
     var tests: [String] = []
 
-    @Option(help: "What to do with curriculum ids the model never saw: 'error' or 'zero' (no effect).")
+    @Option(help: "What to do with curriculum ids the model never saw: 'error', 'mean' (each acts as a typical example: the mean A and B of the seen ones) or 'zero' (dropped from its batch).")
     var unseen: UnseenPolicy = .error
 
     @Option(name: [.short, .customLong("output")], help: "Write the predictions to this file (atomically) instead of standard output.")
@@ -40,12 +40,12 @@ struct Simulate: ParsableCommand {
 
     @OptionGroup var bootstrap: BootstrapOptions
 
-    @Option(help: "With --bootstrap: the log the model was fitted on (default: the log path recorded in the model).")
+    @Option(help: "With --bootstrap: the log the model was fitted on (default: the log path the model records, relative to the model file's folder; either way its fingerprint must match the model's).")
     var log: String?
 
     func run() throws {
         let simulator = try ModelFile.read(model)
-        let batches = try CurriculumFile.read(curriculum)
+        let batches = try Inputs.curriculum(curriculum)
         let start = startStep ?? simulator.startingStep
         guard start >= 0, start <= batches.count else {
             throw ValidationError("--start-step must be between 0 and the curriculum's \(batches.count) steps (got \(start))")
@@ -70,11 +70,15 @@ struct Simulate: ParsableCommand {
             startLosses = columns.map { simulator.startingLosses[$0] }
         }
         let applied = Array(batches[start...])
-        let resolved = try simulator.resolve(applied, unseen: unseen, source: curriculum, firstStep: start + 1)
-        let losses = simulator.simulate(resolved, initial: startLosses, tests: columns, firstStep: start + 1)
+        // The trajectories and their text: 8 bytes a value in memory, up to ~48 as CSV or JSON.
+        try FitChecks.requireMemory(Double(applied.count + 1) * Double(columns.count) * 56,
+                                    what: "simulating \(applied.count) steps for \(columns.count) test examples",
+                                    detail: "the trajectories and their text", advice: "simulate fewer test examples (--test) or a shorter curriculum")
+        let (planned, resolved) = try simulator.plan(applied, unseen: unseen, source: curriculum, firstStep: start + 1)
+        let losses = planned.simulate(resolved, initial: startLosses, tests: columns, firstStep: start + 1)
         try FitChecks.requireFiniteRollout(losses, simulator: simulator, columns: columns, start: start, source: model)
         let bands = try bootstrap.bootstrap.map { b in
-            try SimulationBootstrap.intervals(simulator, logPath: log, batches: resolved, firstStep: start + 1, initial: startLosses,
+            try SimulationBootstrap.intervals(simulator, modelPath: model, logPath: log, batches: try simulator.resolve(applied, unseen: .zero, source: curriculum, firstStep: start + 1), firstStep: start + 1, initial: startLosses,
                                               columns: columns, replicates: b, seed: bootstrap.bootstrapSeed)
         }
         let text = json ? jsonText(simulator, columns, losses, start, bands) : csvText(simulator, columns, losses, start, bands)

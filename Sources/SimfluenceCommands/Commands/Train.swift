@@ -42,7 +42,7 @@ struct Train: ParsableCommand {
         let fineTuning = try DigitsFineTuning(protocol: settings)
         let log: TrainingLog
         if let curriculum {
-            let batches = try CurriculumFile.read(curriculum)
+            let batches = try Inputs.curriculum(curriculum)
             let run = try fineTuning.train(name: name, batches: batches)
             log = TrainingLog(trainIDs: fineTuning.poolIDs, testIDs: fineTuning.testIDs, runs: [run],
                               metadata: fineTuning.metadata.merging(["curriculum": curriculum]) { $1 })

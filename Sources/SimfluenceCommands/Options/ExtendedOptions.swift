@@ -23,11 +23,16 @@ struct BootstrapOptions: ParsableArguments {
         valueName: "B"))
     var bootstrap: Int?
 
+    /// The most replicates `--bootstrap` accepts (each is a full refit).
+    static let largestReplicates = 10_000
+
     @Option(help: "Seed of the bootstrap resampling.")
     var bootstrapSeed: UInt64 = 0
 
     func validate() throws {
-        if let b = bootstrap, b < 2 { throw ValidationError("--bootstrap needs at least 2 replicates (got \(b))") }
+        if let b = bootstrap, b < 2 || b > Self.largestReplicates {
+            throw ValidationError("--bootstrap takes 2 to \(Self.largestReplicates) replicates (got \(b))")
+        }
     }
 }
 

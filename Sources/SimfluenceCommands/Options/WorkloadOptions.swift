@@ -20,7 +20,24 @@ struct RunShapeOptions: ParsableArguments {
             throw ValidationError("--runs, --pool, --test, --batch and --epochs must be at least 1")
         }
         guard sample >= 1, sample <= pool else { throw ValidationError("--sample must be between 1 and --pool (\(pool))") }
+        for (flag, value) in [("--runs", runs), ("--pool", pool), ("--test", test), ("--batch", batch), ("--epochs", epochs)]
+        where value > Self.largestCount {
+            throw ValidationError("\(flag) must be at most \(Self.largestCount) (got \(value))")
+        }
+        if recordedLosses > Double(Self.largestCount) * 100 {
+            throw ValidationError("--runs x steps x --test asks for \(Format.number(recordedLosses)) recorded losses (\(runs) runs of \(steps) steps, \(test) test examples); at most 1e9 are supported")
+        }
     }
+
+    /// Largest value accepted for any count flag.
+    static let largestCount = 10_000_000
+
+    /// Optimizer steps per run: ceil(sample / batch) per epoch.
+    var steps: Int { (sample + batch - 1) / batch * epochs }
+
+    /// Losses a log of this shape records (runs x (steps + 1) x test), as a Double so that no
+    /// product overflows.
+    var recordedLosses: Double { Double(runs) * (Double(steps) + 1) * Double(test) }
 }
 
 /// The built-in digits workload's protocol, one flag per setting (GPTfluence's defaults).
@@ -33,6 +50,12 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "Examples in the warm-up (pre-training) split, disjoint from pool and test.") var warmupSize = 300
     @Option(help: "Epochs of warm-up training that produce the checkpoint every run starts from.") var warmupEpochs = 4
     @Option(help: "Fraction of pool examples given a wrong label (recorded in the log's metadata).") var flipLabels = 0.0
+
+    func validate() throws {
+        guard warmupSize >= 0, warmupSize <= RunShapeOptions.largestCount, warmupEpochs >= 0, warmupEpochs <= 100_000 else {
+            throw ValidationError("--warmup-size must be between 0 and \(RunShapeOptions.largestCount) and --warmup-epochs between 0 and 100000")
+        }
+    }
 
     /// The protocol these flags describe.
     var settings: WorkloadProtocol {

@@ -194,7 +194,8 @@ public enum ClassicScores {
             details["final_checkpoint_step"] = String(features.checkpoints[features.finalCheckpointIndex].step)
             details["damping"] = raw.damping.map { String($0) }
             details["influence_solver"] = raw.solver?.rawValue
-            details["appearances"] = String(features.totalStepsCovered * features.batchSize)
+            let (appearances, overflow) = features.totalStepsCovered.multipliedReportingOverflow(by: features.batchSize)
+            details["appearances"] = overflow ? String(Double(features.totalStepsCovered) * Double(features.batchSize)) : String(appearances)
         }
         for (key, value) in features.metadata { details["gradients_" + key] = value }
         var provenance = FitProvenance(details: details)
@@ -223,6 +224,13 @@ public enum ClassicScores {
                                       damping: damping, threads: threads)
         let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: nil, seconds: seconds)
+    }
+
+    /// What to change when the damped system could not be factored: a zero damping needs one;
+    /// a huge one overflows the factorisation.
+    static func dampingAdvice(_ damping: Double) -> String {
+        damping > 0 ? "the damping is so large that the factorisation overflows: use a smaller damping (the default is 0.1 x trace(H) / min(n, d))"
+            : "use a damping > 0"
     }
 
     /// The formula a score computes, as recorded in a simulator's metadata.
@@ -259,12 +267,18 @@ public enum ClassicScores {
             let final = features.checkpoints[features.finalCheckpointIndex]
             let n = final.train.rows, d = final.train.columns
             let chosen: InfluenceSolver = solver == .automatic ? (n < d ? .woodbury : .direct) : solver
-            let appearances = Double(features.totalStepsCovered * features.batchSize)
+            let appearances = Double(features.totalStepsCovered) * Double(features.batchSize)
             let s = try chosen == .woodbury
                 ? woodburyInfluence(train: final.train, test: final.test, testRows: testRows, damping: lambda, threads: threads)
                 : directInfluence(train: final.train, test: final.test, testRows: testRows, damping: lambda, threads: threads)
             var out = s
             for k in out.storage.indices { out.storage[k] = -s.storage[k] / appearances }
+            // A damping near the largest double overflows the damped system (n x damping): the
+            // solve then returns NaN or 0 instead of failing, so check what came out.
+            if (lambda * Double(max(n, d))).isInfinite || out.storage.contains(where: { !$0.isFinite }) {
+                throw SimfluenceError.invalidArgument(
+                    "influence: the damped Hessian overflows at damping = \(lambda); \(dampingAdvice(lambda))")
+            }
             return (out, lambda, chosen)
         }
     }
@@ -303,7 +317,7 @@ public enum ClassicScores {
         let gram = try shiftedGram(g, scale: 1, shift: Double(n) * damping, threads: threads)
         guard let chol = DenseCholesky(gram) else {
             throw SimfluenceError.invalidArgument(
-                "influence: G G^T + n * damping * I (n = \(n) pool examples, damping = \(damping)) is not positive definite; use a damping > 0")
+                "influence: G G^T + n * damping * I (n = \(n) pool examples, damping = \(damping)) is not positive definite; \(dampingAdvice(damping))")
         }
         let rows = try Parallel.map(testRows.count, threads: threads) { r -> [Double] in
             let u = (0..<n).map { DenseKernels.rowDot(g, $0, test, testRows[r]) }
@@ -321,7 +335,7 @@ public enum ClassicScores {
         let h = try shiftedGram(gt, scale: 1 / Double(n), shift: damping, threads: threads)
         guard let chol = DenseCholesky(h) else {
             throw SimfluenceError.invalidArgument(
-                "influence: H + damping * I (d = \(d), damping = \(damping)) is not positive definite; use a damping > 0")
+                "influence: H + damping * I (d = \(d), damping = \(damping)) is not positive definite; \(dampingAdvice(damping))")
         }
         let rows = try Parallel.map(testRows.count, threads: threads) { r -> [Double] in
             let w = Matrix(rows: 1, columns: d, storage: chol.solve(test.row(testRows[r])))

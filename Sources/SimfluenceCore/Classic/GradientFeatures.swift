@@ -46,7 +46,11 @@ public struct GradientFeatures: Sendable, Equatable {
 
     /// Sum of ``GradientCheckpoint/stepsCovered`` over the checkpoints: the length T of the
     /// reference run the checkpoints stand for.
-    public var totalStepsCovered: Int { checkpoints.reduce(0) { $0 + $1.stepsCovered } }
+    public var totalStepsCovered: Int { checkpoints.reduce(0) { $0 &+ $1.stepsCovered } }
+
+    /// Largest step, step count or batch size accepted (2^30): sums over checkpoints and their
+    /// products with the batch size stay far from overflowing.
+    public static let largestCount = 1 << 30
 
     /// eta_k, the per-appearance step weight of checkpoint `k`:
     /// `learningRate_k * (stepsCovered_k / totalStepsCovered) / batchSize`.
@@ -74,7 +78,7 @@ public struct GradientFeatures: Sendable, Equatable {
             if !ok { throw SimfluenceError.invalidArgument("gradient features: " + message()) }
         }
         try check(!checkpoints.isEmpty, "no checkpoints")
-        try check(batchSize >= 1, "batch size must be at least 1, got \(batchSize)")
+        try check(batchSize >= 1 && batchSize <= Self.largestCount, "batch size must be between 1 and \(Self.largestCount), got \(batchSize)")
         try check(!trainIDs.isEmpty, "no training examples")
         try check(!testIDs.isEmpty, "no test examples")
         try check(Set(trainIDs).count == trainIDs.count, "training ids are not unique")
@@ -91,7 +95,8 @@ public struct GradientFeatures: Sendable, Equatable {
             try check(c.step >= 0 && c.step >= previous, "\(name): steps must be non-negative and ascending")
             previous = c.step
             try check(c.learningRate.isFinite && c.learningRate >= 0, "\(name): learning rate must be finite and >= 0, got \(c.learningRate)")
-            try check(c.stepsCovered >= 0, "\(name): steps covered must be >= 0, got \(c.stepsCovered)")
+            try check(c.stepsCovered >= 0 && c.stepsCovered <= Self.largestCount,
+                      "\(name): steps covered must be between 0 and \(Self.largestCount), got \(c.stepsCovered)")
             try check(c.train.storage.allSatisfy(\.isFinite) && c.test.storage.allSatisfy(\.isFinite),
                       "\(name): gradients contain non-finite values")
         }

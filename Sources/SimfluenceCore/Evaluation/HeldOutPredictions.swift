@@ -13,7 +13,8 @@ public enum HeldOutSimulation {
     /// - Throws: ``SimfluenceError/unseenExample(id:step:source:)`` (source: the run's name, step:
     ///   the step number in the run) for an example with `seen[i] == false` under
     ///   ``UnseenPolicy/error``; under ``UnseenPolicy/zero`` such examples are dropped from their
-    ///   batches. ``SimfluenceError/invalidArgument(_:)`` if a run's test count differs from the
+    ///   batches, under ``UnseenPolicy/mean`` they act as the typical example
+    ///   (``FittedSimulator/addingTypicalExample()``). ``SimfluenceError/invalidArgument(_:)`` if a run's test count differs from the
     ///   simulator's or a batch index is outside `simulator.trainIDs`.
     public static func predict(_ simulator: FittedSimulator, heldOut: [TrainingRun], unseen: UnseenPolicy) throws -> [Matrix] {
         try simulate(simulator, heldOut: heldOut, unseen: unseen).map(\.losses)
@@ -21,6 +22,11 @@ public enum HeldOutSimulation {
 
     /// ``predict(_:heldOut:unseen:)`` with each run's count of clamped simulated losses.
     public static func simulate(_ simulator: FittedSimulator, heldOut: [TrainingRun], unseen: UnseenPolicy) throws -> [Rollout] {
+        // Under `.mean`, unseen examples become the typical example appended at index n.
+        let anyUnseen = unseen == .mean && heldOut.contains { run in
+            run.simulatedBatches.contains { $0.contains { i in i >= 0 && i < simulator.seen.count && !simulator.seen[i] } }
+        }
+        let typicalSimulator = anyUnseen ? simulator.addingTypicalExample() : simulator
         let n = simulator.trainIDs.count
         return try heldOut.map { run in
             guard run.losses.columns == simulator.testIDs.count else {
@@ -40,13 +46,17 @@ public enum HeldOutSimulation {
                     }
                     if simulator.seen[i] {
                         kept.append(i)
-                    } else if unseen == .error {
-                        throw SimfluenceError.unseenExample(id: simulator.trainIDs[i], step: step, source: run.name)
+                    } else {
+                        switch unseen {
+                        case .error: throw SimfluenceError.unseenExample(id: simulator.trainIDs[i], step: step, source: run.name)
+                        case .mean: kept.append(n)
+                        case .zero: break
+                        }
                     }
                 }
                 batches.append(kept)
             }
-            return simulator.simulation(batches, initial: run.initialLosses, firstStep: run.firstLossStep + 1)
+            return typicalSimulator.simulation(batches, initial: run.initialLosses, firstStep: run.firstLossStep + 1)
         }
     }
 }

@@ -18,9 +18,12 @@ public enum SimfluenceError: Error, Sendable, Equatable, CustomStringConvertible
             if let line { return "\(file):\(line): \(message)" }
             return "\(file): \(message)"
         case let .unseenExample(id, step, source):
-            return "\(source): step \(step): training example '\(id)' was never seen when the simulator was fitted, so it has no parameters (pass --unseen zero to treat unseen examples as having no effect)"
+            return "\(source): step \(step): training example '\(id)' was never seen when the simulator was fitted, so it has no parameters (pass --unseen mean to simulate unseen examples as a typical seen one, or --unseen zero to drop them)"
         case let .singularSystem(testID, lambda):
-            return "the normal equations for test example '\(testID)' are singular at lambda = \(lambda): some parameters are not identified by the logged runs; use a lambda > 0"
+            let advice = lambda > 0
+                ? "use a larger lambda (the losses may be large: lambda is on the scale of the summed squared losses)"
+                : "use a lambda > 0"
+            return "the normal equations for test example '\(testID)' are singular at lambda = \(lambda): some parameters are not identified by the logged runs; \(advice)"
         case let .invalidArgument(message):
             return message
         }

@@ -30,7 +30,11 @@ public struct ShardSpec: Sendable, Equatable, CustomStringConvertible {
 
     /// The test columns of this slice among `tests` test examples.
     public func range(tests: Int) -> Range<Int> {
-        (tests * (index - 1) / count)..<(tests * index / count)
+        // floor(tests x k / count) in double-width arithmetic: no overflow for any sizes.
+        func boundary(_ k: Int) -> Int {
+            count.dividingFullWidth(max(0, tests).multipliedFullWidth(by: k)).quotient
+        }
+        return boundary(index - 1)..<boundary(index)
     }
 
     public var description: String { "\(index)/\(count)" }
@@ -136,7 +140,14 @@ public enum ShardMerge {
         }
         let missing = (1...n).filter { byIndex[$0] == nil }
         if !missing.isEmpty { throw fail("missing shard(s) \(missing.map { "\($0)/\(n)" }.joined(separator: ", "))") }
-        return concatenate((1...n).map { parts[byIndex[$0]!] }, shards: n)
+        let merged = concatenate((1...n).map { parts[byIndex[$0]!] }, shards: n)
+        // Validate the result as a loader would: a part relabelled to another slice (with its
+        // checksum recomputed) passes every check above but repeats test ids.
+        var seenIDs = Set<String>()
+        for id in merged.testIDs where !seenIDs.insert(id).inserted {
+            throw fail("test id '\(id)' appears in two parts: a part holds another slice's test examples (relabelled or from another split)")
+        }
+        return merged
     }
 
     /// Refuses a part that was not fitted like `first` (slice `spec` of `shards`, of `total` test examples).

@@ -80,17 +80,68 @@ public struct FittedSimulator: Sendable, Equatable {
     /// Maps a curriculum of training-example ids to indices into ``trainIDs``.
     ///
     /// Ids the simulator never saw are an error under ``UnseenPolicy/error`` and are dropped
-    /// (no effect) under ``UnseenPolicy/zero``. `source` names the curriculum in error messages;
-    /// `firstStep` is the step number of `curriculum[0]`.
+    /// (no effect) under ``UnseenPolicy/zero``; under ``UnseenPolicy/mean`` they map to
+    /// ``typicalExampleID``, which must be one of ``trainIDs`` (see ``plan(_:unseen:source:firstStep:)``,
+    /// which adds it). `source` names the curriculum in error messages; `firstStep` is the step
+    /// number of `curriculum[0]`.
     public func resolve(_ curriculum: [[String]], unseen: UnseenPolicy, source: String, firstStep: Int = 1) throws -> [[Int]] {
         let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
+        let typical = unseen == .mean ? index[Self.typicalExampleID] : nil
+        precondition(unseen != .mean || typical != nil, "resolve(unseen: .mean) needs addingTypicalExample() first")
         return try curriculum.enumerated().map { offset, batch in
             try batch.compactMap { id -> Int? in
                 if let i = index[id], seen[i] { return i }
-                if unseen == .zero { return nil }
-                throw SimfluenceError.unseenExample(id: id, step: firstStep + offset, source: source)
+                switch unseen {
+                case .zero: return nil
+                case .mean: return typical
+                case .error: throw SimfluenceError.unseenExample(id: id, step: firstStep + offset, source: source)
+                }
             }
         }
+    }
+
+    /// The simulator and batches that roll `curriculum` out under `unseen`: this simulator and
+    /// ``resolve(_:unseen:source:firstStep:)``'s batches, or, under ``UnseenPolicy/mean`` when
+    /// the curriculum has unseen ids, ``addingTypicalExample()`` and batches that use it.
+    public func plan(_ curriculum: [[String]], unseen: UnseenPolicy, source: String,
+                     firstStep: Int = 1) throws -> (simulator: FittedSimulator, batches: [[Int]]) {
+        guard unseen == .mean else {
+            return (self, try resolve(curriculum, unseen: unseen, source: source, firstStep: firstStep))
+        }
+        let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
+        let allSeen = curriculum.allSatisfy { $0.allSatisfy { id in index[id].map { seen[$0] } ?? false } }
+        let sim = allSeen ? self : addingTypicalExample()
+        return (sim, try sim.resolve(curriculum, unseen: allSeen ? .error : .mean, source: source, firstStep: firstStep))
+    }
+
+    /// The id of the extra training example ``addingTypicalExample()`` appends (a string no log
+    /// id can collide with in practice: it contains a NUL character).
+    public static let typicalExampleID = "\u{0}simfluence-typical-unseen-example"
+
+    /// This simulator with one more training example, ``typicalExampleID``, marked seen, whose
+    /// A and B for each test example are the means of A and B over the seen examples (zero when
+    /// none was seen). It stands for any example the fitted runs did not contain.
+    public func addingTypicalExample() -> FittedSimulator {
+        let n = trainIDs.count, rows = testIDs.count
+        let seenCount = Double(seen.filter { $0 }.count)
+        func widened(_ m: Matrix) -> Matrix {
+            var out = Matrix(rows: rows, columns: n + 1)
+            for z in 0..<rows {
+                var sum = 0.0
+                for i in 0..<n {
+                    out.storage[z * (n + 1) + i] = m.storage[z * n + i]
+                    if seen[i] { sum += m.storage[z * n + i] }
+                }
+                out.storage[z * (n + 1) + n] = seenCount > 0 ? sum / seenCount : 0
+            }
+            return out
+        }
+        var copy = self
+        copy.a = widened(a)
+        copy.b = widened(b)
+        copy.trainIDs.append(Self.typicalExampleID)
+        copy.seen.append(true)
+        return copy
     }
 
     /// Rolls the model out autoregressively from `initial` losses through `batches`, as its

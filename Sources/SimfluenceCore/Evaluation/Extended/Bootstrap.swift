@@ -48,6 +48,14 @@ public enum Bootstrap {
         try method.descriptor.refit(like: fitted, FitRequest(log: log, runs: runs, inputs: inputs, threads: threads))
     }
 
+    /// Bytes ``intervals(_:fitted:log:runs:inputs:targets:replicates:seed:threads:)`` keeps at
+    /// its peak, besides the refits themselves: every replicate's prediction of every target
+    /// (`targetRows` rows each) and its residuals on out-of-bag runs (at most `runRows`, the
+    /// rows of all training runs), for `tests` test examples, plus the four interval matrices.
+    public static func memoryEstimate(replicates: Int, targetRows: Int, runRows: Int, tests: Int) -> Double {
+        8 * Double(tests) * (Double(replicates) * (Double(targetRows) + Double(runRows)) + 4 * Double(targetRows))
+    }
+
     /// Bootstrap intervals for simulating `targets` (curricula with starting losses, one matrix
     /// per target of `(batches.count + 1)` x tests) with `method`.
     ///
