@@ -5,7 +5,7 @@ import SimfluenceCore
 enum RandomDraws {
     /// Independent streams derived from one seed.
     enum Stream: UInt64 {
-        case split = 1, flip = 2, initialisation = 3, warmup = 4, run = 1000
+        case split = 1, flip = 2, initialisation = 3, warmup = 4, run = 1000, order = 0x100_0000_0000
     }
 
     /// A generator for `stream` (plus `offset`, e.g. the run number) of `seed`.

@@ -37,6 +37,10 @@ public struct WorkloadProtocol: Sendable, Equatable {
     public var warmupLearningRate: Double
     /// Fraction of pool examples whose label is replaced by a different, random label (0...1).
     public var flipLabels: Double
+    /// Orders per random subset: runs come in groups of `orders` consecutive runs that train on
+    /// the same subset in different orders (1 = every run its own subset). See
+    /// ``DigitsFineTuning/curriculum(subset:order:)``.
+    public var orders: Int = 1
 
     /// Momentum of the warm-up optimizer (fixed, so the checkpoint does not depend on the
     /// fine-tuning optimizer's settings).
@@ -65,6 +69,13 @@ public struct WorkloadProtocol: Sendable, Equatable {
         self.warmupBatchSize = warmupBatchSize
         self.warmupLearningRate = warmupLearningRate
         self.flipLabels = flipLabels
+    }
+
+    /// This protocol with `orders` orders per subset.
+    public func withOrders(_ orders: Int) -> WorkloadProtocol {
+        var copy = self
+        copy.orders = orders
+        return copy
     }
 
     /// Batches per epoch: the sample split into batches of ``batchSize`` (the last one smaller
@@ -105,13 +116,14 @@ public struct WorkloadProtocol: Sendable, Equatable {
         try check(adamBeta1 >= 0 && adamBeta1 < 1 && adamBeta2 >= 0 && adamBeta2 < 1, "Adam betas must be in [0, 1)")
         try check(adamEpsilon > 0, "Adam epsilon must be positive, got \(adamEpsilon)")
         try check(flipLabels >= 0 && flipLabels <= 1, "flip-labels must be a fraction in 0...1, got \(flipLabels)")
+        try check(orders >= 1 && orders <= runs, "orders per subset must be in 1...\(runs) (the runs), got \(orders)")
     }
 
     /// Every setting as text, for a training log's metadata (keys are stable; the Adam and
     /// momentum settings are recorded whichever optimizer is chosen).
     public var metadata: [String: String] {
         let opt = optimizerSettings
-        let m: [String: String] = [
+        var m: [String: String] = [
             "pool": String(poolSize), "sample": String(sampleSize), "batch": String(batchSize),
             "epochs": String(epochs), "runs": String(runs), "test": String(testSize),
             "steps": String(stepsPerRun),
@@ -124,6 +136,7 @@ public struct WorkloadProtocol: Sendable, Equatable {
             "momentum": String(momentum),
             "adamBeta1": String(adamBeta1), "adamBeta2": String(adamBeta2), "adamEpsilon": String(adamEpsilon),
         ]
+        if orders > 1 { m["orders"] = String(orders) }
         return m
     }
 }

@@ -11,7 +11,7 @@ public struct SimfluenceCommand: ParsableCommand {
             `simfluence demo`. Logs are read in the GPTDynamics layout or simfluence's native \
             layout (see the README).
             """,
-        subcommands: [Demo.self, Train.self, Synth.self, Fit.self, Merge.self, Simulate.self, Evaluate.self, Attribute.self, Report.self]
+        subcommands: [Demo.self, Train.self, Synth.self, Fit.self, Merge.self, Simulate.self, Evaluate.self, Attribute.self, Report.self, Counterfactuals.self]
     )
     public init() {}
 }

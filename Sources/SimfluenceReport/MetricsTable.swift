@@ -2,7 +2,7 @@ import SimfluenceCore
 
 /// A scored column of the metrics table.
 public enum MetricColumn: String, CaseIterable, Sendable {
-    case allStepsMSE, allStepsMAE, finalStepMSE, spearmanAcrossExamples, spearmanAcrossRuns
+    case allStepsMSE, allStepsMAE, finalStepMSE, spearmanAcrossExamples, spearmanAcrossRuns, spearmanAcrossOrders
 
     /// The column heading.
     public var title: String {
@@ -12,11 +12,12 @@ public enum MetricColumn: String, CaseIterable, Sendable {
         case .finalStepMSE: "final-step MSE"
         case .spearmanAcrossExamples: "Spearman across examples"
         case .spearmanAcrossRuns: "Spearman across runs"
+        case .spearmanAcrossOrders: "Spearman across orders"
         }
     }
 
     /// Errors: lower is better; rank correlations: higher is better.
-    public var lowerIsBetter: Bool { self != .spearmanAcrossExamples && self != .spearmanAcrossRuns }
+    public var lowerIsBetter: Bool { self != .spearmanAcrossExamples && self != .spearmanAcrossRuns && self != .spearmanAcrossOrders }
 
     /// The column's summary for one method (nil: not available).
     public func summary(_ s: MethodScores) -> Summary? {
@@ -26,6 +27,7 @@ public enum MetricColumn: String, CaseIterable, Sendable {
         case .finalStepMSE: s.finalStepMSE
         case .spearmanAcrossExamples: s.spearmanAcrossExamples
         case .spearmanAcrossRuns: s.spearmanAcrossRuns
+        case .spearmanAcrossOrders: s.spearmanAcrossOrders
         }
     }
 }
@@ -68,7 +70,7 @@ public enum MetricsTable {
             for c in MetricColumn.allCases {
                 let text: String
                 if let summary = c.summary(s) {
-                    text = c == .spearmanAcrossRuns ? number(summary.mean) : number(summary.mean) + " \u{00B1} " + number(summary.std)
+                    text = c == .spearmanAcrossRuns || c == .spearmanAcrossOrders ? number(summary.mean) : number(summary.mean) + " \u{00B1} " + number(summary.std)
                 } else {
                     text = "n/a (needs \u{2265} 3 held-out runs)"
                 }

@@ -56,8 +56,9 @@ struct Demo: ParsableCommand {
         let inputs = MethodInputs(lambda: try demoLambda(), gradients: gradients)
         let result = try FitPipeline.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
                                               unseen: .zero, threads: threads)
-        let extras = try ExtendedEvaluationExtras.compute(result, log: log, split: split, inputs: inputs,
+        var extras = try ExtendedEvaluationExtras.compute(result, log: log, split: split, inputs: inputs,
                                                           replicates: nil, threads: threads)
+        extras.orderLDS = try orderLDS(result, fineTuning: fineTuning, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
         try AtomicFile.write(Data((EvaluationJSON.make(result, extra: extras.json).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }
@@ -65,6 +66,7 @@ struct Demo: ParsableCommand {
         try ModelFile.write(linear, to: modelPath)
         progress.end()
         print("\nHeld-out evaluation: \(split.training.count) training runs, \(split.heldOut.count) held-out runs (\(result.heldOutRuns.joined(separator: ", "))), \(log.testIDs.count) test examples")
+        print("Spearman (runs) is the LDS over the held-out runs; order-LDS is Spearman across the \(Self.orderGroupOrders) orders of each of \(Self.orderGroupSubsets) further random subsets, really trained (simfluence counterfactuals scores more)")
         print(EvaluationTable.render(result, extra: extras.columns))
 
         progress.begin("counterfactual check: simulate, then really train")
@@ -135,6 +137,32 @@ struct Demo: ParsableCommand {
         let cfLog = TrainingLog(trainIDs: log.trainIDs, testIDs: log.testIDs, runs: realRuns, metadata: log.metadata)
         try NativeLogWriter.write(cfLog, to: (cfDir as NSString).appendingPathComponent("log"))
         return (rows, panels)
+    }
+
+    /// Order groups the demo trains for its order-LDS column: subsets x orders.
+    static let orderGroupSubsets = 3
+    static let orderGroupOrders = 4
+
+    /// Per method, Spearman across the orders of the same subset (order-LDS) on
+    /// ``orderGroupSubsets`` further random subsets, each trained in ``orderGroupOrders`` orders.
+    private func orderLDS(_ result: EvaluationResult, fineTuning: DigitsFineTuning, threads: Int) throws -> [String: Summary] {
+        let first = workload.shape.runs + 1
+        let plan = (0..<Self.orderGroupSubsets).flatMap { g in (0..<Self.orderGroupOrders).map { (subset: first + g, order: $0) } }
+        let runs = try Parallel.map(plan.count, threads: threads) { k in
+            fineTuning.retrain(name: "order\(k + 1)", batches: fineTuning.curriculum(subset: plan[k].subset, order: plan[k].order))
+        }
+        var out: [String: Summary] = [:]
+        for entry in result.results {
+            let predictions: [Matrix]
+            if let sim = entry.fit?.simulator {
+                predictions = try HeldOutSimulation.predict(sim, heldOut: runs, unseen: .mean)
+            } else {
+                // The baselines predict the same trajectory for every order: rho 0 by construction.
+                predictions = runs.map { Matrix(rows: $0.losses.rows, columns: $0.losses.columns, storage: $0.losses.storage.map { _ in 1 }) }
+            }
+            out[entry.scores.method] = Summary(of: OrderGroups.spearmanWithinGroups(predictions: predictions, runs: runs))
+        }
+        return out
     }
 
     /// The demo's lambda choice: as `evaluate`, but cross-validating over decades (10^-2 ... 10^3,

@@ -45,6 +45,8 @@ struct ExtendedEvaluationExtras {
     /// Per method: the intervals (one matrix pair per held-out run).
     var intervals: [String: BootstrapIntervals] = [:]
     var replicates: Int?
+    /// Per method: order-LDS on order groups trained besides the held-out runs (the demo's).
+    var orderLDS: [String: Summary] = [:]
 
     static func compute(_ result: EvaluationResult, log: TrainingLog, split: HoldoutSplit,
                         inputs: MethodInputs, replicates: Int?, seed: UInt64 = 0,
@@ -64,7 +66,9 @@ struct ExtendedEvaluationExtras {
 
     /// Extra table columns.
     var columns: [(header: String, values: [String: String])] {
-        var cols: [(String, [String: String])] = [("clamped", clamped.mapValues { String($0) })]
+        var cols: [(String, [String: String])] = []
+        if !orderLDS.isEmpty { cols.append(("order-LDS", orderLDS.mapValues { Format.number($0.mean) })) }
+        cols.append(("clamped", clamped.mapValues { String($0) }))
         if let b = replicates {
             cols.append(("coverage 10-90% (B=\(b))", coverage.mapValues { Format.number($0.predictive) }))
             cols.append(("param. coverage", coverage.mapValues { Format.number($0.parameter) }))
@@ -75,6 +79,7 @@ struct ExtendedEvaluationExtras {
     /// Extra JSON members per method.
     func json(_ method: String) -> [(String, JSON)] {
         var out: [(String, JSON)] = [("clamped", clamped[method].map { .number(Double($0)) } ?? .null)]
+        if let o = orderLDS[method] { out += [("order_lds", .number(o.mean)), ("order_lds_std", .number(o.std))] }
         if let c = coverage[method] {
             out.append(("bootstrap_replicates", .number(replicates.map(Double.init))))
             out.append(("bootstrap_coverage", .number(c.predictive)))

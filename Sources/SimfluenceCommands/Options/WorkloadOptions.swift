@@ -50,8 +50,11 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "Examples in the warm-up (pre-training) split, disjoint from pool and test.") var warmupSize = 300
     @Option(help: "Epochs of warm-up training that produce the checkpoint every run starts from.") var warmupEpochs = 4
     @Option(help: "Fraction of pool examples given a wrong label (recorded in the log's metadata).") var flipLabels = 0.0
+    @Option(help: "Orders per random subset: each subset is drawn once and trained in K fresh orders (K consecutive runs share a subset), so held-out runs form order groups (Spearman across orders).")
+    var orders = 1
 
     func validate() throws {
+        guard orders >= 1, orders <= shape.runs else { throw ValidationError("--orders must be between 1 and --runs (\(shape.runs))") }
         guard warmupSize >= 0, warmupSize <= RunShapeOptions.largestCount, warmupEpochs >= 0, warmupEpochs <= 100_000 else {
             throw ValidationError("--warmup-size must be between 0 and \(RunShapeOptions.largestCount) and --warmup-epochs between 0 and 100000")
         }
@@ -62,5 +65,6 @@ struct WorkloadOptions: ParsableArguments {
         WorkloadProtocol(poolSize: shape.pool, sampleSize: shape.sample, batchSize: shape.batch, epochs: shape.epochs,
                          runs: shape.runs, testSize: shape.test, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
                          seed: seed, warmupSize: warmupSize, warmupEpochs: warmupEpochs, flipLabels: flipLabels)
+            .withOrders(orders)
     }
 }

@@ -23,6 +23,8 @@ enum EvaluationJSON {
             ("spearman_across_examples_std", .number(s.spearmanAcrossExamples.std)),
             ("spearman_across_runs", .number(s.spearmanAcrossRuns?.mean)),
             ("spearman_across_runs_std", .number(s.spearmanAcrossRuns?.std)),
+            ("spearman_across_orders", .number(s.spearmanAcrossOrders?.mean)),
+            ("spearman_across_orders_std", .number(s.spearmanAcrossOrders?.std)),
             ("trajectories", .number(Double(s.allStepsMSE.count))),
         ]
         if let fit = e.fit {

@@ -3,14 +3,18 @@ import Simfluence
 /// The evaluate table: one row per method and baseline, metrics as columns.
 enum EvaluationTable {
     /// `extra`: further columns (header, value per method name; "-" where a method has none).
+    /// The `Spearman (orders)` column appears when the held-out runs hold an order group (3 or
+    /// more runs on the same examples).
     static func render(_ result: EvaluationResult, extra: [(header: String, values: [String: String])] = []) -> String {
+        let orders = result.results.contains { $0.scores.spearmanAcrossOrders != nil }
         let header = ["method", "lambda", "all-steps MSE", "all-steps MAE", "final-step MSE",
-                      "Spearman (examples)", "Spearman (runs)"] + extra.map(\.header)
+                      "Spearman (examples)", "Spearman (runs)"] + (orders ? ["Spearman (orders)"] : []) + extra.map(\.header)
         let rows: [[String]] = result.results.map { entry in
             let s = entry.scores
             return [s.method, s.lambda.map(Format.number) ?? "-",
                     meanStd(s.allStepsMSE), meanStd(s.allStepsMAE), meanStd(s.finalStepMSE),
                     meanStd(s.spearmanAcrossExamples), s.spearmanAcrossRuns.map { Format.number($0.mean) } ?? "n/a (<3 runs)"]
+                + (orders ? [s.spearmanAcrossOrders.map { Format.number($0.mean) } ?? "-"] : [])
                 + extra.map { $0.values[s.method] ?? "-" }
         }
         return TextTable(header: header, rows: rows).rendered()

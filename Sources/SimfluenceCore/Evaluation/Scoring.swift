@@ -12,6 +12,11 @@ public enum Scoring {
     ///   examples no run can be ranked and the summary is empty (count 0, NaN).
     /// - Spearman across runs: per test example, Spearman over the held-out runs of (true final,
     ///   predicted final); summarised over test examples; nil with fewer than 3 held-out runs.
+    ///   With held-out runs on random subsets this is the linear datamodeling score (LDS).
+    /// - Spearman across orders: the held-out runs grouped by the multiset of training examples
+    ///   they contain (``OrderGroups``); per group of 3 or more runs and per test example,
+    ///   Spearman over the group's runs of (true final, predicted final); summarised over
+    ///   (group, test example) pairs; nil when no group has 3 runs (order-LDS).
     ///
     /// Trajectories are taken run by run, test examples in column order within a run; every
     /// reduction runs in that fixed order.
@@ -72,11 +77,13 @@ public enum Scoring {
             acrossRuns = Summary(of: rhos)
         }
 
+        let withinGroups = OrderGroups.spearmanWithinGroups(predictions: predictions, runs: heldOut)
         return MethodScores(method: method, lambda: lambda,
                             allStepsMSE: Summary(of: mse), allStepsMAE: Summary(of: mae),
                             finalStepMSE: Summary(of: finalSE),
                             spearmanAcrossExamples: Summary(of: acrossExamples),
-                            spearmanAcrossRuns: acrossRuns)
+                            spearmanAcrossRuns: acrossRuns,
+                            spearmanAcrossOrders: withinGroups.isEmpty ? nil : Summary(of: withinGroups))
     }
 
     /// (predicted - truth)^2, +infinity for a non-finite prediction of a finite truth.

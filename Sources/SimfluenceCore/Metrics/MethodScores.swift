@@ -20,9 +20,14 @@ public struct MethodScores: Sendable, Equatable {
     /// For each test example, Spearman's rho between true and predicted final losses over the
     /// held-out runs; summarised over test examples. nil with fewer than 3 held-out runs.
     public var spearmanAcrossRuns: Summary?
+    /// Within each group of 3 or more held-out runs on the same multiset of training examples
+    /// (``OrderGroups``), for each test example, Spearman's rho between true and predicted final
+    /// losses over the group's runs; summarised over (group, test example) pairs. nil when no
+    /// group has 3 runs.
+    public var spearmanAcrossOrders: Summary?
 
     public init(method: String, lambda: Double?, allStepsMSE: Summary, allStepsMAE: Summary, finalStepMSE: Summary,
-                spearmanAcrossExamples: Summary, spearmanAcrossRuns: Summary?) {
+                spearmanAcrossExamples: Summary, spearmanAcrossRuns: Summary?, spearmanAcrossOrders: Summary? = nil) {
         self.method = method
         self.lambda = lambda
         self.allStepsMSE = allStepsMSE
@@ -30,5 +35,6 @@ public struct MethodScores: Sendable, Equatable {
         self.finalStepMSE = finalStepMSE
         self.spearmanAcrossExamples = spearmanAcrossExamples
         self.spearmanAcrossRuns = spearmanAcrossRuns
+        self.spearmanAcrossOrders = spearmanAcrossOrders
     }
 }

@@ -30,6 +30,31 @@ public enum CurriculumEdits {
         return batched(all.filter { !moved.contains($0) } + all.filter { moved.contains($0) }, batchSize: batchSize)
     }
 
+    /// Cuts a sequence into batches of `batchSize`, keeping a final partial batch: every
+    /// example keeps its count (for edits that reorder or add rather than remove).
+    public static func batchedKeepingAll(_ sequence: [Int], batchSize: Int) -> [[Int]] {
+        precondition(batchSize >= 1, "batch size must be at least 1")
+        return stride(from: 0, to: sequence.count, by: batchSize).map {
+            Array(sequence[$0..<min($0 + batchSize, sequence.count)])
+        }
+    }
+
+    /// Every occurrence of `moved` taken out of place and put at the end (`toStart` false) or
+    /// the start (in their original relative order), the rest in order; re-batched keeping a
+    /// final partial batch, so every example's count is unchanged.
+    public static func moving(_ moved: Set<Int>, in batches: [[Int]], toStart: Bool, batchSize: Int) -> [[Int]] {
+        let all = sequence(batches)
+        let chosen = all.filter { moved.contains($0) }, rest = all.filter { !moved.contains($0) }
+        return batchedKeepingAll(toStart ? chosen + rest : rest + chosen, batchSize: batchSize)
+    }
+
+    /// Every occurrence of `duplicated` followed by a second copy of it (the example is trained
+    /// twice as often, at the same points of the curriculum); re-batched keeping a final
+    /// partial batch.
+    public static func duplicating(_ duplicated: Set<Int>, in batches: [[Int]], batchSize: Int) -> [[Int]] {
+        batchedKeepingAll(sequence(batches).flatMap { duplicated.contains($0) ? [$0, $0] : [$0] }, batchSize: batchSize)
+    }
+
     /// The most common batch size of a curriculum (ties: the larger), or 1 for an empty one.
     public static func typicalBatchSize(_ batches: [[Int]]) -> Int {
         var counts: [Int: Int] = [:]
