@@ -29,29 +29,16 @@ struct CLIRunner {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
         let start = Date()
-        try process.run()
-        let timer = DispatchSource.makeTimerSource()
         nonisolated(unsafe) var timedOut = false
-        timer.schedule(deadline: .now() + timeout)
-        timer.setEventHandler {
-            if process.isRunning { timedOut = true; kill(process.processIdentifier, SIGKILL) }
+        let timer = DispatchSource.makeTimerSource()
+        let (outData, errData) = try runCollecting(process) {
+            timer.schedule(deadline: .now() + timeout)
+            timer.setEventHandler {
+                if process.isRunning { timedOut = true; kill(process.processIdentifier, SIGKILL) }
+            }
+            timer.resume()
         }
-        timer.resume()
-        // Read both pipes fully before waiting, so a large output cannot block the child.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
         timer.cancel()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut,
@@ -67,11 +54,22 @@ struct CLIRunner {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
+        let start = Date()
+        let (outData, errData) = try runCollecting(process)
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return Result(status: status, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: false,
+                      seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Starts `process` with piped standard output and error, calls `started`, reads both pipes
+    /// fully (so a large output cannot block the child) and waits for it to exit.
+    private static func runCollecting(_ process: Process, started: () -> Void = {}) throws -> (Data, Data) {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let start = Date()
         try process.run()
+        started()
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
         group.enter()
@@ -82,10 +80,7 @@ struct CLIRunner {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return Result(status: status, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self), timedOut: false,
-                      seconds: Date().timeIntervalSince(start))
+        return (outData, errData)
     }
 
     /// A fresh temporary directory.

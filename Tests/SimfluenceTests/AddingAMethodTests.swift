@@ -48,13 +48,26 @@ struct ConstantDriftMethod: MethodDescriptor {
         try fit(request).simulator
     }
 
+    /// Its own rollout (not the standard recurrence's): L_t = L_{t-1} + d_z, whatever the batch.
     func simulate<C: Collection<[Int]>>(_ model: FittedSimulator, _ batches: C, initial: [Double], tests: [Int]?,
                                         firstStep: Int) -> Rollout {
-        model.recurrenceRollout(batches, initial: initial, tests: tests, firstStep: firstStep)
+        let tests = tests ?? Array(model.testIDs.indices)
+        var out = Matrix(rows: batches.count + 1, columns: tests.count)
+        for (c, z) in tests.enumerated() {
+            out[0, c] = initial[c]
+            for t in 1...max(1, batches.count) where t <= batches.count { out[t, c] = out[t - 1, c] + model.stepBeta![z, 0] }
+        }
+        return Rollout(losses: out, clamped: 0)
     }
 
     func finalLosses(_ model: FittedSimulator, curricula: [[[Int]]], initial: [Double], tests: [Int]?, threads: Int) -> Matrix {
-        model.recurrenceFinalLosses(curricula: curricula, initial: initial, tests: tests, threads: threads)
+        let width = tests?.count ?? model.testIDs.count
+        var out = Matrix(rows: curricula.count, columns: width)
+        for (k, c) in curricula.enumerated() {
+            let losses = simulate(model, c, initial: initial, tests: tests, firstStep: model.startingStep + 1).losses
+            for j in 0..<width { out[k, j] = losses[c.count, j] }
+        }
+        return out
     }
 }
 

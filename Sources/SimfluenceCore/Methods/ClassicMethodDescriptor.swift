@@ -1,7 +1,7 @@
 /// A classic attribution method (``ClassicMethod``: TracIn-CP, Grad-Dot, influence functions and
 /// their `-scaled` forms) run as an additive simulator, its effects B_i computed from gradient
 /// features (``ClassicScores``); only the `-scaled` forms fit anything (one global scale).
-public struct ClassicMethodDescriptor: MethodDescriptor {
+public struct ClassicMethodDescriptor: RecurrenceSimulated {
     /// The score and whether it is scaled.
     public let method: ClassicMethod
     public let summary: String
@@ -31,16 +31,6 @@ public struct ClassicMethodDescriptor: MethodDescriptor {
     /// Nothing is chosen by cross-validation: the refit is the fit.
     public func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
         try fit(request).simulator
-    }
-
-    public func simulate<C: Collection<[Int]>>(_ model: FittedSimulator, _ batches: C, initial: [Double], tests: [Int]?,
-                                               firstStep: Int) -> Rollout {
-        model.recurrenceRollout(batches, initial: initial, tests: tests, firstStep: firstStep)
-    }
-
-    public func finalLosses(_ model: FittedSimulator, curricula: [[[Int]]], initial: [Double], tests: [Int]?,
-                            threads: Int) -> Matrix {
-        model.recurrenceFinalLosses(curricula: curricula, initial: initial, tests: tests, threads: threads)
     }
 
     public static let tracinCP = ClassicMethodDescriptor(

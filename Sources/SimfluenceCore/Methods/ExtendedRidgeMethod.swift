@@ -3,7 +3,7 @@
 /// teacher-forced ridge on dense normal equations (``ExtendedFit``), optionally refined by
 /// rollout fitting. Each method is one ``ExtendedConfiguration``; lambda (and the carry-over
 /// decay, where the configuration has several) are cross-validated over whole training runs.
-public struct ExtendedRidgeMethod: MethodDescriptor {
+public struct ExtendedRidgeMethod: RecurrenceSimulated {
     public let name: String
     /// The model structure and fitting recipe.
     public let configuration: ExtendedConfiguration
@@ -40,15 +40,5 @@ public struct ExtendedRidgeMethod: MethodDescriptor {
         return try ExtendedFit.fit(self, log: request.log, runs: request.runs, lambda: .fixed(fitted.lambda ?? 0),
                                    configuration: config, every: request.inputs.every, tests: request.tests,
                                    threads: request.threads).simulator
-    }
-
-    public func simulate<C: Collection<[Int]>>(_ model: FittedSimulator, _ batches: C, initial: [Double], tests: [Int]?,
-                                               firstStep: Int) -> Rollout {
-        model.recurrenceRollout(batches, initial: initial, tests: tests, firstStep: firstStep)
-    }
-
-    public func finalLosses(_ model: FittedSimulator, curricula: [[[Int]]], initial: [Double], tests: [Int]?,
-                            threads: Int) -> Matrix {
-        model.recurrenceFinalLosses(curricula: curricula, initial: initial, tests: tests, threads: threads)
     }
 }

@@ -5,7 +5,8 @@
 /// this protocol, registered once in ``MethodRegistry/builtIn``. Fitting, cross-validation,
 /// bootstrap refits, sharding, memory pre-flight, simulation and the model file all ask the
 /// descriptor; nothing else switches over methods. The protocol has no default
-/// implementations, so a new method that forgets one of these answers does not compile.
+/// implementations, so a new method that forgets one of these answers does not compile (methods
+/// that simulate with the standard recurrence say so by conforming to ``RecurrenceSimulated``).
 ///
 /// Units and signs follow ``FittedSimulator``: losses in the units of the log, a negative
 /// additive effect B_i helps the test example.
@@ -49,6 +50,26 @@ public protocol MethodDescriptor: Sendable {
     /// at the model's ``FittedSimulator/startingStep`` + 1.
     func finalLosses(_ model: FittedSimulator, curricula: [[[Int]]], initial: [Double], tests: [Int]?,
                      threads: Int) -> Matrix
+}
+
+/// A method that simulates with the linear recurrence of ``FittedSimulator`` (A, B, and the
+/// extended terms the model stores): conforming says so explicitly, and supplies `simulate` and
+/// `finalLosses` as ``FittedSimulator/recurrenceRollout(_:initial:tests:firstStep:)`` and
+/// ``FittedSimulator/recurrenceFinalLosses(curricula:initial:tests:threads:)``. Every built-in
+/// method does; a method with another rollout conforms to ``MethodDescriptor`` alone and writes
+/// its own.
+public protocol RecurrenceSimulated: MethodDescriptor {}
+
+extension RecurrenceSimulated {
+    public func simulate<C: Collection<[Int]>>(_ model: FittedSimulator, _ batches: C, initial: [Double], tests: [Int]?,
+                                               firstStep: Int) -> Rollout {
+        model.recurrenceRollout(batches, initial: initial, tests: tests, firstStep: firstStep)
+    }
+
+    public func finalLosses(_ model: FittedSimulator, curricula: [[[Int]]], initial: [Double], tests: [Int]?,
+                            threads: Int) -> Matrix {
+        model.recurrenceFinalLosses(curricula: curricula, initial: initial, tests: tests, threads: threads)
+    }
 }
 
 /// Groups of methods.

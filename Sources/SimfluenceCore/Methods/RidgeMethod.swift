@@ -2,7 +2,7 @@
 /// problem per test example over every step of the training runs, teacher-forced, solved by
 /// dense Cholesky or conjugate gradients (``RidgeFit``); lambda fixed or cross-validated
 /// (``LambdaSearch``).
-public struct RidgeMethod: MethodDescriptor {
+public struct RidgeMethod: RecurrenceSimulated {
     public let name: String
     /// Which parameters the method fits: A and B, B only, or A only.
     public let form: RecurrenceForm
@@ -45,16 +45,6 @@ public struct RidgeMethod: MethodDescriptor {
         var request = request
         request.inputs.lambda = .fixed(fitted.lambda ?? 0)
         return try fit(request).simulator
-    }
-
-    public func simulate<C: Collection<[Int]>>(_ model: FittedSimulator, _ batches: C, initial: [Double], tests: [Int]?,
-                                               firstStep: Int) -> Rollout {
-        model.recurrenceRollout(batches, initial: initial, tests: tests, firstStep: firstStep)
-    }
-
-    public func finalLosses(_ model: FittedSimulator, curricula: [[[Int]]], initial: [Double], tests: [Int]?,
-                            threads: Int) -> Matrix {
-        model.recurrenceFinalLosses(curricula: curricula, initial: initial, tests: tests, threads: threads)
     }
 
     /// Simfluence-Linear: L_t = (sum A_i) L_{t-1} + sum B_i.
