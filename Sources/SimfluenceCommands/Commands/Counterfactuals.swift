@@ -23,9 +23,6 @@ struct Counterfactuals: ParsableCommand {
             Example: simfluence counterfactuals --out /tmp/cf
             """)
 
-    @Option(help: "The built-in workload: digits (a language-model workload is planned; see issue 16).")
-    var workload: BuiltInWorkload = .digits
-
     @Option(help: "Folder for the logs of every family, the JSON and the HTML report (default: nothing written but the table).")
     var out: String?
 
@@ -76,7 +73,7 @@ struct Counterfactuals: ParsableCommand {
         design.editReferences = editReferences
         design.editTests = editTests
         design.editSizes = try sizes()
-        let digits = try DigitsFineTuning(protocol: settings.settings)
+        let session = try WorkloadSession(settings)
         let chosen = try MethodSelection.resolve(methods, gradientsAvailable: true)
         let choice = try lambda.choice()
         // As in the demo: cross-validate over decades unless a grid or a lambda is given.
@@ -84,7 +81,7 @@ struct Counterfactuals: ParsableCommand {
                                   ? .auto(grid: [1e-2, 1e-1, 1, 10, 100, 1000], folds: lambda.folds) : choice)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try CounterfactualStudy.run(digits, design: design, methods: chosen, inputs: inputs,
+        let result = try CounterfactualStudy.run(session.workload, design: design, methods: chosen, inputs: inputs,
                                                  threads: compute.threadCount) { line in
             StandardStream.error.write("[\(Format.seconds((clock.now - start).inSeconds))] \(line)")
         }
@@ -153,12 +150,7 @@ struct Counterfactuals: ParsableCommand {
         try NativeLogWriter.write(result.orderLog, to: path("order-log"))
         try NativeLogWriter.write(result.editsLog, to: path("edits-log"))
         try AtomicFile.write(Data((Self.json(result, design: design).rendered() + "\n").utf8), to: path("counterfactuals.json"))
-        let html = CounterfactualReport.render(result, title: "simfluence counterfactuals: \(workload.rawValue)", design: design)
+        let html = CounterfactualReport.render(result, title: "simfluence counterfactuals: \(settings.workload.rawValue)", design: design)
         try AtomicFile.write(Data(html.utf8), to: path("report.html"))
     }
-}
-
-/// The workloads the tool can retrain.
-enum BuiltInWorkload: String, ExpressibleByArgument, CaseIterable {
-    case digits
 }

@@ -42,12 +42,13 @@ struct Demo: ParsableCommand {
         let progress = Progress(stages: 4)
         let threads = compute.threadCount
 
-        progress.begin("training \(workload.shape.runs) runs of the digits MLP")
-        let fineTuning = try DigitsFineTuning(protocol: workload.settings)
-        let log = try fineTuning.trainAll(threads: threads)
+        let session = try WorkloadSession(workload)
+        let fineTuning = session.workload
+        progress.begin("training \(workload.shape.runs) runs of \(session.title)")
+        let log = try session.trainAll(threads: threads)
         let logDir = (dir as NSString).appendingPathComponent("log")
         try NativeLogWriter.write(log, to: logDir)
-        let gradients = try fineTuning.gradientFeatures(threads: threads)
+        let gradients = try session.gradientFeatures(threads: threads)
         try GradientFeaturesFile.write(gradients, to: (logDir as NSString).appendingPathComponent(GradientFeaturesFile.folderName))
         progress.end()
 
@@ -78,9 +79,7 @@ struct Demo: ParsableCommand {
 
         progress.begin("writing the HTML report")
         let report = ReportWriter(path: (dir as NSString).appendingPathComponent("report.html"))
-        let views = Dictionary(uniqueKeysWithValues: log.trainIDs.map { id in
-            (id, ExampleView.digit(pixels: fineTuning.pixels(of: id), label: fineTuning.label(of: id) ?? -1))
-        })
+        let views = session.views(log.trainIDs + log.testIDs)
         try report.write(logPath: logDir, log: log, split: split, result: result, counterfactuals: panels, views: views)
         progress.end()
 
@@ -95,7 +94,7 @@ struct Demo: ParsableCommand {
 
     /// Builds, simulates and trains the counterfactual curricula; returns the table rows and the
     /// report's panels.
-    private func counterfactuals(fineTuning: DigitsFineTuning, log: TrainingLog, split: HoldoutSplit,
+    private func counterfactuals(fineTuning: any RetrainableWorkload, log: TrainingLog, split: HoldoutSplit,
                                  linear: FittedSimulator, dir: String) throws -> ([[String]], [CounterfactualPanel]) {
         let reference = split.heldOut[0]
         let batchSize = CurriculumEdits.typicalBatchSize(reference.batches)
@@ -120,7 +119,7 @@ struct Demo: ParsableCommand {
                 try CurriculumFile.write(ids, to: (cfDir as NSString).appendingPathComponent(name + ".jsonl"))
                 let simulated = linear.simulate(batches, initial: [start], tests: [z])
                 let simFinal = simulated[simulated.rows - 1, 0]
-                let run = fineTuning.train(name: name, poolIndexBatches: batches)
+                let run = fineTuning.retrain(name: name, batches: batches)
                 realRuns.append(run)
                 let realFinal = run.finalLosses[z]
                 panels.append(CounterfactualPanel(
@@ -145,7 +144,7 @@ struct Demo: ParsableCommand {
 
     /// Per method, Spearman across the orders of the same subset (order-LDS) on
     /// ``orderGroupSubsets`` further random subsets, each trained in ``orderGroupOrders`` orders.
-    private func orderLDS(_ result: EvaluationResult, fineTuning: DigitsFineTuning, threads: Int) throws -> [String: Summary] {
+    private func orderLDS(_ result: EvaluationResult, fineTuning: any RetrainableWorkload, threads: Int) throws -> [String: Summary] {
         let first = workload.shape.runs + 1
         let plan = (0..<Self.orderGroupSubsets).flatMap { g in (0..<Self.orderGroupOrders).map { (subset: first + g, order: $0) } }
         let runs = try Parallel.map(plan.count, threads: threads) { k in

@@ -38,22 +38,22 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        let settings = workload.settings
-        let fineTuning = try DigitsFineTuning(protocol: settings)
+        let session = try WorkloadSession(workload)
+        let trained = session.workload
         let log: TrainingLog
         if let curriculum {
             let batches = try Inputs.curriculum(curriculum)
-            let run = try fineTuning.train(name: name, batches: batches)
-            log = TrainingLog(trainIDs: fineTuning.poolIDs, testIDs: fineTuning.testIDs, runs: [run],
-                              metadata: fineTuning.metadata.merging(["curriculum": curriculum]) { $1 })
+            let run = try trained.retrain(name: name, ids: batches)
+            log = TrainingLog(trainIDs: trained.trainIDs, testIDs: trained.testIDs, runs: [run],
+                              metadata: trained.logMetadata.merging(["curriculum": curriculum]) { $1 })
         } else {
-            log = try fineTuning.trainAll(threads: compute.threadCount)
+            log = try session.trainAll(threads: compute.threadCount)
         }
         try format.write(log, to: output)
         var gradientNote = ""
         if curriculum == nil && !noGradients {
             guard gradientEvery >= 1 else { throw ValidationError("--gradient-every must be at least 1") }
-            let features = try fineTuning.gradientFeatures(every: gradientEvery, threads: compute.threadCount)
+            let features = try session.gradientFeatures(every: gradientEvery, threads: compute.threadCount)
             let dir = (output as NSString).appendingPathComponent(GradientFeaturesFile.folderName)
             try GradientFeaturesFile.write(features, to: dir)
             gradientNote = "; gradient features of run1 at steps \(features.checkpoints.map { String($0.step) }.joined(separator: ", ")) in \(dir)"

@@ -42,6 +42,8 @@ struct RunShapeOptions: ParsableArguments {
 
 /// The built-in digits workload's protocol, one flag per setting (GPTfluence's defaults).
 struct WorkloadOptions: ParsableArguments {
+    @Option(help: "The built-in workload: digits (a 64-32-10 MLP on UCI digits).")
+    var workload: BuiltInWorkload = .digits
     @OptionGroup var shape: RunShapeOptions
     @Option(help: "Fine-tuning optimizer: sgd-momentum or adam.") var optimizer: OptimizerKind = .sgdMomentum
     @Option(help: "Fine-tuning learning rate (default: 0.01 for sgd-momentum, 0.003 for adam).") var learningRate: Double?

@@ -23,3 +23,32 @@ public protocol RetrainableWorkload: Sendable {
     /// run (for the classic methods), or nil when the workload records none.
     func referenceGradients(threads: Int) throws -> GradientFeatures?
 }
+
+extension RetrainableWorkload {
+    /// Trains exactly the curriculum `ids` (batches of training ids) from the shared checkpoint.
+    /// Throws for an empty batch or an id that is not in ``trainIDs``, naming the step.
+    public func retrain(name: String, ids: [[String]]) throws -> TrainingRun {
+        let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
+        let batches = try ids.enumerated().map { t, batch in
+            guard !batch.isEmpty else { throw SimfluenceError.invalidArgument("\(name): step \(t + 1) has an empty batch") }
+            return try batch.map { id in
+                guard let k = index[id] else {
+                    throw SimfluenceError.invalidArgument("\(name): step \(t + 1): '\(id)' is not an example of the training pool")
+                }
+                return k
+            }
+        }
+        return retrain(name: name, batches: batches)
+    }
+
+    /// A log of `runs` runs named run1 ... runN, in parallel (the result does not depend on
+    /// `threads`): with `orders` = K, K consecutive runs share a random subset, run r training
+    /// subset (r - 1) / K + 1 in order (r - 1) % K.
+    public func trainRuns(_ runs: Int, orders: Int = 1, threads: Int = Parallel.defaultThreads) throws -> TrainingLog {
+        let k = max(1, orders)
+        let trained = try Parallel.map(runs, threads: threads) { r in
+            retrain(name: "run\(r + 1)", batches: curriculum(subset: r / k + 1, order: r % k))
+        }
+        return TrainingLog(trainIDs: trainIDs, testIDs: testIDs, runs: trained, metadata: logMetadata)
+    }
+}
