@@ -11,7 +11,11 @@ public struct SimfluenceCommand: ParsableCommand {
             `simfluence demo`. Logs are read in the GPTDynamics layout or simfluence's native \
             layout (see the README).
             """,
-        subcommands: [Demo.self, Train.self, Synth.self, Fit.self, Merge.self, Simulate.self, Evaluate.self, Attribute.self, Report.self, Counterfactuals.self]
+        version: SimfluenceCommand.version,
+        subcommands: [Demo.self, Train.self, Synth.self, Fit.self, Merge.self, Simulate.self, Evaluate.self, Attribute.self, Report.self, Counterfactuals.self, Export.self]
     )
     public init() {}
+
+    /// The version `simfluence --version` prints.
+    public static let version = "0.5.0"
 }

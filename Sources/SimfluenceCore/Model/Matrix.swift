@@ -47,6 +47,15 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// Column `c` as a new array.
+    /// The transpose: `columns` x `rows`, entry (c, r) = self[r, c].
+    public func transposed() -> Matrix {
+        var out = Matrix(rows: columns, columns: rows)
+        for r in 0..<rows {
+            for c in 0..<columns { out.storage[c * rows + r] = storage[r * columns + c] }
+        }
+        return out
+    }
+
     public func column(_ c: Int) -> [Double] {
         (0..<rows).map { storage[$0 * columns + c] }
     }
