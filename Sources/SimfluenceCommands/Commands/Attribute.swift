@@ -59,6 +59,10 @@ struct Attribute: ParsableCommand {
     }
 
     func run() throws {
+        try compute.withProgress { try execute() }
+    }
+
+    private func execute() throws {
         let log = try runs.map(Inputs.log)
         let split = try log.map(holdout.split)
         let fitted: FittedSimulator

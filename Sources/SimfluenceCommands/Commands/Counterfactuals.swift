@@ -65,6 +65,10 @@ struct Counterfactuals: ParsableCommand {
     }
 
     func run() throws {
+        try compute.withProgress { try execute() }
+    }
+
+    private func execute() throws {
         var design = CounterfactualDesign()
         design.fitRuns = settings.shape.runs
         design.randomRuns = randomRuns
@@ -83,6 +87,7 @@ struct Counterfactuals: ParsableCommand {
         let start = clock.now
         let result = try CounterfactualStudy.run(session.workload, design: design, methods: chosen, inputs: inputs,
                                                  threads: compute.threadCount) { line in
+            guard !StandardStream.quiet else { return }
             StandardStream.error.write("[\(Format.seconds((clock.now - start).inSeconds))] \(line)")
         }
         if let out { try write(result, design: design, to: out) }

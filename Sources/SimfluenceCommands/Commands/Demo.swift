@@ -37,6 +37,10 @@ struct Demo: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
+        try compute.withProgress { try execute() }
+    }
+
+    private func execute() throws {
         let dir = try out ?? makeTemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let progress = Progress(stages: 4)

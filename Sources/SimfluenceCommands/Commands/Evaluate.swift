@@ -56,6 +56,10 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        try compute.withProgress { try execute() }
+    }
+
+    private func execute() throws {
         let log = try Inputs.log(runs)
         let split = try holdout.split(log)
         let gradients = try gradientOptions.features(forLog: runs)

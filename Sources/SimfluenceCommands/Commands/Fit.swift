@@ -56,6 +56,10 @@ struct Fit: ParsableCommand {
     }
 
     func run() throws {
+        try compute.withProgress { try execute() }
+    }
+
+    private func execute() throws {
         let log = try Inputs.log(runs)
         let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
         var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)

@@ -38,6 +38,10 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
+        try compute.withProgress { try execute() }
+    }
+
+    private func execute() throws {
         let session = try WorkloadSession(workload)
         let trained = session.workload
         let log: TrainingLog

@@ -44,5 +44,8 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores). Results are identical for any count.")
     var threads: Int?
 
+    @Flag(help: "Print no progress on standard error (results and errors still print).")
+    var quiet = false
+
     var threadCount: Int { max(1, threads ?? Parallel.defaultThreads) }
 }

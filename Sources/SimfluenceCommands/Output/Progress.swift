@@ -3,7 +3,10 @@ import Foundation
 /// Stage-by-stage progress on standard error: a line that updates in place on a terminal,
 /// plain lines otherwise (logs, CI, pipes).
 final class Progress {
-    private let interactive = isatty(STDERR_FILENO) != 0
+    /// Stage lines are whole lines even on a terminal: ``ProgressPrinter`` rewrites the line
+    /// below them while a stage runs.
+    private let interactive = false
+    private var quiet: Bool { StandardStream.quiet }
     private let clock = ContinuousClock()
     private var stageStart: ContinuousClock.Instant
     private var stageName = ""
@@ -23,6 +26,7 @@ final class Progress {
         stageName = name
         stageStart = clock.now
         let line = "[\(index)/\(total)] \(name)..."
+        if quiet { return }
         fflush(nil)  // keep results and progress in order when both go to one place
         if interactive {
             FileHandle.standardError.write(Data(line.utf8))
@@ -36,6 +40,7 @@ final class Progress {
     func end() -> Double {
         let seconds = (clock.now - stageStart).inSeconds
         timings.append((stageName, seconds))
+        if quiet { return seconds }
         fflush(nil)
         if interactive {
             FileHandle.standardError.write(Data(" done (\(Format.seconds(seconds)))\n".utf8))

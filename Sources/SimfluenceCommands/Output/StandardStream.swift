@@ -29,6 +29,9 @@ enum StandardStream {
         }
     }
 
+    /// `--quiet`: progress lines (``Progress``, ``ProgressPrinter``) are not printed.
+    nonisolated(unsafe) static var quiet = false
+
     /// errno of the first failed write to standard output.
     nonisolated(unsafe) static var firstOutputError: Int32? = nil
 

@@ -124,7 +124,7 @@ public enum CounterfactualStudy {
         var scores: [CounterfactualScores] = []
         var fitted: [(MethodName, FittedSimulator)] = []
         for (m, method) in methods.enumerated() {
-            progress("fitting \(method) (\(m + 1) of \(methods.count)) and simulating the held-out runs")
+            FitProgress.report("fitting methods", "\(method)", done: m, total: methods.count)
             let fit = try MethodFitting.fit(method, log: all, runs: fitRuns, inputs: inputs, threads: threads)
             let random = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
                                        predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: randomRuns, unseen: unseen),

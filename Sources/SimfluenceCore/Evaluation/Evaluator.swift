@@ -30,7 +30,8 @@ public enum Evaluator {
                                 inputs: MethodInputs, unseen: UnseenPolicy = .error,
                                 threads: Int = Parallel.defaultThreads) throws -> EvaluationResult {
         var results: [MethodEvaluation] = []
-        for method in methods {
+        for (m, method) in methods.enumerated() {
+            FitProgress.report("fitting and scoring methods", "\(method)", done: m, total: methods.count)
             let fit = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs, threads: threads)
             let rollouts = try HeldOutSimulation.simulate(fit.simulator, heldOut: split.heldOut, unseen: unseen)
             let predictions = rollouts.map(\.losses)
@@ -39,6 +40,7 @@ public enum Evaluator {
             let clamped = fit.simulator.isExtended ? rollouts.reduce(0) { $0 + $1.clamped } : nil
             results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit, clamped: clamped))
         }
+        FitProgress.report("fitting and scoring methods", "baselines", done: methods.count, total: methods.count)
         for (name, predictions) in [("persistence", Baselines.persistence(split.heldOut)),
                                     ("mean-run", Baselines.meanRun(training: split.training, heldOut: split.heldOut))] {
             let scores = Scoring.score(method: name, lambda: nil, predictions: predictions, heldOut: split.heldOut)

@@ -84,6 +84,7 @@ public enum LambdaSearch {
         var singular = [Bool](repeating: false, count: grid.count)
         var trajectories = 0
         for fold in 0..<k {
+            FitProgress.report("cross-validating \(grid.count) lambdas (\(form.rawValue) form)", "fold \(fold + 1) of \(k)", done: fold, total: k)
             let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
             let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
             let design = try RidgeDesign(log: log, runs: trainRuns)

@@ -191,6 +191,8 @@ public enum ExtendedFit {
         var singular = [Bool](repeating: false, count: carries.count * perCarry)
         var trajectories = 0
         for fold in 0..<k {
+            FitProgress.report("cross-validating \(grid.count) lambdas x \(carries.count) carry-over decays x \(mus.count) smoothings",
+                               "fold \(fold + 1) of \(k)", done: fold, total: k)
             let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
             let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
             if validation.isEmpty || testCount == 0 { continue }
