@@ -46,12 +46,23 @@ import Testing
         let tests = try #require(object["tests"] as? [[String: Any]])
         #expect(tests.count == 10)
         for t in tests {
-            let effects = (t["ranking"] as? [[String: Any]])?.compactMap { $0["effect"] as? Double } ?? []
-            #expect(effects.count == 4 && effects == effects.sorted())
+            let ranking = t["ranking"] as? [[String: Any]] ?? []
+            let effects = ranking.compactMap { $0["effect"] as? Double }
+            // --top 2: at most 2 helpers (negative, labelled "helps") then at most 2 harmful ("hurts").
+            #expect(!effects.isEmpty && effects.count <= 4 && effects == effects.sorted())
+            #expect(effects.filter { $0 < 0 }.count <= 2 && effects.filter { $0 > 0 }.count <= 2 && !effects.contains(0))
+            #expect(ranking.allSatisfy { ($0["effect"] as! Double) < 0 ? $0["sign"] as? String == "helps" : $0["sign"] as? String == "hurts" })
         }
         let csv = try CLIRunner.run(["attribute", log, "--method", "linear", "--lambda", "0.1", "--holdout", "2", "--unseen", "zero", "--test",
                                      tests[0]["test_id"] as! String])
         #expect(csv.status == 0, "\(csv.stderr)")
-        #expect(csv.stdout.hasPrefix("test_id,rank,train_id,effect\n"))
+        #expect(csv.stdout.hasPrefix("test_id,rank,train_id,effect,sign\n"))
+        // Aggregated over the test examples: one ranking, with the counts of tests helped and hurt.
+        let agg = try CLIRunner.run(["attribute", log, "--method", "tracin-cp", "--holdout", "2", "--unseen", "zero", "--aggregate", "mean", "--json"])
+        #expect(agg.status == 0, "\(agg.stderr)")
+        let aggregated = try #require(try JSONSerialization.jsonObject(with: Data(agg.stdout.utf8)) as? [String: Any])
+        let rows = try #require(aggregated["ranking"] as? [[String: Any]])
+        #expect(aggregated["aggregate"] as? String == "mean" && aggregated["test_examples"] as? Double == 10 && !rows.isEmpty)
+        #expect(rows.allSatisfy { ($0["tests_helped"] as! Double) + ($0["tests_hurt"] as! Double) <= 10 })
     }
 }

@@ -37,3 +37,17 @@ import Testing
         #expect(abs(effects[1] - (base - withoutB)) < 1e-15)
     }
 }
+
+@Suite struct AggregateAttributionTests {
+    /// The aggregate is the mean (or sum) of the per-test effects, with the helped/hurt counts.
+    @Test func aggregateIsTheMeanOfPerTestEffects() {
+        let effects: [[Double]] = [[-1, 2, 0, 5], [-3, -2, 0, 5], [1, 3, 0, 5]]
+        let mean = RemovalEffects.aggregate(effects, present: [0, 1, 2], by: .mean)
+        #expect(mean.map(\.index) == [0, 2, 1])
+        #expect(mean[0] == AggregateEffect(index: 0, effect: -1, helped: 2, hurt: 1))
+        #expect(mean[1] == AggregateEffect(index: 2, effect: 0, helped: 0, hurt: 0))
+        #expect(mean[2] == AggregateEffect(index: 1, effect: 1, helped: 1, hurt: 2))
+        let sum = RemovalEffects.aggregate(effects, present: [0, 1, 2, 3], by: .sum)
+        #expect(sum.map(\.effect) == [-3, 0, 3, 15])
+    }
+}

@@ -35,8 +35,12 @@ struct Attribute: ParsableCommand {
     @Option(name: .customLong("test"), help: "Attribute only this test example (repeatable). Default: all.")
     var tests: [String] = []
 
-    @Option(help: "Keep the K most helpful and K most harmful examples per test example (default: all, ranked).")
+    @Option(help: "Keep at most K helpful (negative effect) and K harmful (positive effect) examples per ranking (default: all, ranked).")
     var top: Int?
+
+    @Option(help: ArgumentHelp("Rank training examples over all (chosen) test examples: the mean or sum of their effects, with how many test examples each helps and hurts.",
+                               valueName: "mean|sum"))
+    var aggregate: RemovalEffects.Aggregation?
 
     @Option(help: "What to do with reference ids the simulator never saw: 'error', 'mean' (each acts as a typical example: the mean A and B of the seen ones) or 'zero' (dropped from its batch).")
     var unseen: UnseenPolicy = .error
@@ -123,6 +127,13 @@ struct Attribute: ParsableCommand {
             }
         }
         let present = Set(references.flatMap { $0.batches.joined() }).subtracting(unseen == .mean ? [fitted.trainIDs.count] : [])
+        if let aggregate {
+            let ranked = limited(RemovalEffects.aggregate(effects, present: present, by: aggregate), effect: \.effect)
+            let text = json ? aggregateJSON(simulator, ranked, aggregate, tests: columns.count, references.map(\.name))
+                : aggregateCSV(simulator, ranked)
+            if let output { try AtomicFile.write(Data(text.utf8), to: output) } else { print(text, terminator: "") }
+            return
+        }
         let rankings = effects.map { ranking(RemovalEffects.ranked($0, present: present)) }
         let text = json
             ? jsonText(simulator, columns, rankings, references.map(\.name))
@@ -139,20 +150,53 @@ struct Attribute: ParsableCommand {
         }
     }
 
-    /// The ranked list, cut to the --top most helpful and most harmful when asked.
-    private func ranking(_ ranked: [(index: Int, effect: Double)]) -> [(rank: Int, index: Int, effect: Double)] {
-        let numbered = ranked.enumerated().map { (rank: $0.offset + 1, index: $0.element.index, effect: $0.element.effect) }
-        guard let top, top < numbered.count, numbered.count - top > top else { return numbered }
-        return Array(numbered.prefix(top) + numbered.suffix(top))
+    /// Ranked from most helpful to most harmful, numbered; with --top K, at most K of the
+    /// helpful (negative effect) from the top and K of the harmful (positive effect) from the
+    /// bottom, so a list of helpers is never shown as harmful.
+    private func limited<T>(_ ranked: [T], effect: (T) -> Double) -> [(rank: Int, item: T)] {
+        let numbered = ranked.enumerated().map { (rank: $0.offset + 1, item: $0.element) }
+        guard let top else { return numbered }
+        let helpful = numbered.filter { effect($0.item) < 0 }.prefix(top)
+        let harmful = numbered.filter { effect($0.item) > 0 }.suffix(top)
+        return Array(helpful) + Array(harmful)
     }
 
+    private func ranking(_ ranked: [(index: Int, effect: Double)]) -> [(rank: Int, index: Int, effect: Double)] {
+        limited(ranked, effect: \.effect).map { (rank: $0.rank, index: $0.item.index, effect: $0.item.effect) }
+    }
+
+    /// "helps", "hurts" or "none": the sign of an effect in words.
+    private func sign(_ effect: Double) -> String { effect < 0 ? "helps" : (effect > 0 ? "hurts" : "none") }
+
     private func csvText(_ s: FittedSimulator, _ columns: [Int], _ rankings: [[(rank: Int, index: Int, effect: Double)]]) -> String {
-        var out = "test_id,rank,train_id,effect\n"
+        var out = "test_id,rank,train_id,effect,sign\n"
         for (k, z) in columns.enumerated() {
             let test = CSV.field(s.testIDs[z])
-            for r in rankings[k] { out += "\(test),\(r.rank),\(CSV.field(s.trainIDs[r.index])),\(r.effect)\n" }
+            for r in rankings[k] { out += "\(test),\(r.rank),\(CSV.field(s.trainIDs[r.index])),\(r.effect),\(sign(r.effect))\n" }
         }
         return out
+    }
+
+    private func aggregateCSV(_ s: FittedSimulator, _ ranked: [(rank: Int, item: AggregateEffect)]) -> String {
+        var out = "rank,train_id,effect,sign,tests_helped,tests_hurt\n"
+        for r in ranked {
+            out += "\(r.rank),\(CSV.field(s.trainIDs[r.item.index])),\(r.item.effect),\(sign(r.item.effect)),\(r.item.helped),\(r.item.hurt)\n"
+        }
+        return out
+    }
+
+    private func aggregateJSON(_ s: FittedSimulator, _ ranked: [(rank: Int, item: AggregateEffect)], _ how: RemovalEffects.Aggregation,
+                               tests: Int, _ references: [String]) -> String {
+        JSON.object([
+            ("method", .string(s.method.name)), ("aggregate", .string(how.rawValue)), ("test_examples", .number(Double(tests))),
+            ("effect", .string("\(how.rawValue) over test examples of (simulated final loss with the example minus without it, averaged over the references); negative = the example helps")),
+            ("references", .array(references.map { .string($0) })),
+            ("ranking", .array(ranked.map { r in
+                .object([("rank", .number(Double(r.rank))), ("train_id", .string(s.trainIDs[r.item.index])),
+                         ("effect", .number(r.item.effect)), ("sign", .string(sign(r.item.effect))),
+                         ("tests_helped", .number(Double(r.item.helped))), ("tests_hurt", .number(Double(r.item.hurt)))])
+            })),
+        ]).rendered() + "\n"
     }
 
     private func jsonText(_ s: FittedSimulator, _ columns: [Int], _ rankings: [[(rank: Int, index: Int, effect: Double)]],
@@ -161,7 +205,7 @@ struct Attribute: ParsableCommand {
             .object([("test_id", .string(s.testIDs[z])),
                      ("ranking", .array(rankings[k].map { r in
                          .object([("rank", .number(Double(r.rank))), ("train_id", .string(s.trainIDs[r.index])),
-                                  ("effect", .number(r.effect))])
+                                  ("effect", .number(r.effect)), ("sign", .string(sign(r.effect)))])
                      }))])
         }
         return JSON.object([

@@ -29,3 +29,5 @@ extension MethodRegistry {
         helpLines.joined(separator: "; ")
     }
 }
+
+extension RemovalEffects.Aggregation: ExpressibleByArgument {}

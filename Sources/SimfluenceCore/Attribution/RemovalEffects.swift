@@ -44,3 +44,42 @@ public enum RemovalEffects {
         return out[out.rows - 1, 0]
     }
 }
+
+/// Attribution aggregated over test examples: which training examples help or hurt the test
+/// set as a whole (the data-cleaning question).
+public struct AggregateEffect: Sendable, Equatable {
+    /// The training example (an index into the simulator's training ids).
+    public var index: Int
+    /// The mean (or sum) over test examples of its removal effect (loss units; negative = its
+    /// presence lowers the test losses, it helps).
+    public var effect: Double
+    /// Test examples it helps (effect < 0) and hurts (effect > 0).
+    public var helped: Int
+    public var hurt: Int
+}
+
+extension RemovalEffects {
+    /// How per-test effects are combined.
+    public enum Aggregation: String, Sendable, CaseIterable {
+        case mean, sum
+    }
+
+    /// Per training example present in the references, the mean or sum over test examples of its
+    /// effects (`effects[k][i]`: test example k, training example i; summed in test order), with
+    /// the numbers of test examples it helps and hurts; ranked from most helpful to most harmful
+    /// (ties: index order).
+    public static func aggregate(_ effects: [[Double]], present: Set<Int>, by aggregation: Aggregation) -> [AggregateEffect] {
+        guard let n = effects.first?.count else { return [] }
+        var out: [AggregateEffect] = []
+        for i in 0..<n where present.contains(i) {
+            var sum = 0.0, helped = 0, hurt = 0
+            for row in effects {
+                sum += row[i]
+                if row[i] < 0 { helped += 1 } else if row[i] > 0 { hurt += 1 }
+            }
+            let value = aggregation == .mean ? sum / Double(effects.count) : sum
+            out.append(AggregateEffect(index: i, effect: value, helped: helped, hurt: hurt))
+        }
+        return out.sorted { $0.effect != $1.effect ? $0.effect < $1.effect : $0.index < $1.index }
+    }
+}
