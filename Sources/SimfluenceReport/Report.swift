@@ -235,18 +235,22 @@ public enum HTMLReport {
         guard simulator.trainIDs == input.trainIDs else {
             return out + "<p class=\"note\">The \(Markup.escape(simulator.method.name)) simulator was fitted on a different set of training examples than this log, so no attribution is shown.</p></section>\n"
         }
-        let batches = Array(reference.simulatedBatches)
-        let batchSize = CurriculumEdits.typicalBatchSize(batches)
-        out += "<p>Per chosen test example, the effect of each training example on its final loss, according to the <strong>\(Markup.escape(simulator.method.name))</strong> simulator: the simulated final loss on the curriculum of held-out run <span class=\"id\">\(Markup.escape(reference.name))</span> minus the simulated final loss on the same curriculum without that example (every occurrence removed, the rest re-batched at batch size \(batchSize), a final partial batch dropped). "
+        // As `simfluence attribute` does: effects averaged over every held-out run's curriculum.
+        let references = input.heldOutRuns.map { run in
+            (run: run, batches: Array(run.simulatedBatches).map { $0.filter { $0 >= 0 && $0 < simulator.trainIDs.count } })
+        }
+        let batchSize = CurriculumEdits.typicalBatchSize(references[0].batches)
+        let names = references.map { "<span class=\"id\">\(Markup.escape($0.run.name))</span>" }.joined(separator: ", ")
+        out += "<p>Per chosen test example, the effect of each training example on its final loss, according to the <strong>\(Markup.escape(simulator.method.name))</strong> simulator: the simulated final loss on a held-out run's curriculum minus the simulated final loss on the same curriculum without that example (every occurrence removed, the rest re-batched at batch size \(batchSize), a final partial batch dropped), averaged over the \(references.count) held-out run\(references.count == 1 ? "" : "s") (\(names)), as <code>simfluence attribute</code> computes it. "
         out += "<strong>Negative = training on it lowers this test loss</strong> (it helps); positive = training on it raises the loss (it hurts). Loss units.</p>"
-        let present = Set(batches.joined().filter { $0 >= 0 && $0 < simulator.trainIDs.count })
+        let present = Set(references.flatMap { $0.batches.joined() })
         let rowIndex = Dictionary(simulator.testIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         for test in chosen {
             let z = test.index
             guard z < input.testIDs.count, let row = rowIndex[input.testIDs[z]], z < reference.losses.columns else { continue }
             let testID = input.testIDs[z]
-            let valid = batches.map { $0.filter { $0 >= 0 && $0 < simulator.trainIDs.count } }
-            let effects = RemovalEffects.effects(of: simulator, test: row, reference: valid, initial: reference.losses[0, z])
+            let effects = RemovalEffects.meanEffects(of: simulator, test: row,
+                                                     references: references.map { ($0.batches, $0.run.losses[0, z]) })
             let ranked = RemovalEffects.ranked(effects, present: present)
             let helpful = Array(ranked.filter { $0.effect < 0 }.prefix(5))
             let harmful = Array(ranked.reversed().filter { $0.effect > 0 }.prefix(5))

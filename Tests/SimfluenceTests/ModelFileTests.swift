@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ModelFileTests {
     func model(lambda: Double? = 0.125) -> FittedSimulator {
-        let specials: [Double] = [-0.0, 5e-324, 2.2250738585072009e-308, 1e300, -1e-300, 0.1, .infinity, -.infinity,
+        let specials: [Double] = [-0.0, Double.leastNonzeroMagnitude, Double(bitPattern: 0x000F_FFFF_FFFF_FFFF), 1e300, -1e-300, 0.1, .infinity, -.infinity,
                                   Double(bitPattern: 0x7FF8_0000_0000_1234), Double(bitPattern: 0xFFF0_0000_0000_0001), 1.0 / 3.0, -7]
         let a = Matrix(rows: 2, columns: 3, storage: Array(specials[0..<6]))
         let b = Matrix(rows: 2, columns: 3, storage: Array(specials[6..<12]))

@@ -23,7 +23,7 @@ import Testing
 
     @Test func roundTripsFloat64AndFloat32() throws {
         let dir = TempDir()
-        let values = [0.1, -0.0, 5e-324, 1e300, -2.5, .pi]
+        let values = [0.1, -0.0, Double.leastNonzeroMagnitude, 1e300, -2.5, .pi]
         try NPY.write(values, shape: [2, 3], to: dir.at("a.npy"))
         let a = try NPY.read(dir.at("a.npy"))
         #expect(a.shape == [2, 3] && a.dtype == .float64)

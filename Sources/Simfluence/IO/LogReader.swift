@@ -13,6 +13,17 @@ public enum LogReader {
     public static func detect(_ path: String) throws -> Layout {
         try Paths.requireDirectory(path, "the log folder")
         if NativeLogReader.isLayout(path) { return .native }
+        // Native runs (runs/<run>/curriculum.jsonl or losses.npy) without the header: the writer
+        // writes the header last, when it closes, so this is an unfinished log.
+        let runs = Paths.join(path, "runs")
+        if let names = try? Paths.subdirectories(runs), names.contains(where: { name in
+            [NativeLogReader.curriculumFileName, NativeLogReader.lossesFileName].contains {
+                Paths.kind(Paths.join(Paths.join(runs, name), $0)) == .file
+            }
+        }) {
+            throw SimfluenceError.input(file: path, line: nil,
+                                        message: "no \(NativeLogReader.headerFileName) (did the training script finish? the header is written last, when the log is closed); the runs/ folder holds native-layout runs")
+        }
         if GPTDynamicsReader.isLayout(path) { return .gptDynamics }
         throw SimfluenceError.input(file: path, line: nil,
                                     message: "not a training log: expected either \(NativeLogReader.headerFileName) (native layout) or runs/<run>/\(GPTDynamicsReader.lossFileName) (GPTDynamics layout), found neither")

@@ -78,7 +78,8 @@ struct Demo: ParsableCommand {
         let (rows, panels) = try counterfactuals(fineTuning: fineTuning, log: log, split: split, linear: linear, dir: dir)
         progress.end()
         print("\nCounterfactual check on held-out run \(split.heldOut[0].name)'s curriculum: drop (or move to the end) the \(drop) training examples the linear simulator says help each test example most, then simulate and really train.")
-        print(TextTable(header: ["test", "curriculum", "real (reference)", "simulated", "real", "error", "simulated change", "real change"],
+        print(TextTable(header: ["test", "curriculum", "real (reference)", "simulated (reference)", "simulated", "real", "error",
+                                 "simulated change", "real change"],
                         rows: rows).rendered())
 
         progress.begin("writing the HTML report")
@@ -132,7 +133,8 @@ struct Demo: ParsableCommand {
                     referenceRun: reference.name, firstStep: reference.firstLossStep,
                     referenceTrue: reference.losses.column(z), referenceSimulated: referenceSimulated.column(0),
                     editedSimulated: simulated.column(0), editedReal: run.losses.column(z)))
-                rows.append([testID, "\(kind) \(helpful.count)", Format.number(referenceFinal), Format.number(simFinal),
+                rows.append([testID, "\(kind) \(helpful.count)", Format.number(referenceFinal), Format.number(simulatedBase),
+                             Format.number(simFinal),
                              Format.number(realFinal), Format.number(simFinal - realFinal),
                              signed(simFinal - simulatedBase), signed(realFinal - referenceFinal)])
             }

@@ -19,6 +19,12 @@ struct Report: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Where to write the HTML report (atomically).")
     var output: String
 
+    func validate() throws {
+        if let other = evaluation.reportOptions.report, other != output {
+            throw ValidationError("report writes its page to -o/--output; --report (evaluate's flag) is not taken here (got --report \(other))")
+        }
+    }
+
     func run() throws {
         var evaluate = evaluation
         evaluate.reportOptions.report = output

@@ -170,6 +170,15 @@ public enum ClassicScores {
         // Columns from the features' pool order to the log's training ids.
         let featureTrain = Dictionary(uniqueKeysWithValues: features.trainIDs.enumerated().map { ($1, $0) })
         let columns = log.trainIDs.map { featureTrain[$0] }
+        // Examples the runs train on need gradients, or simulating those runs would fail later
+        // with a misleading "never seen" error: name the missing ones now.
+        var used = [Bool](repeating: false, count: log.trainIDs.count)
+        for run in log.runs { for batch in run.batches { for i in batch where i >= 0 && i < used.count { used[i] = true } } }
+        let missing = log.trainIDs.indices.filter { used[$0] && columns[$0] == nil }.map { log.trainIDs[$0] }
+        if !missing.isEmpty {
+            throw SimfluenceError.invalidArgument(
+                "\(missing.count) training example(s) the log's runs train on have no gradients in the gradient features (for example \(missing.prefix(5).map { "'\($0)'" }.joined(separator: ", "))); the features (<log>/gradients or --gradients DIR) hold gradients for \(features.trainIDs.count) training examples: record gradients for the whole pool")
+        }
         let tests = log.testIDs.count, n = log.trainIDs.count
         var b = Matrix(rows: tests, columns: n)
         for z in 0..<tests {
