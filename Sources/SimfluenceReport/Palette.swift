@@ -60,7 +60,8 @@ public enum Marker: String, Sendable, CaseIterable {
 /// is never the only cue; the two baselines get fixed, quieter styles (grey and purple).
 public enum Palette {
     /// Colours of fitted methods, in order of use.
-    public static let colors = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#000000"]
+    /// (Black is the real run's alone, so no method is drawn in it.)
+    public static let colors = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#882255", "#117733", "#AA4499", "#44AA99"]
     static let dashes = ["7 3", "2 2.5", "11 3 2 3", "4 2", "1 3", "14 4"]
     /// The real (recorded) loss: solid black, drawn under the simulations.
     public static let truth = SeriesStyle(color: "#000000", width: 2.0, dash: nil, marker: .circle)

@@ -115,12 +115,21 @@ public enum HTMLReport {
         Palette.styles(for: input.result.results.map(\.scores.method))
     }
 
-    /// Legend entries for every method and baseline, in table order.
+    /// Legend entries for the plotted methods and baselines (``ReportInput/plotted``), in table order.
     private static func methodEntries(_ input: ReportInput) -> [LegendEntry] {
         let styles = methodStyles(input)
-        return input.result.results.enumerated().map { i, e in
-            LegendEntry(key: e.scores.method, name: e.scores.method, style: styles[i])
+        return input.plotted.map { i in
+            let e = input.result.results[i]
+            return LegendEntry(key: e.scores.method, name: e.scores.method, style: styles[i])
         }
+    }
+
+    /// A sentence naming the methods the figures leave out, if any.
+    private static func leftOut(_ input: ReportInput) -> String {
+        let plotted = Set(input.plotted)
+        let omitted = input.result.results.indices.filter { !plotted.contains($0) }.map { input.result.results[$0].scores.method }
+        guard !omitted.isEmpty else { return "" }
+        return " To keep the figures readable they draw the baselines and the \(input.plotMethods == nil ? "best methods by all-steps MSE" : "methods asked for (--plot-methods)"); not drawn: " + omitted.joined(separator: ", ") + "."
     }
 
     private static func trajectories(_ input: ReportInput, chosen: [ChosenTest], figures: inout FigureCounter) -> String {
@@ -129,7 +138,7 @@ public enum HTMLReport {
         guard !runs.isEmpty, !chosen.isEmpty else {
             return out + "<p>No held-out runs or test examples to plot.</p></section>\n"
         }
-        out += "<p>For each chosen test example, one panel per held-out run: the real recorded loss (solid black) and each method's simulation of that run (dashed), started from the run's first recorded loss and driven by the run's own curriculum. Panels of one figure share their axes.</p>"
+        out += "<p>For each chosen test example, one panel per held-out run: the real recorded loss (solid black) and each method's simulation of that run (dashed), started from the run's first recorded loss and driven by the run's own curriculum. Panels of one figure share their axes, scaled to the real losses; simulated values far outside them are pinned to the edge and counted in the caption." + Markup.escape(leftOut(input)) + "</p>"
         let entries = [LegendEntry(key: "true", name: "real run (recorded loss)", style: Palette.truth)] + methodEntries(input)
         let names = Dictionary(entries.map { ($0.key, $0.name) }, uniquingKeysWith: { a, _ in a })
         let order = entries.map(\.key)
@@ -141,10 +150,14 @@ public enum HTMLReport {
             var truth: [Double] = [], predicted: [Double] = []
             for (r, run) in runs.enumerated() {
                 truth += run.losses.column(z)
-                for entry in input.result.results where r < entry.predictions.count {
-                    predicted += entry.predictions[r].column(z)
+                for m in input.plotted where r < input.result.results[m].predictions.count {
+                    predicted += input.result.results[m].predictions[r].column(z)
                 }
             }
+            // The axis follows the real losses (half their span of room either side): a diverging
+            // method must not squash the real run into a line.
+            let lo = truth.min() ?? 0, hi = truth.max() ?? 1, room = max(hi - lo, 1e-12) * 0.5
+            predicted = predicted.filter { $0 >= lo - room && $0 <= hi + room }
             var frame = PlotFrame(width: panelWidth, height: panelHeight)
             let y = PlotRange.valueAxis(primary: truth, secondary: predicted, log: input.logY,
                                         pixels: (frame.plotBottom, frame.plotTop), targetTicks: frame.yTickTarget)
@@ -161,7 +174,8 @@ public enum HTMLReport {
                 var series = [LineSeries(key: "\(run.name) true", legendKey: "true", style: Palette.truth,
                                          firstStep: run.firstLossStep, values: run.losses.column(z))]
                 // Baselines first, the first method last, so the methods sit on top.
-                for (m, entry) in input.result.results.enumerated().reversed() where r < entry.predictions.count {
+                for m in input.plotted.reversed() where r < input.result.results[m].predictions.count {
+                    let entry = input.result.results[m]
                     series.append(LineSeries(key: "\(run.name) \(entry.scores.method)", legendKey: entry.scores.method,
                                              style: styles[m], firstStep: run.firstLossStep,
                                              values: entry.predictions[r].column(z)))
@@ -187,7 +201,8 @@ public enum HTMLReport {
         var truthFinals: [Double] = [], predictedFinals: [Double] = []
         var series: [ScatterSeries] = []
         let styles = methodStyles(input)
-        for (m, entry) in input.result.results.enumerated() {
+        for m in input.plotted {
+            let entry = input.result.results[m]
             var points: [(x: Double, y: Double)] = []
             for (r, run) in runs.enumerated() where r < entry.predictions.count {
                 let p = entry.predictions[r]
@@ -217,7 +232,7 @@ public enum HTMLReport {
         let number = figures.next()
         out += "<figure id=\"figure-\(number)\">" + Legend.html(entries, markers: true) + rendered.markup
         let perMethod = series.first?.points.count ?? 0
-        out += "<figcaption><strong>Figure \(number).</strong> Each marker is one (held-out run, test example) pair, \(perMethod) per method: its real final loss (x) against the final loss the method predicts (y). Markers on the dashed diagonal y = x are exact; above it the method predicts too high a loss. Both axes share one scale. "
+        out += "<figcaption><strong>Figure \(number).</strong> Each marker is one (held-out run, test example) pair, \(perMethod) per method: its real final loss (x) against the final loss the method predicts (y). Markers on the dashed diagonal y = x are exact; above it the method predicts too high a loss. Both axes share one scale, that of the real losses." + Markup.escape(leftOut(input)) + " "
         out += input.logY ? "Log-scaled axes. " : ""
         let names = Dictionary(entries.map { ($0.key, $0.name) }, uniquingKeysWith: { a, _ in a })
         out += Markup.escape(rendered.notes.sentences(order: entries.map(\.key), names: names,
@@ -254,7 +269,9 @@ public enum HTMLReport {
             let ranked = RemovalEffects.ranked(effects, present: present)
             let helpful = Array(ranked.filter { $0.effect < 0 }.prefix(5))
             let harmful = Array(ranked.reversed().filter { $0.effect > 0 }.prefix(5))
-            out += "<h3>Test example <span class=\"id\">\(Markup.escape(testID))</span></h3><div class=\"attribution\" data-test=\"\(Markup.escape(testID))\">"
+            out += "<h3>Test example <span class=\"id\">\(Markup.escape(testID))</span></h3>"
+            out += exampleView(input.examples[testID], caption: "the test example")
+            out += "<div class=\"attribution\" data-test=\"\(Markup.escape(testID))\">"
             out += effectTable(helpful, kind: "helpful", heading: "Most helpful (most negative effect)", input: input,
                                empty: "None: no training example in this curriculum lowers this test loss.")
             out += effectTable(harmful, kind: "harmful", heading: "Most harmful (most positive effect)", input: input,
@@ -262,6 +279,22 @@ public enum HTMLReport {
             out += "</div>"
         }
         return out + "</section>\n"
+    }
+
+    /// An example's content: its text, or its digit image with the label.
+    private static func exampleMarkup(_ view: ExampleView?) -> String {
+        switch view {
+        case .text(let text)?: return Markup.escape(Markup.truncated(text, limit: 300))
+        case .digit(let pixels, let label)?:
+            return "<span class=\"digitcell\">" + DigitImage.svg(pixels: pixels, label: label) + "<span>label \(label)</span></span>"
+        case nil: return "<span class=\"muted\">\u{2013}</span>"
+        }
+    }
+
+    /// The test example shown above its attribution tables (nothing when its content is unknown).
+    private static func exampleView(_ view: ExampleView?, caption: String) -> String {
+        guard let view else { return "" }
+        return "<p class=\"testexample\"><span class=\"muted\">\(Markup.escape(caption)):</span> " + exampleMarkup(view) + "</p>"
     }
 
     private static func effectTable(_ rows: [(index: Int, effect: Double)], kind: String, heading: String,
@@ -275,15 +308,7 @@ public enum HTMLReport {
             let id = r.index < input.trainIDs.count ? input.trainIDs[r.index] : "#\(r.index)"
             let sign = r.effect > 0 ? "+" : ""
             out += "<tr data-train-id=\"\(Markup.escape(id))\"><td class=\"num\">\(rank + 1)</td><td class=\"id\">\(Markup.escape(id))</td><td class=\"num\">\(sign)\(NumberFormat.significant(r.effect, digits: 3))</td><td class=\"example\">"
-            switch input.examples[id] {
-            case .text(let text)?:
-                out += Markup.escape(Markup.truncated(text, limit: 300))
-            case .digit(let pixels, let label)?:
-                out += "<span class=\"digitcell\">" + DigitImage.svg(pixels: pixels, label: label) + "<span>label \(label)</span></span>"
-            case nil:
-                out += "<span class=\"muted\">\u{2013}</span>"
-            }
-            out += "</td></tr>"
+            out += exampleMarkup(input.examples[id]) + "</td></tr>"
         }
         return out + "</tbody></table>"
     }

@@ -116,6 +116,24 @@ public struct ReportInput: Sendable {
     public var logY: Bool
     /// The loss axis title, e.g. "loss" or "loss (nats)".
     public var lossLabel: String
+    /// Methods drawn in the trajectory and final-loss figures (names); nil: the two baselines
+    /// and the ``defaultPlottedMethods`` best methods by all-steps MSE. The metrics table always
+    /// lists every method.
+    public var plotMethods: [String]? = nil
+    /// How many of the best methods the figures draw by default.
+    public static let defaultPlottedMethods = 3
+
+    /// Indices into `result.results` of the methods the figures draw, in table order.
+    public var plotted: [Int] {
+        let results = result.results
+        if let plotMethods {
+            return results.indices.filter { plotMethods.contains(results[$0].scores.method) }
+        }
+        let fitted = results.indices.filter { results[$0].fit != nil && results[$0].scores.allStepsMSE.mean.isFinite }
+        let best = Set(fitted.sorted { results[$0].scores.allStepsMSE.mean < results[$1].scores.allStepsMSE.mean }
+            .prefix(Self.defaultPlottedMethods))
+        return results.indices.filter { best.contains($0) || results[$0].fit == nil }
+    }
 
     /// An input with every field given.
     public init(title: String, log: LogSummary, result: EvaluationResult, heldOutRuns: [TrainingRun],

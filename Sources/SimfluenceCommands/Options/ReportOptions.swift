@@ -18,11 +18,16 @@ struct ReportOptions: ParsableArguments {
     @Option(help: "Example texts to show beside influential training examples: JSON lines {\"id\": ..., \"input\": \"...\"} (a GPTDynamics example file).")
     var examples: String?
 
+    @Option(help: ArgumentHelp("Methods the report's figures draw (default: the baselines and the 3 best by all-steps MSE; the table lists all).",
+                               valueName: "a,b,..."))
+    var plotMethods: String?
+
     /// Writes the report to ``report`` (atomically) when asked; returns the path written.
     @discardableResult
     func write(logPath: String, log: TrainingLog, split: HoldoutSplit, result: EvaluationResult) throws -> String? {
         guard let report else { return nil }
-        try ReportWriter(path: report, tests: tests, logY: logY, examples: examples)
+        try ReportWriter(path: report, tests: tests, logY: logY, examples: examples,
+                         plotMethods: plotMethods.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
             .write(logPath: logPath, log: log, split: split, result: result)
         return report
     }
@@ -38,12 +43,21 @@ struct ReportWriter {
     var logY = false
     /// A JSON-lines file of example texts, if any.
     var examples: String?
+    /// Methods the figures draw (nil: the report's default).
+    var plotMethods: [String]? = nil
 
     func write(logPath: String, log: TrainingLog, split: HoldoutSplit, result: EvaluationResult,
                counterfactuals: [CounterfactualPanel] = [], views: [String: ExampleView]? = nil) throws {
         var input = ReportInput(logPath: logPath, log: log, split: split, result: result,
                                 examples: try views ?? exampleViews(log), counterfactuals: counterfactuals,
                                 logY: logY, lossLabel: "loss")
+        if let plotMethods {
+            let known = Set(result.results.map(\.scores.method))
+            if let unknown = plotMethods.first(where: { !known.contains($0) }) {
+                throw ValidationError("--plot-methods: '\(unknown)' is not a method of this evaluation (it has \(result.results.map(\.scores.method).joined(separator: ", ")))")
+            }
+            input.plotMethods = plotMethods
+        }
         if !tests.isEmpty {
             let index = Dictionary(uniqueKeysWithValues: log.testIDs.enumerated().map { ($1, $0) })
             input.chosenTests = try tests.map { id in
@@ -61,7 +75,7 @@ struct ReportWriter {
             return try ExampleTextsFile.read(examples).mapValues { ExampleView.text($0) }
         }
         guard log.metadata["dataset"] == DigitsDataset.name else { return [:] }
-        return try DigitsViews.views(for: log.trainIDs)
+        return try DigitsViews.views(for: log.trainIDs + log.testIDs)
     }
 }
 
