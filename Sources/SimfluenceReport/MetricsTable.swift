@@ -57,7 +57,9 @@ public enum MetricsTable {
     public static func html(_ scores: [MethodScores], styles: [SeriesStyle]? = nil) -> String {
         let best = best(scores)
         var out = "<table class=\"metrics\"><thead><tr><th scope=\"col\">method</th><th scope=\"col\" class=\"num\">\u{03BB}</th>"
-        for c in MetricColumn.allCases { out += "<th scope=\"col\" class=\"num\">\(Markup.escape(c.title))</th>" }
+        // Spearman across orders only when the held-out runs hold an order group.
+        let columns = MetricColumn.allCases.filter { c in c != .spearmanAcrossOrders || scores.contains { $0.spearmanAcrossOrders != nil } }
+        for c in columns { out += "<th scope=\"col\" class=\"num\">\(Markup.escape(c.title))</th>" }
         out += "</tr></thead><tbody>"
         for (i, s) in scores.enumerated() {
             out += "<tr data-method=\"\(Markup.escape(s.method))\"><th scope=\"row\">"
@@ -67,7 +69,7 @@ public enum MetricsTable {
                 out += swatch.markup
             }
             out += Markup.escape(s.method) + "</th><td class=\"num\">" + (s.lambda.map { NumberFormat.significant($0, digits: 3) } ?? "\u{2013}") + "</td>"
-            for c in MetricColumn.allCases {
+            for c in columns {
                 let text: String
                 if let summary = c.summary(s) {
                     text = c == .spearmanAcrossRuns || c == .spearmanAcrossOrders ? number(summary.mean) : number(summary.mean) + " \u{00B1} " + number(summary.std)
