@@ -48,6 +48,6 @@ extension ComputeOptions {
         StandardStream.quiet = quiet
         if quiet { return try body() }
         let printer = ProgressPrinter()
-        return try FitProgress.$sink.withValue({ printer.handle($0) }, operation: body)
+        return try FitProgress.withSink({ printer.handle($0) }, body)
     }
 }
