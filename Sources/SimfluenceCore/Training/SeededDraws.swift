@@ -33,4 +33,32 @@ public enum SeededDraws {
         }
         return Array(a[0..<k])
     }
+
+    /// The batches (indices into a pool of `poolSize` examples) of random subset `subset` trained
+    /// in order `order` (0-based): a random `sampleSize` of the pool, drawn from stream
+    /// `runStream` with offset `subset`, reshuffled for each of `epochs` epochs and cut into
+    /// batches of `batchSize` (the last batch of an epoch smaller if `batchSize` does not divide
+    /// `sampleSize`). Order 0 shuffles with the subset's own stream, so subset r in order 0 is
+    /// run r of a log with one order per subset; order o > 0 shuffles with stream `orderStream`,
+    /// offset `subset << 16 | order`, so the orders of one subset hold the same examples, each
+    /// equally often, in different sequences.
+    public static func curriculum(seed: UInt64, runStream: UInt64, orderStream: UInt64, subset: Int, order: Int,
+                                  poolSize: Int, sampleSize: Int, batchSize: Int, epochs: Int) -> [[Int]] {
+        precondition(batchSize >= 1 && epochs >= 0 && order >= 0)
+        var rng = generator(seed: seed, stream: runStream, offset: UInt64(truncatingIfNeeded: subset))
+        var sample = Self.sample(sampleSize, of: poolSize, using: &rng)
+        if order > 0 {
+            rng = generator(seed: seed, stream: orderStream,
+                            offset: UInt64(truncatingIfNeeded: subset) << 16 | UInt64(truncatingIfNeeded: order))
+        }
+        var batches: [[Int]] = []
+        batches.reserveCapacity(epochs * ((sampleSize + batchSize - 1) / batchSize))
+        for _ in 0..<epochs {
+            shuffle(&sample, using: &rng)
+            for start in stride(from: 0, to: sample.count, by: batchSize) {
+                batches.append(Array(sample[start..<min(start + batchSize, sample.count)]))
+            }
+        }
+        return batches
+    }
 }
