@@ -61,9 +61,9 @@ extension LanguageFineTuning {
     /// Fine-tuning from ``checkpoint`` on `batches` (pool indices) with the protocol's optimizer.
     func fineTune(batches: [[Int]], recordTests: Bool, snapshotSteps: Set<Int> = [], threads: Int)
         -> (parameters: [Float], losses: Matrix?, snapshots: [Int: [Float]]) {
-        let lr = settings.learningRate
+        let settings = self.settings
         let r = LanguageRunTrainer.train(model: model, from: checkpoint, batches: batches, examples: poolTokens,
-                                         learningRate: { _ in lr }, weightDecay: settings.weightDecay,
+                                         learningRate: settings.learningRate(atStep:), weightDecay: settings.weightDecay,
                                          beta1: settings.adamBeta1, beta2: settings.adamBeta2, epsilon: settings.adamEpsilon,
                                          tests: recordTests ? testTokens : nil, snapshotSteps: snapshotSteps, threads: threads)
         return (r.parameters, r.losses, r.snapshots)

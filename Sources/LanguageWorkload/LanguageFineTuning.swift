@@ -3,6 +3,9 @@ import SimfluenceCore
 /// The built-in language-model workload: a small character-level transformer (``Transformer``)
 /// pre-trained on WordNet glosses (``GlossCorpus``) and fine-tuned in many short runs on random
 /// subsets of a pool of other glosses, recording the loss of every test gloss after every step.
+/// By default the pool and the test set are glosses of verbs, adjectives and adverbs and
+/// pre-training sees only nouns (``LanguageProtocol/fineTuningPartsOfSpeech``), so fine-tuning
+/// adapts the model to a new kind of text.
 ///
 /// Construction is deterministic in ``LanguageProtocol/seed``: it splits the corpus into
 /// disjoint pre-training, pool and test splits (each kept in ascending line order), initialises
@@ -51,7 +54,7 @@ public struct LanguageFineTuning: Sendable {
 
     /// Builds the workload over a given corpus (for tests and other copies of the data).
     public init(protocol settings: LanguageProtocol, corpus: GlossCorpus, threads: Int = Parallel.defaultThreads) throws {
-        try settings.validate(corpusSize: corpus.count)
+        try settings.validate(corpus: corpus)
         self.settings = settings
         self.corpus = corpus
         let vocabulary = CharacterVocabulary(texts: corpus.texts)
@@ -60,11 +63,23 @@ public struct LanguageFineTuning: Sendable {
                                     heads: settings.heads, layers: settings.layers, mlpWidth: settings.mlpWidth)
         self.model = model
 
+        // Splits: pool and test from the fine-tuning domain, pre-training from the rest (or all
+        // three from the whole corpus when there is no domain).
         var rng = SeededDraws.generator(seed: settings.seed, stream: Stream.split.rawValue)
-        let order = SeededDraws.sample(settings.pretrainSize + settings.poolSize + settings.testSize, of: corpus.count, using: &rng)
-        let pretrainLines = order[0..<settings.pretrainSize].sorted()
-        let poolLines = order[settings.pretrainSize..<(settings.pretrainSize + settings.poolSize)].sorted()
-        let testLines = order[(settings.pretrainSize + settings.poolSize)...].sorted()
+        let (pretrainDomain, tuningDomain) = settings.domains(of: corpus)
+        let pretrainLines: [Int], poolLines: [Int], testLines: [Int]
+        if settings.fineTuningPartsOfSpeech.isEmpty {
+            let order = SeededDraws.sample(settings.pretrainSize + settings.poolSize + settings.testSize, of: corpus.count, using: &rng)
+            pretrainLines = order[0..<settings.pretrainSize].sorted()
+            poolLines = order[settings.pretrainSize..<(settings.pretrainSize + settings.poolSize)].sorted()
+            testLines = order[(settings.pretrainSize + settings.poolSize)...].sorted()
+        } else {
+            let tuning = SeededDraws.sample(settings.poolSize + settings.testSize, of: tuningDomain.count, using: &rng)
+            poolLines = tuning[0..<settings.poolSize].map { tuningDomain[$0] }.sorted()
+            testLines = tuning[settings.poolSize...].map { tuningDomain[$0] }.sorted()
+            pretrainLines = SeededDraws.sample(settings.pretrainSize, of: pretrainDomain.count, using: &rng)
+                .map { pretrainDomain[$0] }.sorted()
+        }
         pretrainIDs = pretrainLines.map(GlossCorpus.id(ofLine:))
         poolIDs = poolLines.map(GlossCorpus.id(ofLine:))
         testIDs = testLines.map(GlossCorpus.id(ofLine:))

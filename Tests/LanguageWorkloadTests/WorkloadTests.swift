@@ -72,6 +72,22 @@ private func mean(_ a: [Double]) -> Double { a.reduce(0, +) / Double(a.count) }
         #expect(w.metadata["model"] == "transformer-L1-d16-h2-mlp32-ctx24-v\(w.vocabulary.size)-tied-relu-prenorm")
         #expect(w.metadata["pool"] == "24" && w.metadata["steps"] == "8" && w.metadata["optimizer"] == "adamw")
         #expect(w.settings.stepsPerRun == 8 && w.pretrainingLosses.count == 40)
+        // The default domain shift: pre-training on nouns, pool and test of other parts of speech.
+        func pos(_ id: String) -> String { w.corpus.partOfSpeech[w.corpus.line(of: id)!] }
+        #expect(w.pretrainIDs.allSatisfy { pos($0) == "noun" })
+        #expect((w.poolIDs + w.testIDs).allSatisfy { ["adj", "adv", "verb"].contains(pos($0)) })
+        #expect(Set(w.poolIDs.map(pos)).count == 3)
+    }
+
+    @Test func withoutADomainAllSplitsComeFromTheWholeCorpus() throws {
+        var p = smallProtocol()
+        p.fineTuningPartsOfSpeech = []
+        p.pretrainSteps = 0
+        let w = try LanguageFineTuning(protocol: p, corpus: try corpus(), threads: 1)
+        let all = w.pretrainIDs + w.poolIDs + w.testIDs
+        #expect(Set(all).count == 332)
+        #expect(Set(all.map { w.corpus.partOfSpeech[w.corpus.line(of: $0)!] }).count == 4)
+        #expect(w.checkpoint == w.initialParameters && w.pretrainingLosses.isEmpty)
     }
 
     @Test func invalidProtocolsThrow() throws {
@@ -79,7 +95,8 @@ private func mean(_ a: [Double]) -> Double { a.reduce(0, +) / Double(a.count) }
         var bad: [LanguageProtocol] = []
         for edit in [{ (p: inout LanguageProtocol) in p.sampleSize = 25 }, { $0.poolSize = 8000 }, { $0.heads = 3 },
                      { $0.learningRate = -1 }, { $0.batchSize = 0 }, { $0.context = 0 }, { $0.orders = 4 },
-                     { $0.weightDecay = -0.1 }, { $0.projectionDimension = 0 }] {
+                     { $0.weightDecay = -0.1 }, { $0.projectionDimension = 0 }, { $0.pretrainSize = 5381 },
+                     { $0.fineTuningPartsOfSpeech = ["adv"]; $0.poolSize = 200; $0.testSize = 100 }] {
             var p = smallProtocol()
             edit(&p)
             bad.append(p)

@@ -8,8 +8,12 @@ import Simfluence
 /// Benchmarks/lm.sh times again in NumPy).
 ///
 ///     simfluence-bench lm [--runs N] [--threads T] [--no-gradients] [--no-runs]
+///                         [--lr X] [--pretrain-steps N] [--weight-decay X] [--warmup N] [--beta2 X]
 func languageModelBenchmark(_ args: [String]) throws {
     let threads = option(args, "--threads", 2), runs = option(args, "--runs", 32)
+    func double(_ name: String) -> Double? {
+        args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? Double(args[$0 + 1]) : nil }
+    }
     let clock = ContinuousClock()
     func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
         let start = clock.now
@@ -32,6 +36,12 @@ func languageModelBenchmark(_ args: [String]) throws {
     let (corpus, loadSeconds) = try time { try GlossCorpus.bundled() }
     var settings = LanguageProtocol()
     settings.runs = runs
+    if let lr = double("--lr") { settings.learningRate = lr }
+    if let wd = double("--weight-decay") { settings.weightDecay = wd }
+    settings.pretrainSteps = option(args, "--pretrain-steps", settings.pretrainSteps)
+    settings.warmupSteps = option(args, "--warmup", settings.warmupSteps)
+    if let b2 = double("--beta2") { settings.adamBeta2 = b2 }
+    if let plr = double("--pretrain-lr") { settings.pretrainLearningRate = plr }
     let (w, buildSeconds) = try time { try LanguageFineTuning(protocol: settings, corpus: corpus, threads: threads) }
     print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; threads used: \(threads)")
     print("model: \(w.model.descriptor), \(w.model.parameterCount) parameters, float32")
@@ -62,8 +72,29 @@ func languageModelBenchmark(_ args: [String]) throws {
         let evalTokens = log.runs.map { ($0.steps + 1) * testTokens }.reduce(0, +)
         print("trainAll(threads: \(threads)): \(log.runs.count) runs x \(log.runs[0].steps) steps in \(fmt(allSeconds)) s " +
               "(\(steps) steps, \(evalTokens) evaluated tokens); with pre-training \(fmt(allSeconds + buildSeconds)) s")
-        let finals = log.runs.map { $0.finalLosses.reduce(0, +) / Double($0.finalLosses.count) }
-        print("mean test loss after the runs: \(fmt(finals.min()!, 3)) ... \(fmt(finals.max()!, 3)) nats (start \(fmt(checkpointLoss, 3)))")
+        // Mean test loss over runs and test examples at a few steps, and how much the final loss
+        // of a test example varies across runs (the signal an LDS measures).
+        let steps0 = log.runs[0].steps
+        let marks = [0, steps0 / 8, steps0 / 4, steps0 / 2, 3 * steps0 / 4, steps0]
+        let curve = marks.map { t in
+            log.runs.map { $0.losses.row(t).reduce(0, +) }.reduce(0, +) / Double(log.runs.count * testTokens.signum() * w.testIDs.count)
+        }
+        print("mean test loss at steps \(marks.map(String.init).joined(separator: ", ")): " +
+              curve.map { fmt($0, 3) }.joined(separator: ", ") + " nats")
+        var spread = 0.0
+        for z in 0..<w.testIDs.count {
+            let finals = log.runs.map { $0.finalLosses[z] }
+            let m = finals.reduce(0, +) / Double(finals.count)
+            spread += (finals.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, finals.count - 1))).squareRoot()
+        }
+        print("std across runs of a test example's final loss, mean over test examples: \(fmt(spread / Double(w.testIDs.count), 4)) nats")
+        let sampled = Set(batches.joined())
+        let after = w.poolLosses(at: w.fineTunedParameters(poolIndexBatches: batches, threads: threads), threads: threads)
+        let before = w.poolLosses(at: w.checkpoint, threads: threads)
+        let trainedDrop = sampled.map { before[$0] - after[$0] }.reduce(0, +) / Double(sampled.count)
+        let unseen = (0..<w.poolIDs.count).filter { !sampled.contains($0) }
+        let unseenDrop = unseen.map { before[$0] - after[$0] }.reduce(0, +) / Double(max(1, unseen.count))
+        print("run 1: pool loss drop, trained examples \(fmt(trainedDrop, 3)), untrained pool examples \(fmt(unseenDrop, 3)) nats")
     }
     if !args.contains("--no-gradients") {
         let (g, gradientSeconds) = try time { try w.referenceGradients(threads: threads)! }
