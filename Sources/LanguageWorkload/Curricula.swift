@@ -96,9 +96,10 @@ extension LanguageFineTuning: RetrainableWorkload {
         train(name: name, poolIndexBatches: batches)
     }
 
-    /// ``gradientFeatures(every:referenceRun:includeFinal:threads:)`` at the protocol's interval,
-    /// projected to ``LanguageProtocol/projectionDimension``.
+    /// ``gradientFeatures(every:referenceRun:includeFinal:dimension:threads:)`` with the protocol's
+    /// settings: checkpoints every ``LanguageProtocol/gradientInterval`` steps of run 1 and at its
+    /// end, projected to ``LanguageProtocol/projectionDimension``.
     public func referenceGradients(threads: Int) throws -> GradientFeatures? {
-        try gradientFeatures(every: settings.gradientInterval, threads: threads)
+        try gradientFeatures(threads: threads)
     }
 }

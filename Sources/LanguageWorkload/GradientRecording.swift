@@ -113,7 +113,7 @@ extension LanguageFineTuning {
     /// 0 = unprojected, all ``Transformer/parameterCount`` values).
     ///
     /// Checkpoints are taken at steps 0, K, 2K, ... below T = ``LanguageProtocol/stepsPerRun``
-    /// (K = `every`), each covering the K steps that follow it (the last one the rest of the run);
+    /// (K = `every`, nil = ``LanguageProtocol/gradientInterval``), each covering the K steps that follow it (the last one the rest of the run);
     /// with `includeFinal`, the parameters after the last step are added as a checkpoint at step
     /// T covering 0 steps (the final model of Grad-Dot and influence functions). Defaults (K = 24,
     /// T = 96): steps 0, 24, 48, 72 (24 steps each) and 96 (0 steps). A gradient is that of the
@@ -122,8 +122,9 @@ extension LanguageFineTuning {
     /// the gradient: the raw classic forms ignore this, the `-scaled` forms absorb it).
     ///
     /// Deterministic; parallel over examples (the result does not depend on `threads`).
-    public func gradientFeatures(every interval: Int = 24, referenceRun: Int = 1, includeFinal: Bool = true,
+    public func gradientFeatures(every interval: Int? = nil, referenceRun: Int = 1, includeFinal: Bool = true,
                                  dimension: Int? = nil, threads: Int = Parallel.defaultThreads) throws -> GradientFeatures {
+        let interval = interval ?? settings.gradientInterval
         guard interval >= 1 else {
             throw SimfluenceError.invalidArgument("checkpoint interval must be at least 1 step, got \(interval)")
         }
