@@ -4,22 +4,27 @@ import SimfluenceCore
 /// A seeded Gaussian random projection `g -> R^T g` from `inputDimension` to `dimension`
 /// values, applied to many vectors without materialising R (`inputDimension x dimension`):
 /// entries N(0, 1 / dimension), so dot products of projected vectors are unbiased estimates of
-/// the original ones (as ``GradientFeatures/projected(to:seed:)``, whose draw order differs).
+/// the original ones (as ``GradientFeatures/projected(to:seed:)``, whose draws differ).
 ///
-/// Row a of R (the weights of input coordinate a) is drawn from its own generator,
-/// ``SeededDraws/generator(seed:stream:offset:)`` with `seed`, stream 0 and offset a, by
-/// Marsaglia's polar method (pairs of uniforms in the unit disc, both deviates of a pair used),
-/// in `Double` and rounded to `Float`. So rows can be drawn in any order and on any thread.
+/// R's columns come in strips of ``stripWidth``; the piece of row a (input coordinate a) in
+/// strip s is drawn from its own generator, ``SeededDraws/generator(seed:stream:offset:)`` with
+/// `seed`, stream s and offset a, by Marsaglia's polar method in `Float` (two 24-bit uniforms
+/// in (-1, 1) from each 64-bit draw, pairs outside the unit disc rejected, both deviates of a
+/// pair used). So any piece can be drawn on any thread, in any order, with the same bits.
 public struct GaussianProjection: Sendable, Equatable {
     /// Length of the vectors projected.
     public let inputDimension: Int
     /// Length of the projected vectors.
     public let dimension: Int
-    /// Seeds every row of R.
+    /// Seeds every entry of R.
     public let seed: UInt64
 
-    /// Input coordinates projected per block (rows of R drawn together).
-    static let blockRows = 128
+    /// Columns of R per strip (the unit of work of ``project``: one strip's output columns stay
+    /// in cache while all input coordinates stream past).
+    static let stripWidth = 256
+    /// Input coordinates multiplied together in `Float` before their partial result is added
+    /// in `Double`.
+    static let blockRows = 256
 
     public init(inputDimension: Int, dimension: Int, seed: UInt64) {
         precondition(inputDimension >= 1 && dimension >= 1)
@@ -28,21 +33,32 @@ public struct GaussianProjection: Sendable, Equatable {
         self.seed = seed
     }
 
-    /// Row `a` of R (`dimension` values) into `out`.
-    func drawRow(_ a: Int, into out: UnsafeMutablePointer<Float>) {
-        var rng = SeededDraws.generator(seed: seed, stream: 0, offset: UInt64(a))
-        let scale = 1 / Double(dimension).squareRoot()
+    /// Number of column strips.
+    var strips: Int { (dimension + Self.stripWidth - 1) / Self.stripWidth }
+
+    /// Columns of strip `s`.
+    func columns(ofStrip s: Int) -> Range<Int> {
+        (s * Self.stripWidth)..<min(dimension, (s + 1) * Self.stripWidth)
+    }
+
+    /// The piece of row `a` of R in strip `s` into `out`.
+    func drawPiece(row a: Int, strip s: Int, into out: UnsafeMutablePointer<Float>) {
+        var rng = SeededDraws.generator(seed: seed, stream: UInt64(s), offset: UInt64(a))
+        let width = columns(ofStrip: s).count
+        let scale = 1 / Float(dimension).squareRoot()
+        let unit: Float = 0x1.0p-23
         var k = 0
-        while k < dimension {
-            var x = 0.0, y = 0.0, s = 0.0
+        while k < width {
+            var x: Float = 0, y: Float = 0, r: Float = 0
             repeat {
-                x = 2 * rng.nextUniform() - 1
-                y = 2 * rng.nextUniform() - 1
-                s = x * x + y * y
-            } while s >= 1 || s == 0
-            let f = (-2 * Double.log(s) / s).squareRoot() * scale
-            out[k] = Float(x * f)
-            if k + 1 < dimension { out[k + 1] = Float(y * f) }
+                let bits = rng.next()
+                x = Float(bits >> 40) * unit - 1
+                y = Float((bits >> 16) & 0xFF_FFFF) * unit - 1
+                r = x * x + y * y
+            } while r >= 1 || r == 0
+            let f = (-2 * Float.log(r) / r).squareRoot() * scale
+            out[k] = x * f
+            if k + 1 < width { out[k + 1] = y * f }
             k += 2
         }
     }
@@ -50,38 +66,38 @@ public struct GaussianProjection: Sendable, Equatable {
     /// Row `a` of R as `Double`s (for tests and checks).
     public func row(_ a: Int) -> [Double] {
         var r = [Float](repeating: 0, count: dimension)
-        r.withUnsafeMutableBufferPointer { drawRow(a, into: $0.baseAddress!) }
+        r.withUnsafeMutableBufferPointer { b in
+            for s in 0..<strips { drawPiece(row: a, strip: s, into: b.baseAddress! + s * Self.stripWidth) }
+        }
         return r.map(Double.init)
     }
 
     /// `R^T v` for each of `count` vectors stored back to back in `vectors` (`count x
-    /// inputDimension`, row-major), as a `count x dimension` matrix. Blocks of ``blockRows``
-    /// input coordinates are multiplied in `Float` and their partial results added in `Double`,
-    /// block by block in ascending order; parallel over vectors, so the result does not depend
-    /// on `threads`.
+    /// inputDimension`, row-major), as a `count x dimension` matrix. Per strip of columns, blocks
+    /// of ``blockRows`` input coordinates are multiplied in `Float` and their partial results
+    /// added in `Double`, block by block in ascending order. Parallel over strips, so the result
+    /// does not depend on `threads`.
     func project(_ vectors: SharedBuffer<Float>, count: Int, threads: Int) -> Matrix {
         let d = inputDimension, k = dimension
         precondition(vectors.count >= count * d)
         let out = SharedBuffer<Double>(count: count * k, value: 0)
-        let partial = SharedBuffer<Float>(count: count * k, value: 0)
-        let block = SharedBuffer<Float>(count: Self.blockRows * k, value: 0)
-        var a0 = 0
-        while a0 < d {
-            let rows = min(Self.blockRows, d - a0)
-            let start = a0
-            LanguageRunTrainer.forEachChunk(rows, threads: threads) { range in
-                for r in range { drawRow(start + r, into: block.pointer + r * k) }
+        try? Parallel.forEach(strips, threads: threads) { s in
+            let cols = columns(ofStrip: s), width = cols.count
+            let block = UnsafeMutablePointer<Float>.allocate(capacity: Self.blockRows * width)
+            let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count * width))
+            defer { block.deallocate(); partial.deallocate() }
+            var a0 = 0
+            while a0 < d {
+                let rows = min(Self.blockRows, d - a0)
+                for r in 0..<rows { drawPiece(row: a0 + r, strip: s, into: block + r * width) }
+                MatrixKernels.multiply(m: count, n: width, k: rows, a: UnsafePointer(vectors.pointer + a0), aRow: d, aCol: 1,
+                                       b: UnsafePointer(block), ldb: width, c: partial, ldc: width, accumulate: false)
+                for e in 0..<count {
+                    let o = out.pointer + e * k + cols.lowerBound, p = partial + e * width
+                    for j in 0..<width { o[j] += Double(p[j]) }
+                }
+                a0 += rows
             }
-            LanguageRunTrainer.forEachChunk(count, threads: threads) { range in
-                guard !range.isEmpty else { return }
-                let lo = range.lowerBound
-                MatrixKernels.multiply(m: range.count, n: k, k: rows, a: UnsafePointer(vectors.pointer + lo * d + start),
-                                       aRow: d, aCol: 1, b: UnsafePointer(block.pointer), ldb: k,
-                                       c: partial.pointer + lo * k, ldc: k, accumulate: false)
-                let o = out.pointer, p = partial.pointer
-                for i in (lo * k)..<(range.upperBound * k) { o[i] += Double(p[i]) }
-            }
-            a0 += rows
         }
         return Matrix(rows: count, columns: k, storage: Array(UnsafeBufferPointer(start: out.pointer, count: count * k)))
     }
@@ -170,7 +186,7 @@ extension LanguageFineTuning {
             metadata["projection"] = "gaussian"
             metadata["projection_dimension"] = String(projection.dimension)
             metadata["projection_seed"] = String(projection.seed)
-            metadata["projection_draws"] = "row streams, polar method"
+            metadata["projection_draws"] = "strips of 256 columns, a stream per row and strip, polar method in float32"
         } else {
             metadata["projection"] = "none"
         }
