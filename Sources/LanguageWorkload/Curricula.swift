@@ -89,9 +89,12 @@ extension LanguageFineTuning {
 }
 
 extension LanguageFineTuning: RetrainableWorkload {
+    /// ``poolIDs``.
     public var trainIDs: [String] { poolIDs }
+    /// ``metadata``.
     public var logMetadata: [String: String] { metadata }
 
+    /// ``train(name:poolIndexBatches:threads:)`` on one thread (callers run retrainings in parallel).
     public func retrain(name: String, batches: [[Int]]) -> TrainingRun {
         train(name: name, poolIndexBatches: batches)
     }

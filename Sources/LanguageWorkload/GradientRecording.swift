@@ -26,6 +26,7 @@ public struct GaussianProjection: Sendable, Equatable {
     /// in `Double`.
     static let blockRows = 256
 
+    /// A projection from `inputDimension` to `dimension` values (both at least 1) seeded by `seed`.
     public init(inputDimension: Int, dimension: Int, seed: UInt64) {
         precondition(inputDimension >= 1 && dimension >= 1)
         self.inputDimension = inputDimension

@@ -25,9 +25,12 @@ public struct LanguageFineTuning: Sendable {
     public let vocabulary: CharacterVocabulary
     /// The network's shape.
     public let model: Transformer
-    /// Ids of the pre-training split, the training pool and the test set (disjoint; ascending lines).
+    /// Ids (corpus line numbers) of the pre-training split, in ascending order. The three splits
+    /// are disjoint.
     public let pretrainIDs: [String]
+    /// Ids of the training pool the runs sample from, in ascending order (a log's `trainIDs`).
     public let poolIDs: [String]
+    /// Ids of the test texts every run records, in ascending order (a log's `testIDs`).
     public let testIDs: [String]
     /// The random initialisation (seeded) that pre-training starts from.
     public let initialParameters: [Float]

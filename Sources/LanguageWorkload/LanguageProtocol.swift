@@ -36,9 +36,11 @@ public struct LanguageProtocol: Sendable, Equatable {
     public var warmupSteps: Int = 0
     /// Decoupled weight decay of AdamW, per unit of learning rate (as PyTorch's `weight_decay`).
     public var weightDecay: Double
-    /// Adam's moment decay rates and epsilon (fine-tuning and pre-training).
+    /// Adam's first-moment decay rate (fine-tuning and pre-training).
     public var adamBeta1: Double
+    /// Adam's second-moment decay rate (fine-tuning and pre-training).
     public var adamBeta2: Double
+    /// Adam's epsilon, added to the root of the second moment (parameter units).
     public var adamEpsilon: Double
 
     /// Parts of speech of the fine-tuning domain: the pool and the test set are drawn from the
@@ -85,6 +87,7 @@ public struct LanguageProtocol: Sendable, Equatable {
     /// Steps between the checkpoints of the reference run whose gradients are recorded.
     public var gradientInterval: Int
 
+    /// A protocol; every default is the one described on the type and its properties.
     public init(poolSize: Int = 200, sampleSize: Int = 128, batchSize: Int = 4, epochs: Int = 3, runs: Int = 32,
                 testSize: Int = 100, learningRate: Double = 1e-3, weightDecay: Double = 0.01,
                 adamBeta1: Double = 0.9, adamBeta2: Double = 0.999, adamEpsilon: Double = 1e-8, seed: UInt64 = 0,

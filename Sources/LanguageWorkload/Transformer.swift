@@ -65,10 +65,21 @@ public struct Transformer: Sendable, Equatable {
     /// Width of one attention head.
     public var headWidth: Int { width / heads }
 
-    /// Offsets of a block's parameters from ``layerOffset(_:)``.
+    /// Offsets of a block's parameters from ``layerOffset(_:)``, in layout order (d = width,
+    /// f = mlpWidth; matrices row-major, inputs x outputs).
     public struct LayerOffsets: Sendable, Equatable {
-        public let norm1Gain, norm1Bias, qkvWeight, qkvBias, outWeight, outBias: Int
-        public let norm2Gain, norm2Bias, upWeight, upBias, downWeight, downBias: Int
+        /// LayerNorm 1 (before attention) gain and bias, d values each.
+        public let norm1Gain, norm1Bias: Int
+        /// Attention input weights `W_qkv` (d x 3d: queries, keys, values) and their bias (3d).
+        public let qkvWeight, qkvBias: Int
+        /// Attention output weights (d x d) and bias (d).
+        public let outWeight, outBias: Int
+        /// LayerNorm 2 (before the MLP) gain and bias, d values each.
+        public let norm2Gain, norm2Bias: Int
+        /// MLP input weights `W1` (d x f) and bias `b1` (f).
+        public let upWeight, upBias: Int
+        /// MLP output weights `W2` (f x d) and bias `b2` (d).
+        public let downWeight, downBias: Int
         /// Parameters of one block.
         public let count: Int
 
@@ -91,14 +102,19 @@ public struct Transformer: Sendable, Equatable {
 
     /// Offsets within every block.
     public var layerOffsets: LayerOffsets { LayerOffsets(width: width, mlpWidth: mlpWidth) }
+    /// Where the token embedding E (vocabularySize x width; also the tied output layer) starts.
     public var tokenEmbeddingOffset: Int { 0 }
+    /// Where the position embedding P (context x width) starts.
     public var positionEmbeddingOffset: Int { vocabularySize * width }
     /// Parameters of one block.
     public var layerParameterCount: Int { layerOffsets.count }
     /// Where block `layer` (0-based) starts.
     public func layerOffset(_ layer: Int) -> Int { positionEmbeddingOffset + context * width + layer * layerParameterCount }
+    /// Where the final LayerNorm's gain (width values) starts.
     public var finalGainOffset: Int { layerOffset(layers) }
+    /// Where the final LayerNorm's bias (width values) starts.
     public var finalBiasOffset: Int { finalGainOffset + width }
+    /// Where the output bias (vocabularySize values, added to the logits) starts.
     public var outputBiasOffset: Int { finalBiasOffset + width }
     /// Total number of parameters.
     public var parameterCount: Int { outputBiasOffset + vocabularySize }
