@@ -5,6 +5,7 @@ let package = Package(
     name: "simfluence",
     products: [
         .library(name: "Simfluence", targets: ["Simfluence"]),
+        .library(name: "LanguageWorkload", targets: ["LanguageWorkload"]),
         .executable(name: "simfluence", targets: ["simfluence"]),
     ],
     dependencies: [
@@ -30,6 +31,13 @@ let package = Package(
             dependencies: ["SimfluenceCore", .product(name: "RealModule", package: "swift-numerics")],
             resources: [.copy("Resources/digits.csv"), .copy("Resources/LICENSE-digits.md")]
         ),
+        // The built-in language-model workload: WordNet glosses and a small character-level
+        // transformer (hand-written forward and backward passes) that logs fine-tuning runs.
+        .target(
+            name: "LanguageWorkload",
+            dependencies: ["SimfluenceCore", .product(name: "RealModule", package: "swift-numerics")],
+            resources: [.copy("Resources/wordnet-glosses.txt"), .copy("Resources/LICENSE-wordnet.md")]
+        ),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "SimfluenceCommands",
@@ -45,6 +53,7 @@ let package = Package(
         .testTarget(name: "SimfluenceCoreTests", dependencies: ["SimfluenceCore"]),
         .testTarget(name: "SimfluenceTests", dependencies: ["Simfluence"]),
         .testTarget(name: "DigitsWorkloadTests", dependencies: ["DigitsWorkload", "Simfluence"]),
+        .testTarget(name: "LanguageWorkloadTests", dependencies: ["LanguageWorkload"]),
         .testTarget(name: "SimfluenceCommandsTests", dependencies: ["SimfluenceCommands", "Simfluence"]),
         .testTarget(name: "SimfluenceReportTests", dependencies: ["SimfluenceReport"]),
     ],

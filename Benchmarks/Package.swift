@@ -10,7 +10,8 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "simfluence-bench",
-            dependencies: [.product(name: "Simfluence", package: "simfluence")],
+            dependencies: [.product(name: "Simfluence", package: "simfluence"),
+                           .product(name: "LanguageWorkload", package: "simfluence")],
             path: "Sources/SimfluenceBench"
         ),
     ],

@@ -17,20 +17,10 @@ extension DigitsFineTuning {
     /// shuffles with a stream of its own, so the orders of one subset hold the same examples,
     /// each equally often, in different sequences.
     public func curriculum(subset: Int, order: Int) -> [[Int]] {
-        var rng = RandomDraws.generator(seed: settings.seed, .run, offset: UInt64(subset))
-        var sample = RandomDraws.sample(settings.sampleSize, of: poolIDs.count, using: &rng)
-        if order > 0 {
-            rng = RandomDraws.generator(seed: settings.seed, .order, offset: UInt64(subset) << 16 | UInt64(order))
-        }
-        var batches: [[Int]] = []
-        batches.reserveCapacity(settings.stepsPerRun)
-        for _ in 0..<settings.epochs {
-            RandomDraws.shuffle(&sample, using: &rng)
-            for start in stride(from: 0, to: sample.count, by: settings.batchSize) {
-                batches.append(Array(sample[start..<min(start + settings.batchSize, sample.count)]))
-            }
-        }
-        return batches
+        SeededDraws.curriculum(seed: settings.seed, runStream: RandomDraws.Stream.run.rawValue,
+                               orderStream: RandomDraws.Stream.order.rawValue, subset: subset, order: order,
+                               poolSize: poolIDs.count, sampleSize: settings.sampleSize, batchSize: settings.batchSize,
+                               epochs: settings.epochs)
     }
 
     /// The curricula of all runs, named "run1" ... "runN".

@@ -1,4 +1,4 @@
-import RealModule
+import SimfluenceCore
 
 /// The optimizer a fine-tuning run uses.
 public enum OptimizerKind: String, Sendable, CaseIterable, Equatable {
@@ -37,29 +37,35 @@ public struct OptimizerSettings: Sendable, Equatable {
     }
 }
 
-/// The mutable state of one optimizer over one parameter vector (fresh for every run).
+/// The mutable state of one optimizer over one parameter vector (fresh for every run). Adam is
+/// the shared ``AdamState`` of the core (without weight decay).
 struct OptimizerState {
     let settings: OptimizerSettings
-    /// SGD velocity, or Adam's first moment.
-    private var first: [Double]
-    /// Adam's second moment (empty for SGD).
-    private var second: [Double]
-    private var beta1Power = 1.0, beta2Power = 1.0
+    /// SGD velocity (empty for Adam).
+    private var velocity: [Double]
+    /// Adam's moments (nil for SGD).
+    private var adam: AdamState<Double>?
 
     init(settings: OptimizerSettings, parameterCount: Int) {
         self.settings = settings
-        first = [Double](repeating: 0, count: parameterCount)
-        second = settings.kind == .adam ? [Double](repeating: 0, count: parameterCount) : []
+        switch settings.kind {
+        case .sgdMomentum:
+            velocity = [Double](repeating: 0, count: parameterCount)
+            adam = nil
+        case .adam:
+            velocity = []
+            adam = AdamState(parameterCount: parameterCount, beta1: settings.beta1, beta2: settings.beta2,
+                             epsilon: settings.epsilon)
+        }
     }
 
-    /// Applies one update with gradient `g` to the parameters `p` (both `first.count` long).
+    /// Applies one update with gradient `g` to the parameters `p` (both `parameterCount` long).
     mutating func step(parameters p: UnsafeMutablePointer<Double>, gradient g: UnsafePointer<Double>) {
-        let n = first.count
         let lr = settings.learningRate
         switch settings.kind {
         case .sgdMomentum:
-            let mu = settings.momentum
-            first.withUnsafeMutableBufferPointer { vb in
+            let n = velocity.count, mu = settings.momentum
+            velocity.withUnsafeMutableBufferPointer { vb in
                 let v = vb.baseAddress!
                 for k in 0..<n {
                     v[k] = mu * v[k] + g[k]
@@ -67,21 +73,7 @@ struct OptimizerState {
                 }
             }
         case .adam:
-            let b1 = settings.beta1, b2 = settings.beta2, eps = settings.epsilon
-            beta1Power *= b1
-            beta2Power *= b2
-            let c1 = 1 / (1 - beta1Power), c2 = 1 / (1 - beta2Power)
-            first.withUnsafeMutableBufferPointer { mb in
-                second.withUnsafeMutableBufferPointer { sb in
-                    let m = mb.baseAddress!, v = sb.baseAddress!
-                    for k in 0..<n {
-                        let gk = g[k]
-                        m[k] = b1 * m[k] + (1 - b1) * gk
-                        v[k] = b2 * v[k] + (1 - b2) * gk * gk
-                        p[k] -= lr * (m[k] * c1) / ((v[k] * c2).squareRoot() + eps)
-                    }
-                }
-            }
+            adam!.step(parameters: p, gradient: g, learningRate: lr)
         }
     }
 }

@@ -1,7 +1,7 @@
 import SimfluenceCore
 
-/// Seeded random choices of the workload, written out here (rather than taken from the
-/// standard library's `shuffle`/`random(in:)`) so that they are fixed by this code alone.
+/// The digits workload's named random streams over ``SeededDraws`` (the seeded draws shared by
+/// the built-in workloads).
 enum RandomDraws {
     /// Independent streams derived from one seed.
     enum Stream: UInt64 {
@@ -10,31 +10,17 @@ enum RandomDraws {
 
     /// A generator for `stream` (plus `offset`, e.g. the run number) of `seed`.
     static func generator(seed: UInt64, _ stream: Stream, offset: UInt64 = 0) -> SeededGenerator {
-        var mixer = SeededGenerator(seed: seed ^ ((stream.rawValue &+ offset) &* 0xD1B5_4A32_D192_ED03))
-        return SeededGenerator(seed: mixer.next())
+        SeededDraws.generator(seed: seed, stream: stream.rawValue, offset: offset)
     }
 
-    /// A uniform integer in `0..<n` (multiply-high; bias below 2^-50 for the sizes used here).
-    static func below(_ n: Int, using rng: inout SeededGenerator) -> Int {
-        precondition(n > 0)
-        return Int(UInt64(n).multipliedFullWidth(by: rng.next()).high)
-    }
+    /// A uniform integer in `0..<n`.
+    static func below(_ n: Int, using rng: inout SeededGenerator) -> Int { SeededDraws.below(n, using: &rng) }
 
     /// Fisher-Yates shuffle of `a`.
-    static func shuffle<T>(_ a: inout [T], using rng: inout SeededGenerator) {
-        guard a.count > 1 else { return }
-        for i in stride(from: a.count - 1, to: 0, by: -1) {
-            a.swapAt(i, below(i + 1, using: &rng))
-        }
-    }
+    static func shuffle<T>(_ a: inout [T], using rng: inout SeededGenerator) { SeededDraws.shuffle(&a, using: &rng) }
 
-    /// `k` distinct elements of `0..<n`, in random order (partial Fisher-Yates).
+    /// `k` distinct elements of `0..<n`, in random order.
     static func sample(_ k: Int, of n: Int, using rng: inout SeededGenerator) -> [Int] {
-        precondition(k >= 0 && k <= n)
-        var a = Array(0..<n)
-        for i in 0..<k {
-            a.swapAt(i, i + below(n - i, using: &rng))
-        }
-        return Array(a[0..<k])
+        SeededDraws.sample(k, of: n, using: &rng)
     }
 }

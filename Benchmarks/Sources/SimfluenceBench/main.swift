@@ -6,6 +6,8 @@ import Simfluence
 ///     simfluence-bench generate paper|large DIR [--seed N]   write a workload (native layout)
 ///     simfluence-bench rollout [--tests N] [--pool P] [--curricula K] [--steps T] [--batch B]
 ///                                                            batch-rollout throughput
+///     simfluence-bench lm [--runs N] [--threads T] [--no-runs] [--no-gradients]
+///                                                            language-model workload speed
 ///
 /// Timing of the fit itself is done by Benchmarks/run.sh around the `simfluence fit` CLI, so the
 /// figures include reading the log and writing the model, exactly as a user runs it.
@@ -32,7 +34,9 @@ case "generate":
     print("wrote \(w.name): \(w.runs) runs x \(w.steps) steps, batch \(w.batch), pool \(w.pool), \(w.tests) test examples to \(args[2]) in \(String(format: "%.1f", seconds(clock.now - start))) s")
 case "rollout":
     try rolloutBenchmark(args)
+case "lm":
+    try languageModelBenchmark(args)
 default:
-    print("usage: simfluence-bench generate paper|large DIR [--seed N] | rollout [options]")
+    print("usage: simfluence-bench generate paper|large DIR [--seed N] | rollout [options] | lm [options]")
     exit(2)
 }
