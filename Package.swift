@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "SimfluenceCommands",
             dependencies: [
-                "Simfluence", "DigitsWorkload", "SimfluenceReport",
+                "Simfluence", "DigitsWorkload", "LanguageWorkload", "SimfluenceReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -27,11 +27,11 @@ struct Synth: ParsableCommand {
     }
 
     func run() throws {
-        let model = PlantedModel.random(pool: shape.pool, tests: shape.test, batchSize: shape.batch, seed: seed)
+        let model = PlantedModel.random(pool: shape.pool, tests: shape.testCount(.digits), batchSize: shape.batch, seed: seed)
         let logShape = PlantedModel.LogShape(runs: shape.runs, sample: shape.sample, batchSize: shape.batch, epochs: shape.epochs,
                                              noise: noise, firstLossStep: format == .gptdynamics ? 1 : 0)
         let log = model.generateLog(logShape, seed: seed &+ 1)
         try format.write(log, to: output)
-        print("wrote \(shape.runs) runs x \(log.runs.first?.steps ?? 0) steps (pool \(shape.pool), \(shape.test) test examples) to \(output)")
+        print("wrote \(shape.runs) runs x \(log.runs.first?.steps ?? 0) steps (pool \(shape.pool), \(shape.testCount(.digits)) test examples) to \(output)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DigitsWorkload
+import LanguageWorkload
 import Simfluence
 import SimfluenceReport
 
@@ -7,6 +8,8 @@ import SimfluenceReport
 enum BuiltInWorkload: String, ExpressibleByArgument, CaseIterable {
     /// A 64-32-10 MLP fine-tuned on UCI digits.
     case digits
+    /// A character-level transformer pre-trained and fine-tuned on WordNet glosses.
+    case lm
 }
 
 /// A built-in workload as the commands use it: the retrainable workload and what the commands
@@ -35,6 +38,14 @@ struct WorkloadSession {
                 let pixels = digits.pixels(of: id)
                 return pixels.isEmpty ? nil : .digit(pixels: pixels, label: digits.label(of: id) ?? -1)
             }
+        case .lm:
+            let lm = try LanguageFineTuning(protocol: options.languageSettings)
+            workload = lm
+            title = "the character transformer"
+            runs = lm.settings.runs
+            orders = lm.settings.orders
+            gradients = { every, threads in try lm.gradientFeatures(every: every, threads: threads) }
+            view = { id in lm.text(of: id).map { .text($0) } }
         }
     }
 
