@@ -80,20 +80,7 @@ extension DigitsFineTuning {
     /// after every step. Batches are indices into ``poolIDs`` in the result; `firstLossStep` is 0.
     /// Throws ``SimfluenceError/invalidArgument(_:)`` for an id outside the pool or an empty batch.
     public func train(name: String, batches: [[String]]) throws -> TrainingRun {
-        var indexBatches: [[Int]] = []
-        indexBatches.reserveCapacity(batches.count)
-        for (t, batch) in batches.enumerated() {
-            guard !batch.isEmpty else {
-                throw SimfluenceError.invalidArgument("\(name): step \(t + 1) has an empty batch")
-            }
-            indexBatches.append(try batch.map { id in
-                guard let k = poolIndexByID[id] else {
-                    throw SimfluenceError.invalidArgument("\(name): step \(t + 1): '\(id)' is not an example of the training pool")
-                }
-                return k
-            })
-        }
-        return train(name: name, poolIndexBatches: indexBatches)
+        train(name: name, poolIndexBatches: try PoolBatches.indices(name: name, batches: batches, index: poolIndexByID))
     }
 
     /// As ``train(name:batches:)`` with batches given as indices into ``poolIDs`` (must be valid).

@@ -32,20 +32,7 @@ extension LanguageFineTuning {
     /// is 0. Throws ``SimfluenceError/invalidArgument(_:)`` for an id outside the pool or an
     /// empty batch.
     public func train(name: String, batches: [[String]], threads: Int = 1) throws -> TrainingRun {
-        var indexBatches: [[Int]] = []
-        indexBatches.reserveCapacity(batches.count)
-        for (t, batch) in batches.enumerated() {
-            guard !batch.isEmpty else {
-                throw SimfluenceError.invalidArgument("\(name): step \(t + 1) has an empty batch")
-            }
-            indexBatches.append(try batch.map { id in
-                guard let k = poolIndexByID[id] else {
-                    throw SimfluenceError.invalidArgument("\(name): step \(t + 1): '\(id)' is not an example of the training pool")
-                }
-                return k
-            })
-        }
-        return train(name: name, poolIndexBatches: indexBatches, threads: threads)
+        train(name: name, poolIndexBatches: try PoolBatches.indices(name: name, batches: batches, index: poolIndexByID), threads: threads)
     }
 
     /// As ``train(name:batches:threads:)`` with batches given as indices into ``poolIDs`` (must

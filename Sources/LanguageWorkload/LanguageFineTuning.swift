@@ -10,8 +10,9 @@ import SimfluenceCore
 /// Construction is deterministic in ``LanguageProtocol/seed``: it splits the corpus into
 /// disjoint pre-training, pool and test splits (each kept in ascending line order), initialises
 /// the model and pre-trains it into ``checkpoint``. Every run starts from that checkpoint with a
-/// fresh AdamW state. The model computes in `Float` (32-bit), which is what makes the default
-/// 32 runs fit in about a minute on two cores; losses are reported as `Double`.
+/// fresh AdamW state. The model computes in `Float` (32-bit: twice as many values per vector
+/// register as `Double`; the default 32 runs take about a minute on two cores); losses are
+/// reported as `Double`.
 ///
 /// A text's loss is the mean cross-entropy (nats) of its characters, each predicted from the
 /// ones before it (the first from the begin token), over its first ``LanguageProtocol/context``

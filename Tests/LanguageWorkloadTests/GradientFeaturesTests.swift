@@ -77,3 +77,26 @@ import SimfluenceCore
         #expect(abs(dot(p.row(0), p.row(0)) / dot(g, g) - 1) < 0.15)
     }
 }
+
+@Suite struct CounterfactualStudyTests {
+    /// The core's counterfactual study runs on the workload end to end: fit runs, held-out random
+    /// runs and order groups retrained, gradient features recorded for TracIn-CP, edits retrained.
+    @Test func theCounterfactualStudyRunsOnTheLanguageWorkload() throws {
+        let w = try sharedWorkload()
+        var design = CounterfactualDesign()
+        design.fitRuns = 4
+        design.randomRuns = 3
+        design.orderSubsets = 1
+        design.orders = 3
+        design.editReferences = 1
+        design.editTests = 1
+        design.editSizes = [2]
+        let result = try CounterfactualStudy.run(w, design: design, methods: [.linear, .tracinCP],
+                                                 inputs: MethodInputs(lambda: .fixed(0.1)), threads: 2)
+        #expect(result.fitLog.runs.count == 4 && result.randomLog.runs.count == 3 && result.orderLog.runs.count == 3)
+        #expect(result.fitLog.runs[1] == w.retrain(name: "run2", batches: w.curriculum(subset: 2, order: 0)))
+        #expect(result.scores.map(\.method) == ["linear", "tracin-cp", "persistence", "mean-run"])
+        #expect(!result.edits.isEmpty && result.edits.allSatisfy { $0.predictedChange.isFinite && $0.realChange.isFinite })
+        #expect(result.fitLog.metadata["workload"] == "language-model-fine-tuning")
+    }
+}
