@@ -3,7 +3,7 @@ import SimfluenceCore
 /// The settings of a fine-tuning experiment on the digits workload, with GPTfluence's layout as
 /// defaults: a pool of 200 training examples, 32 runs, each training on a random 128 of the pool
 /// in batches of 4 for 3 epochs (96 steps), 200 test examples.
-public struct WorkloadProtocol: Sendable, Equatable {
+public struct WorkloadProtocol: Sendable, Equatable, FineTuningShape {
     /// Training examples in the pool the runs sample from.
     public var poolSize: Int
     /// Examples each run samples (without replacement) from the pool.
@@ -71,18 +71,6 @@ public struct WorkloadProtocol: Sendable, Equatable {
         self.flipLabels = flipLabels
     }
 
-    /// This protocol with `orders` orders per subset.
-    public func withOrders(_ orders: Int) -> WorkloadProtocol {
-        var copy = self
-        copy.orders = orders
-        return copy
-    }
-
-    /// Batches per epoch: the sample split into batches of ``batchSize`` (the last one smaller
-    /// if ``batchSize`` does not divide ``sampleSize``).
-    public var batchesPerEpoch: Int { (sampleSize + batchSize - 1) / batchSize }
-    /// Steps of every run (96 by default).
-    public var stepsPerRun: Int { batchesPerEpoch * epochs }
     /// Number of pool examples whose labels are flipped.
     public var flippedCount: Int { Int((flipLabels * Double(poolSize)).rounded()) }
 

@@ -5,7 +5,7 @@ import SimfluenceCore
 /// of the pool in batches of 4 for 3 epochs (96 steps) with AdamW, 100 test texts; a 2-layer,
 /// width-64, 4-head character transformer with a 96-token context (every bundled text fits),
 /// pre-trained on 2,000 noun glosses and fine-tuned on glosses of verbs, adjectives and adverbs.
-public struct LanguageProtocol: Sendable, Equatable {
+public struct LanguageProtocol: Sendable, Equatable, FineTuningShape {
     // MARK: Runs
 
     /// Training texts in the pool the runs sample from.
@@ -119,18 +119,6 @@ public struct LanguageProtocol: Sendable, Equatable {
         self.gradientInterval = gradientInterval
     }
 
-    /// This protocol with `orders` orders per subset.
-    public func withOrders(_ orders: Int) -> LanguageProtocol {
-        var copy = self
-        copy.orders = orders
-        return copy
-    }
-
-    /// Batches per epoch: the sample split into batches of ``batchSize`` (the last one smaller
-    /// if ``batchSize`` does not divide ``sampleSize``).
-    public var batchesPerEpoch: Int { (sampleSize + batchSize - 1) / batchSize }
-    /// Steps of every run (96 by default).
-    public var stepsPerRun: Int { batchesPerEpoch * epochs }
 
     /// The fine-tuning learning rate at step `step` (1-based; see ``warmupSteps``).
     public func learningRate(atStep step: Int) -> Double {
