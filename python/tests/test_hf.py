@@ -181,3 +181,26 @@ def test_gradients_of_a_transformers_model_match_one_example_at_a_time():
         model(input_ids=ids, labels=ids).loss.backward()     # Hugging Face's own mean token loss
         want = torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.requires_grad])
         assert torch.allclose(G[k], want, atol=1e-6)
+
+
+
+def test_models_made_and_dropped_run_after_run(tmp_path):
+    """A new model per run, the old one freed: Python may give the new one the old one's id(),
+    and the new model must get the hook all the same."""
+    import gc
+    collator = IdCollator(pad)
+    callback = SimfluenceCallback(tmp_path / "log", TEST, collator=collator)
+    for _ in range(20):
+        model = torch.nn.Linear(2, 2)
+        callback.on_init_end(None, None, None, model=model)
+        del model
+        gc.collect()
+        model = torch.nn.Linear(2, 2)
+        callback.on_init_end(None, None, None, model=model)
+        assert len(model._forward_pre_hooks) == 1
+        del model
+    for seed in range(3):
+        Trainer(model=tiny_model(seed), args=arguments(tmp_path, seed, max_steps=2), train_dataset=TRAIN,
+                data_collator=collator, callbacks=[callback]).train()
+        gc.collect()
+    assert callback.runs == ["run1", "run2", "run3"]

@@ -20,6 +20,7 @@ Refused with a message: several processes or GPUs (each would see one shard of e
 and resuming from a checkpoint.
 """
 
+import weakref
 from collections.abc import Mapping
 
 from transformers import TrainerCallback
@@ -113,7 +114,7 @@ class SimfluenceCallback(TrainerCallback):
         self.eval_batch_size = eval_batch_size
         self.run_name = run_name
         self.metadata = dict(metadata or {})
-        self._hooked = set()
+        self._hooked = weakref.WeakSet()     # models with the hook (not ids: those are reused)
         self._hooks = []
         self._recording = False
         self._seen = []              # ids the model trained on since the last optimisation step
@@ -125,10 +126,10 @@ class SimfluenceCallback(TrainerCallback):
     # -- the model hook ---------------------------------------------------------------------
 
     def _attach(self, model):
-        if model is None or id(model) in self._hooked:
+        if model is None or model in self._hooked:
             return
         self._hooks.append(model.register_forward_pre_hook(self._pre_forward, with_kwargs=True))
-        self._hooked.add(id(model))
+        self._hooked.add(model)
 
     def _pre_forward(self, module, args, kwargs):
         if IDS_KEY not in kwargs:
@@ -247,4 +248,4 @@ class SimfluenceCallback(TrainerCallback):
         """Removes the forward pre-hooks from the models (batches with ids then fail in forward)."""
         for h in self._hooks:
             h.remove()
-        self._hooks, self._hooked = [], set()
+        self._hooks, self._hooked = [], weakref.WeakSet()
