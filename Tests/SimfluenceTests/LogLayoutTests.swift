@@ -187,11 +187,13 @@ import Testing
         expectInputError(file: "runs", line: nil, ["expected the runs folder to be a directory, found a file"]) { try LogReader.read(dir.path) }
     }
 
-    /// The Python snippet in the README (its first python block) writes a log this reader accepts.
+    /// The README's first python block (the Python package's LogWriter, imported from python/src)
+    /// writes a log this reader accepts.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
     func pythonSnippetFromTheDocsWritesAReadableLog() throws {
-        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let docs = repo.appendingPathComponent("README.md")
         let markdown = try String(contentsOf: docs, encoding: .utf8)
         let start = try #require(markdown.range(of: "```python\n"))
         let end = try #require(markdown.range(of: "\n```", range: start.upperBound..<markdown.endIndex))
@@ -200,6 +202,9 @@ import Testing
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         p.arguments = [script, dir.at("mylog")]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = repo.appendingPathComponent("python/src").path
+        p.environment = environment
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
