@@ -158,11 +158,16 @@ def test_refusals(tmp_path):
         SimfluenceCallback(LogWriter(tmp_path / "other2", ["t0", "t1", "t2"]), TEST, collator=collator, eval_every=2)
     # A Trainer whose collator does not carry the ids is stopped at the first training batch.
     model = tiny_model(0)
+    callback = SimfluenceCallback(tmp_path / "log3", TEST, collator=collator)
     trainer = Trainer(model=model, args=arguments(tmp_path, 0), train_dataset=TRAIN,
-                      data_collator=lambda f: pad([{"input_ids": x["input_ids"]} for x in f]),
-                      callbacks=[SimfluenceCallback(tmp_path / "log3", TEST, collator=collator)])
+                      data_collator=lambda f: pad([{"input_ids": x["input_ids"]} for x in f]), callbacks=[callback])
     with pytest.raises(RuntimeError, match="a training batch without 'simfluence_ids' reached the model"):
         trainer.train()
+    # The callback can be used again: the failed run is discarded, the next one is run1.
+    with pytest.warns(RuntimeWarning, match="run 'run1' did not finish"):
+        Trainer(model=model, args=arguments(tmp_path, 0, max_steps=2), train_dataset=TRAIN, data_collator=collator,
+                callbacks=[callback]).train()
+    assert callback.runs == ["run1"] and os.listdir(tmp_path / "log3" / "runs") == ["run1"]
 
 
 def test_gradients_of_a_transformers_model_match_one_example_at_a_time():

@@ -20,6 +20,7 @@ Refused with a message: several processes or GPUs (each would see one shard of e
 and resuming from a checkpoint.
 """
 
+import warnings
 import weakref
 from collections.abc import Mapping
 
@@ -178,8 +179,14 @@ class SimfluenceCallback(TrainerCallback):
         if state.global_step != 0:
             raise RuntimeError("SimfluenceCallback cannot log a run resumed from a checkpoint (at step %d): its earlier "
                                "steps are not in the log" % state.global_step)
-        if self._run is not None:
-            raise RuntimeError("SimfluenceCallback: the previous run was not finished")
+        if self._run is not None:            # the previous train() raised: its partial run is useless
+            warnings.warn("SimfluenceCallback: run %r did not finish (its train() raised); it is discarded"
+                          % self._run.name, RuntimeWarning, stacklevel=2)
+            self._run.abort()
+            self._run = None
+            if self._own_writer is not None:
+                self._own_writer.abort()
+                self._own_writer = None
         self._attach(model)
         if self.writer is None:
             meta = {"trainer": "transformers.Trainer", "learning_rate": args.learning_rate,
