@@ -139,6 +139,43 @@ import Testing
                   ["expected shape (2, 2)", "after steps 1...2", "found (3, 2)"])
     }
 
+    /// A gapped log (metadata "loss_every": k) may leave unrecorded rows NaN; they read as the
+    /// linear interpolation of the recorded rows around them. NaN anywhere else is refused.
+    @Test func nativeGappedLogReadsNaNRowsAsInterpolated() throws {
+        let curriculum = (1...5).map { "{\"step\": \($0), \"batch\": [\($0 % 2)]}\n" }.joined()
+        func header(_ every: String?) -> String {
+            "{\"format\": \"simfluence-log\", \"version\": 1, \"test_ids\": [5, 6]"
+                + (every.map { ", \"metadata\": {\"loss_every\": \($0)}" } ?? "") + "}"
+        }
+        let nan = Double.nan
+        // Rows: steps 0...5; with loss_every 2, steps 1 and 3 are unrecorded (5 is the last row).
+        let values: [Double] = [4, 8, nan, nan, 2, 4, nan, nan, 1, 2, 0.5, 1]
+        let dir = TempDir()
+        try nativeFixture(dir, header: header("\"2\""), curriculum: curriculum, losses: values, shape: [6, 2])
+        let log = try LogReader.read(dir.path)
+        #expect(log.metadata["loss_every"] == "2")
+        #expect(log.runs[0].losses == Matrix(rowArrays: [[4, 8], [3, 6], [2, 4], [1.5, 3], [1, 2], [0.5, 1]]))
+
+        func refused(_ header: String, _ losses: [Double], _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let d = TempDir()
+            try nativeFixture(d, header: header, curriculum: curriculum, losses: losses, shape: [6, 2])
+            expectInputError(file: "runs/r1/losses.npy", line: nil, fragments, sourceLocation: sourceLocation) { try LogReader.read(d.path) }
+        }
+        // No loss_every: NaN is an error that says what would allow it.
+        try refused(header(nil), values, ["row 1 (loss after step 1), column 0 (test example 5)", "not finite (nan)", "only in a log whose metadata has \"loss_every\""])
+        // A recorded row (a multiple of k, the first or the last) must not be NaN.
+        var bad = values
+        bad[4] = nan
+        try refused(header("2"), bad, ["row 2 (loss after step 2), column 0", "must be recorded"])
+        bad = values
+        bad[11] = nan
+        try refused(header("2"), bad, ["row 5 (loss after step 5), column 1", "must be recorded"])
+        // Infinity is never a gap.
+        bad = values
+        bad[2] = .infinity
+        try refused(header("2"), bad, ["row 1 (loss after step 1), column 0", "not finite (inf)"])
+    }
+
     @Test func nativeMissingPieces() throws {
         let dir = TempDir()
         try nativeFixture(dir)
@@ -150,11 +187,13 @@ import Testing
         expectInputError(file: "runs", line: nil, ["expected the runs folder to be a directory, found a file"]) { try LogReader.read(dir.path) }
     }
 
-    /// The Python snippet in the README (its first python block) writes a log this reader accepts.
+    /// The README's first python block (the Python package's LogWriter, imported from python/src)
+    /// writes a log this reader accepts.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
     func pythonSnippetFromTheDocsWritesAReadableLog() throws {
-        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let docs = repo.appendingPathComponent("README.md")
         let markdown = try String(contentsOf: docs, encoding: .utf8)
         let start = try #require(markdown.range(of: "```python\n"))
         let end = try #require(markdown.range(of: "\n```", range: start.upperBound..<markdown.endIndex))
@@ -163,6 +202,9 @@ import Testing
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         p.arguments = [script, dir.at("mylog")]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = repo.appendingPathComponent("python/src").path
+        p.environment = environment
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)

@@ -6,7 +6,9 @@
 ///     ROOT/runs/<run>/losses.npy        <f8 or <f4, shape (T - first_loss_step + 1, test ids)
 ///
 /// `first_loss_step` (default 0), `train_ids` (default: every id in any curriculum, numeric or
-/// natural order) and `metadata` are optional.
+/// natural order) and `metadata` are optional. In a log whose metadata has `"loss_every": k`,
+/// NaN rows mark steps whose losses were not recorded (not the first or last row, steps not a
+/// multiple of k); they are read as the linear interpolation of the recorded rows around them.
 public enum NativeLogReader {
     public static let headerFileName = "simfluence-log.json"
     public static let curriculumFileName = "curriculum.jsonl"
@@ -78,6 +80,13 @@ public enum NativeLogReader {
         return Header(testIDs: testIDs, firstLossStep: first, trainIDs: trainIDs, metadata: metadata)
     }
 
+    /// The gap k > 1 of a log whose metadata says `"loss_every": k`, else nil (an invalid value is
+    /// reported when the gap is used, see ``LossSubsampling/every(requested:log:)``).
+    static func gap(_ metadata: [String: String]) -> Int? {
+        guard let text = metadata["loss_every"], let k = Int(text), k > 1 else { return nil }
+        return k
+    }
+
     static func firstDuplicate(_ ids: [String]) -> String? {
         var seen = Set<String>()
         for id in ids where !seen.insert(id).inserted { return id }
@@ -107,6 +116,7 @@ public enum NativeLogReader {
                          open: (_ run: String, _ file: String) throws -> MappedFile) throws -> TrainingLog {
         let n = header.testIDs.count
         let f = header.firstLossStep
+        let every = gap(header.metadata)
         var curricula: [[[String]]] = []
         var curriculumPaths: [String] = []
         var losses: [Matrix] = []
@@ -123,10 +133,22 @@ public enum NativeLogReader {
                 throw SimfluenceError.input(file: lossPath, line: nil,
                                             message: "expected shape \(NPY.describe(shape: [rows, n])) (losses after steps \(f)...\(curriculum.count) of the \(curriculum.count)-step curriculum, one column per test id in \(headerFileName)), found \(NPY.describe(shape: array.shape))")
             }
-            if let k = array.values.firstIndex(where: { LossValues.problem($0) != nil }) {
+            // NaN marks a step whose losses were not recorded: allowed only in the rows a gapped
+            // log (metadata "loss_every": k) leaves unobserved, and filled in below.
+            let unrecorded: (Int) -> Bool = { k in
+                guard let every, array.values[k].isNaN else { return false }
+                let r = k / n
+                return r != 0 && r != rows - 1 && (f + r) % every != 0
+            }
+            if let k = array.values.indices.first(where: { LossValues.problem(array.values[$0]) != nil && !unrecorded($0) }) {
                 let r = k / n, c = k % n
+                let hint = array.values[k].isNaN
+                    ? (every == nil
+                        ? " (NaN marks an unrecorded step only in a log whose metadata has \"loss_every\")"
+                        : " (with \"loss_every\": \(every!), the first and last rows and every step that is a multiple of \(every!) must be recorded)")
+                    : ""
                 throw SimfluenceError.input(file: lossPath, line: nil,
-                                            message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(JSONText.abbreviated(header.testIDs[c]))): loss \(LossValues.problem(array.values[k]) ?? "")")
+                                            message: "row \(r) (loss after step \(f + r)), column \(c) (test example \(JSONText.abbreviated(header.testIDs[c]))): loss \(LossValues.problem(array.values[k]) ?? "")\(hint)")
             }
             curricula.append(curriculum)
             curriculumPaths.append(curriculumPath)
@@ -141,7 +163,9 @@ public enum NativeLogReader {
                 SimfluenceError.input(file: curriculumPath, line: nil,
                                       message: "step \(step): training example \(JSONText.abbreviated(id)) is not listed in \"train_ids\" of \(headerFileName)")
             }
-            runs.append(TrainingRun(name: name, batches: batches, firstLossStep: f, losses: losses[k]))
+            let run = TrainingRun(name: name, batches: batches, firstLossStep: f, losses: losses[k])
+            // Unrecorded (NaN) rows: the linear interpolation of the recorded rows around them.
+            runs.append(run.losses.storage.contains(where: \.isNaN) ? LossSubsampling.interpolated(run, every: every) : run)
         }
         return TrainingLog(trainIDs: trainIDs, testIDs: header.testIDs, runs: runs, metadata: header.metadata)
     }
