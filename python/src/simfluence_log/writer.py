@@ -29,7 +29,23 @@ VERSION = 1
 _IF_EXISTS = ("error", "append", "overwrite")
 
 
-class LogWriter:
+
+class _ClosesOnExit:
+    """A context manager that calls ``close()`` when its block ends normally and ``abort()``
+    when the block raises (so a failed script never leaves a log that looks complete)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+class LogWriter(_ClosesOnExit):
     """Writes one log in the native layout: runs with :meth:`run`, the header on :meth:`close`.
 
     ``test_ids``: the test examples, in the order of every loss row (integers or strings, no
@@ -234,21 +250,11 @@ class LogWriter:
             run.abort()
         self._closed = True
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
-
     def __repr__(self):
         return "LogWriter(%r, %d test examples, %d runs)" % (self.root, len(self.test_ids), len(self.run_names))
 
 
-class RunWriter:
+class RunWriter(_ClosesOnExit):
     """One run of a log: call :meth:`step` after every update, then :meth:`close`.
 
     A context manager: the run is closed when the ``with`` block ends normally and discarded
@@ -353,16 +359,6 @@ class RunWriter:
     @property
     def closed(self):
         return self._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
     def __repr__(self):
         return "RunWriter(%r, %d steps%s)" % (self.name, self.steps, ", closed" if self._closed else "")
