@@ -102,10 +102,12 @@ struct LanguageModelOptions: ParsableArguments {
     @Option(help: "lm: optimizer steps of pre-training.") var pretrainSteps = 300
 
     func validate() throws {
-        for (flag, value) in [("--layers", layers), ("--width", width), ("--heads", heads), ("--context", context),
-                              ("--pretrain-size", pretrainSize), ("--pretrain-steps", pretrainSteps)]
-        where value < 0 || value > 1_000_000 {
-            throw ValidationError("\(flag) must be between 0 and 1000000 (got \(value))")
+        // Bounds that keep the model and its workspaces far below any machine's memory.
+        for (flag, value, limit) in [("--layers", layers, 64), ("--width", width, 4096), ("--heads", heads, 256),
+                                     ("--context", context, 4096), ("--pretrain-size", pretrainSize, 1_000_000),
+                                     ("--pretrain-steps", pretrainSteps, 10_000_000)]
+        where value < 0 || value > limit {
+            throw ValidationError("\(flag) must be between 0 and \(limit) (got \(value))")
         }
         guard weightDecay.isFinite && weightDecay >= 0 else { throw ValidationError("--weight-decay must be a number >= 0") }
     }
