@@ -39,16 +39,8 @@ extension DigitsFineTuning {
     /// Deterministic; parallel over examples (the result does not depend on `threads`).
     public func gradientFeatures(every interval: Int = 24, referenceRun: Int = 1, includeFinal: Bool = true,
                                  threads: Int = Parallel.defaultThreads) throws -> GradientFeatures {
-        guard interval >= 1 else {
-            throw SimfluenceError.invalidArgument("checkpoint interval must be at least 1 step, got \(interval)")
-        }
-        guard referenceRun >= 1 && referenceRun <= settings.runs else {
-            throw SimfluenceError.invalidArgument("reference run must be in 1...\(settings.runs), got \(referenceRun)")
-        }
-        let total = settings.stepsPerRun
-        var steps = Array(stride(from: 0, to: total, by: interval))
-        var covered = steps.map { min(interval, total - $0) }
-        if includeFinal { steps.append(total); covered.append(0) }
+        let (steps, covered) = try settings.gradientCheckpoints(every: interval, referenceRun: referenceRun,
+                                                                includeFinal: includeFinal)
         let parameters = referenceParameters(run: referenceRun, at: steps)
         let lr = settings.optimizerSettings.learningRate
         let d = model.parameterCount

@@ -67,11 +67,7 @@ extension LanguageFineTuning {
     /// ``testIDs``, runs in order, metadata = ``metadata``. Parallel over runs (each run on one
     /// thread); the result does not depend on `threads`.
     public func trainAll(threads: Int = Parallel.defaultThreads) throws -> TrainingLog {
-        let curricula = curricula()
-        let runs = try Parallel.map(curricula.count, threads: threads) { k in
-            try self.train(name: curricula[k].name, batches: curricula[k].batches)
-        }
-        return TrainingLog(trainIDs: poolIDs, testIDs: testIDs, runs: runs, metadata: metadata)
+        try trainRuns(settings.runs, orders: settings.orders, threads: threads)
     }
 }
 

@@ -142,20 +142,12 @@ extension LanguageFineTuning {
     public func gradientFeatures(every interval: Int? = nil, referenceRun: Int = 1, includeFinal: Bool = true,
                                  dimension: Int? = nil, threads: Int = Parallel.defaultThreads) throws -> GradientFeatures {
         let interval = interval ?? settings.gradientInterval
-        guard interval >= 1 else {
-            throw SimfluenceError.invalidArgument("checkpoint interval must be at least 1 step, got \(interval)")
-        }
-        guard referenceRun >= 1 && referenceRun <= settings.runs else {
-            throw SimfluenceError.invalidArgument("reference run must be in 1...\(settings.runs), got \(referenceRun)")
-        }
+        let (steps, covered) = try settings.gradientCheckpoints(every: interval,
+                                                                referenceRun: referenceRun, includeFinal: includeFinal)
         let dimension = dimension ?? settings.projectionDimension
         guard dimension >= 0 && dimension <= 1 << 16 else {
             throw SimfluenceError.invalidArgument("projection dimension must be in 0...65536 (0 = none), got \(dimension)")
         }
-        let total = settings.stepsPerRun
-        var steps = Array(stride(from: 0, to: total, by: interval))
-        var covered = steps.map { min(interval, total - $0) }
-        if includeFinal { steps.append(total); covered.append(0) }
         let parameters = referenceParameters(run: referenceRun, at: steps)
         let d = model.parameterCount
         let sequences = poolTokens + testTokens

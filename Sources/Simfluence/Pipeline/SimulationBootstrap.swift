@@ -26,8 +26,11 @@ public enum SimulationBootstrap {
         guard log.trainIDs == sim.trainIDs, log.testIDs == sim.testIDs else {
             throw SimfluenceError.invalidArgument("--bootstrap: \(path) is not the log the model was fitted on (its training or test ids differ)")
         }
-        if let expected = sim.provenance.logFingerprint, LogFingerprint.compute(log) != expected {
-            throw SimfluenceError.invalidArgument("--bootstrap: \(path) is not the log the model was fitted on: its runs or losses differ (log fingerprint \(LogFingerprint.compute(log)), the model records \(expected))")
+        if let expected = sim.provenance.logFingerprint {
+            let found = LogFingerprint.compute(log)
+            if found != expected {
+                throw SimfluenceError.invalidArgument("--bootstrap: \(path) is not the log the model was fitted on: its runs or losses differ (log fingerprint \(found), the model records \(expected))")
+            }
         }
         var inputs = MethodInputs(lambda: .fixed(sim.lambda ?? 0))
         inputs.every = sim.provenance.observedEvery

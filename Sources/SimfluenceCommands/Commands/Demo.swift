@@ -108,7 +108,7 @@ struct Demo: ParsableCommand {
         var rows: [[String]] = []
         var panels: [CounterfactualPanel] = []
         var realRuns: [TrainingRun] = []
-        for z in mostVariableTests(split.training, count: counterfactualTests) {
+        for z in CounterfactualStudy.mostVariableTests(split.training, count: counterfactualTests) {
             let testID = log.testIDs[z]
             let start = reference.losses[0, z]
             let effects = RemovalEffects.effects(of: linear, test: z, reference: reference.batches, initial: start)
@@ -177,17 +177,6 @@ struct Demo: ParsableCommand {
         let choice = try lambda.choice()
         guard case .auto(_, let folds) = choice, lambda.lambdaGrid == nil else { return choice }
         return .auto(grid: [1e-2, 1e-1, 1, 10, 100, 1000], folds: folds)
-    }
-
-    /// The `count` test examples whose final loss has the largest variance across `runs`.
-    private func mostVariableTests(_ runs: [TrainingRun], count: Int) -> [Int] {
-        let tests = runs.first?.losses.columns ?? 0
-        let spread: [Double] = (0..<tests).map { z in
-            let finals = runs.map { $0.finalLosses[z] }
-            let mean = finals.reduce(0, +) / Double(finals.count)
-            return finals.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        }
-        return Array((0..<tests).sorted { spread[$0] != spread[$1] ? spread[$0] > spread[$1] : $0 < $1 }.prefix(count))
     }
 
     private func signed(_ x: Double) -> String { (x >= 0 ? "+" : "") + Format.number(x) }

@@ -29,16 +29,7 @@ extension RetrainableWorkload {
     /// Throws for an empty batch or an id that is not in ``trainIDs``, naming the step.
     public func retrain(name: String, ids: [[String]]) throws -> TrainingRun {
         let index = Dictionary(uniqueKeysWithValues: trainIDs.enumerated().map { ($1, $0) })
-        let batches = try ids.enumerated().map { t, batch in
-            guard !batch.isEmpty else { throw SimfluenceError.invalidArgument("\(name): step \(t + 1) has an empty batch") }
-            return try batch.map { id in
-                guard let k = index[id] else {
-                    throw SimfluenceError.invalidArgument("\(name): step \(t + 1): '\(id)' is not an example of the training pool")
-                }
-                return k
-            }
-        }
-        return retrain(name: name, batches: batches)
+        return retrain(name: name, batches: try PoolBatches.indices(name: name, batches: ids, index: index))
     }
 
     /// A log of `runs` runs named run1 ... runN, in parallel (the result does not depend on

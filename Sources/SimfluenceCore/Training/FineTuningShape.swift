@@ -10,6 +10,8 @@ public protocol FineTuningShape {
     var epochs: Int { get }
     /// Orders per random subset (1 = every run its own subset).
     var orders: Int { get set }
+    /// Number of runs.
+    var runs: Int { get }
 }
 
 extension FineTuningShape {
@@ -18,6 +20,25 @@ extension FineTuningShape {
     public var batchesPerEpoch: Int { (sampleSize + batchSize - 1) / batchSize }
     /// Steps of every run (96 with GPTfluence's protocol).
     public var stepsPerRun: Int { batchesPerEpoch * epochs }
+
+    /// The checkpoints of reference run `referenceRun` at which gradient features are recorded:
+    /// steps 0, K, 2K, ... below ``stepsPerRun`` (K = `interval`), each covering the steps up to
+    /// the next one, and with `includeFinal` the step after the last update covering none.
+    /// Throws for an interval below 1 or a reference run outside 1...``runs``.
+    public func gradientCheckpoints(every interval: Int, referenceRun: Int,
+                                    includeFinal: Bool) throws -> (steps: [Int], covered: [Int]) {
+        guard interval >= 1 else {
+            throw SimfluenceError.invalidArgument("checkpoint interval must be at least 1 step, got \(interval)")
+        }
+        guard referenceRun >= 1 && referenceRun <= runs else {
+            throw SimfluenceError.invalidArgument("reference run must be in 1...\(runs), got \(referenceRun)")
+        }
+        let total = stepsPerRun
+        var steps = Array(stride(from: 0, to: total, by: interval))
+        var covered = steps.map { min(interval, total - $0) }
+        if includeFinal { steps.append(total); covered.append(0) }
+        return (steps, covered)
+    }
 
     /// These settings with `orders` orders per subset.
     public func withOrders(_ orders: Int) -> Self {
