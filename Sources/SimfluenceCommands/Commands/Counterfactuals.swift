@@ -79,10 +79,8 @@ struct Counterfactuals: ParsableCommand {
         design.editSizes = try sizes()
         let session = try WorkloadSession(settings)
         let chosen = try MethodSelection.resolve(methods, gradientsAvailable: true)
-        let choice = try lambda.choice()
         // As in the demo: cross-validate over decades unless a grid or a lambda is given.
-        let inputs = MethodInputs(lambda: lambda.lambdaGrid == nil && lambda.lambda == "auto"
-                                  ? .auto(grid: [1e-2, 1e-1, 1, 10, 100, 1000], folds: lambda.folds) : choice)
+        let inputs = MethodInputs(lambda: try lambda.choice(defaultGrid: LambdaOptions.decades))
         let clock = ContinuousClock()
         let start = clock.now
         let result = try CounterfactualStudy.run(session.workload, design: design, methods: chosen, inputs: inputs,

@@ -58,12 +58,12 @@ struct Demo: ParsableCommand {
 
         progress.begin("fitting Simfluence and classic methods, scoring on held-out runs")
         let split = try HoldoutSplit.last(holdout, of: log)
-        let inputs = MethodInputs(lambda: try demoLambda(), gradients: gradients)
+        let inputs = MethodInputs(lambda: try lambda.choice(defaultGrid: LambdaOptions.decades), gradients: gradients)
         let result = try FitPipeline.evaluate(MethodName.allCases, log: log, split: split, inputs: inputs,
                                               unseen: .zero, threads: threads)
         var extras = try ExtendedEvaluationExtras.compute(result, log: log, split: split, inputs: inputs,
                                                           replicates: nil, threads: threads)
-        extras.orderLDS = try orderLDS(result, fineTuning: fineTuning, threads: threads)
+        extras.orderLDS = try orderLDS(result, training: split.training, fineTuning: fineTuning, threads: threads)
         let evaluationPath = (dir as NSString).appendingPathComponent("evaluation.json")
         try AtomicFile.write(Data((EvaluationJSON.make(result, extra: extras.json).rendered() + "\n").utf8), to: evaluationPath)
         guard let linear = result.results.first?.fit?.simulator else { throw SimfluenceError.invalidArgument("no linear fit") }
@@ -150,33 +150,27 @@ struct Demo: ParsableCommand {
 
     /// Per method, Spearman across the orders of the same subset (order-LDS) on
     /// ``orderGroupSubsets`` further random subsets, each trained in ``orderGroupOrders`` orders.
-    private func orderLDS(_ result: EvaluationResult, fineTuning: any RetrainableWorkload, threads: Int) throws -> [String: Summary] {
+    private func orderLDS(_ result: EvaluationResult, training: [TrainingRun], fineTuning: any RetrainableWorkload,
+                          threads: Int) throws -> [String: Summary] {
         let first = workload.shape.runs + 1
         let plan = (0..<Self.orderGroupSubsets).flatMap { g in (0..<Self.orderGroupOrders).map { (subset: first + g, order: $0) } }
         let runs = try Parallel.map(plan.count, threads: threads) { k in
             fineTuning.retrain(name: "order\(k + 1)", batches: fineTuning.curriculum(subset: plan[k].subset, order: plan[k].order))
         }
         var out: [String: Summary] = [:]
+        let baselines = ["persistence": Baselines.persistence(runs), "mean-run": Baselines.meanRun(training: training, heldOut: runs)]
         for entry in result.results {
             let predictions: [Matrix]
             if let sim = entry.fit?.simulator {
                 predictions = try HeldOutSimulation.predict(sim, heldOut: runs, unseen: .mean)
+            } else if let baseline = baselines[entry.scores.method] {
+                predictions = baseline
             } else {
-                // The baselines predict the same trajectory for every order: rho 0 by construction.
-                predictions = runs.map { Matrix(rows: $0.losses.rows, columns: $0.losses.columns, storage: $0.losses.storage.map { _ in 1 }) }
+                continue
             }
             out[entry.scores.method] = Summary(of: OrderGroups.spearmanWithinGroups(predictions: predictions, runs: runs))
         }
         return out
-    }
-
-    /// The demo's lambda choice: as `evaluate`, but cross-validating over decades (10^-2 ... 10^3,
-    /// 6 values) instead of half-decades unless --lambda-grid says otherwise, so that fitting
-    /// every method stays within about a minute on 2 cores.
-    private func demoLambda() throws -> LambdaChoice {
-        let choice = try lambda.choice()
-        guard case .auto(_, let folds) = choice, lambda.lambdaGrid == nil else { return choice }
-        return .auto(grid: [1e-2, 1e-1, 1, 10, 100, 1000], folds: folds)
     }
 
     private func signed(_ x: Double) -> String { (x >= 0 ? "+" : "") + Format.number(x) }
