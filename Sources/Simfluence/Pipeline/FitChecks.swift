@@ -9,9 +9,9 @@ public enum FitChecks {
     public static func requireMemory(_ method: MethodName, _ request: FitRequest,
                                      environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let estimate = method.descriptor.memoryEstimate(request)
-        try MemoryLimit.require(estimate.bytes, budget: try MemoryLimit.current(environment: environment),
-                                what: "fitting \(method.name)", detail: estimate.detail,
-                                advice: "use fewer --threads, fewer training examples, or a method with fewer unknowns (additive fits half as many as linear)")
+        try requireMemory(Double(estimate.bytes), what: "fitting \(method.name)", detail: estimate.detail,
+                          advice: "use fewer --threads, fewer training examples, or a method with fewer unknowns (additive fits half as many as linear)",
+                          environment: environment)
     }
 
     /// Refuses work that keeps `bytes` in memory (an estimate made before allocating it) when the

@@ -158,7 +158,7 @@ struct Demo: ParsableCommand {
             fineTuning.retrain(name: "order\(k + 1)", batches: fineTuning.curriculum(subset: plan[k].subset, order: plan[k].order))
         }
         var out: [String: Summary] = [:]
-        let baselines = ["persistence": Baselines.persistence(runs), "mean-run": Baselines.meanRun(training: training, heldOut: runs)]
+        let baselines = Dictionary(uniqueKeysWithValues: Baselines.all(training: training, heldOut: runs).map { ($0.name, $0.predictions) })
         for entry in result.results {
             let predictions: [Matrix]
             if let sim = entry.fit?.simulator {

@@ -119,8 +119,6 @@ public enum CounterfactualStudy {
             progress("recording gradient features")
             inputs.gradients = try workload.referenceGradients(threads: threads)
         }
-        let randomSplit = HoldoutSplit(training: fitRuns, heldOut: randomRuns)
-        let orderSplit = HoldoutSplit(training: fitRuns, heldOut: orderRuns)
         var scores: [CounterfactualScores] = []
         var fitted: [(MethodName, FittedSimulator)] = []
         for (m, method) in methods.enumerated() {
@@ -135,13 +133,11 @@ public enum CounterfactualStudy {
             scores.append(CounterfactualScores(method: method.name, random: random, orders: orders, edits: nil, fitSeconds: fit.seconds))
             fitted.append((method, fit.simulator))
         }
-        for (name, split) in [("persistence", 0), ("mean-run", 1)] {
-            func predictions(_ s: HoldoutSplit) -> [Matrix] {
-                split == 0 ? Baselines.persistence(s.heldOut) : Baselines.meanRun(training: s.training, heldOut: s.heldOut)
-            }
+        let orderBaselines = Baselines.all(training: fitRuns, heldOut: orderRuns)
+        for (k, random) in Baselines.all(training: fitRuns, heldOut: randomRuns).enumerated() {
             scores.append(CounterfactualScores(
-                method: name, random: Scoring.score(method: name, lambda: nil, predictions: predictions(randomSplit), heldOut: randomRuns),
-                orders: Scoring.score(method: name, lambda: nil, predictions: predictions(orderSplit), heldOut: orderRuns),
+                method: random.name, random: Scoring.score(method: random.name, lambda: nil, predictions: random.predictions, heldOut: randomRuns),
+                orders: Scoring.score(method: random.name, lambda: nil, predictions: orderBaselines[k].predictions, heldOut: orderRuns),
                 edits: nil, fitSeconds: 0))
         }
         stage("fitting every method and simulating the held-out runs")

@@ -72,4 +72,10 @@ public enum Baselines {
             return out
         }
     }
+
+    /// Both baselines' predictions of `heldOut`, by name, in report order ("persistence",
+    /// "mean-run"): what every evaluation scores beside the methods.
+    public static func all(training: [TrainingRun], heldOut: [TrainingRun]) -> [(name: String, predictions: [Matrix])] {
+        [("persistence", persistence(heldOut)), ("mean-run", meanRun(training: training, heldOut: heldOut))]
+    }
 }

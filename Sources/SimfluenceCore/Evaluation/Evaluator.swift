@@ -41,8 +41,7 @@ public enum Evaluator {
             results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit, clamped: clamped))
         }
         FitProgress.report("fitting and scoring methods", "baselines", done: methods.count, total: methods.count)
-        for (name, predictions) in [("persistence", Baselines.persistence(split.heldOut)),
-                                    ("mean-run", Baselines.meanRun(training: split.training, heldOut: split.heldOut))] {
+        for (name, predictions) in Baselines.all(training: split.training, heldOut: split.heldOut) {
             let scores = Scoring.score(method: name, lambda: nil, predictions: predictions, heldOut: split.heldOut)
             results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: nil))
         }
