@@ -12,7 +12,8 @@ import Foundation
 ///
 /// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
 /// `"extended":{"step_columns":S,"bounds":true|false}` (and `"carry":rho` when the additive
-/// effects carry over, rho != 0) before `"payload"`, and append to the
+/// effects carry over, rho != 0; `"lag_kernel":{"starts":[...],"weights":[...]}` for a
+/// ``LagKernel``) before `"payload"`, and append to the
 /// payload, after A and B: the step terms u then v (each tests x S, row-major) and, with bounds,
 /// the lower then upper loss bound of every test example. Files without the member are read as
 /// before (and plain simulators are written exactly as before).
@@ -112,6 +113,10 @@ public enum ModelFile {
         if sim.isExtended {
             header += ",\"extended\":{\"step_columns\":\(stepColumns),\"bounds\":\(bounded)"
             if sim.carry != 0 { header += ",\"carry\":\(JSONText.number(sim.carry))" }
+            if let k = sim.lagKernel {
+                header += ",\"lag_kernel\":{\"starts\":[" + k.starts.map(String.init).joined(separator: ",") + "],\"weights\":["
+                header += k.weights.map(JSONText.number).joined(separator: ",") + "]}"
+            }
             header += "}"
         }
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
@@ -238,6 +243,7 @@ public enum ModelFile {
         var provenance: FitProvenance
         var startingStep: Int, startingLosses: [Double]
         var stepColumns = 0, bounded = false, carry = 0.0
+        var lagKernel: LagKernel?
         var payloadBytes: Int
     }
 
@@ -327,9 +333,29 @@ public enum ModelFile {
                 }
                 fields.carry = c
             }
+            if let kn = ext["lag_kernel"], !kn.value.isNull {
+                fields.lagKernel = try lagKernelField(kn, ctx: ctx, fail: fail)
+            }
             guard fields.stepColumns >= 0 && fields.stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
         }
         return fields
+    }
+
+    /// `"extended"."lag_kernel"`: bins starting at 0 and increasing, one finite weight each.
+    private static func lagKernelField(_ node: JSONNode, ctx: JSONReadContext, fail: (Int?, String) -> SimfluenceError) throws -> LagKernel {
+        let what = "\"extended\".\"lag_kernel\""
+        let object = try ctx.object(node, what)
+        let starts = try ctx.array(try ctx.field(object, "starts", in: what, line: 2), what + ".\"starts\"").map {
+            try ctx.int($0, what + ".\"starts\"")
+        }
+        let weights = try ctx.array(try ctx.field(object, "weights", in: what, line: 2), what + ".\"weights\"").map { node in
+            guard let w = node.value.double, w.isFinite else { throw fail(2, what + ".\"weights\" must hold finite numbers") }
+            return w
+        }
+        guard starts.first == 0, starts.count == weights.count, zip(starts, starts.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw fail(2, what + " needs one weight per bin and bins starting at lag 0, at increasing lags")
+        }
+        return LagKernel(starts: starts, weights: weights)
     }
 
     /// `"lambda"`: a number, null, or "nan" / "inf" / "-inf".
@@ -382,6 +408,7 @@ public enum ModelFile {
             sim.lossUpper = values(at: offset + 8 * rows, count: rows)
         }
         sim.carry = f.carry
+        sim.lagKernel = f.lagKernel
         return sim
     }
 }

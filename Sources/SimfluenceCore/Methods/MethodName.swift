@@ -38,6 +38,7 @@ extension MethodName {
     public static let linearTime = MethodName(ExtendedRidgeMethod.linearTime)
     public static let linearRollout = MethodName(ExtendedRidgeMethod.linearRollout)
     public static let linearCarry = MethodName(ExtendedRidgeMethod.linearCarry)
+    public static let lagKernel = MethodName(LagKernelMethod.lagKernel)
 }
 
 extension MethodName {

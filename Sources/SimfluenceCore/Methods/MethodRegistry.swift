@@ -39,6 +39,7 @@ public struct MethodRegistry: Sendable {
         ExtendedRidgeMethod.linearTime,
         ExtendedRidgeMethod.linearRollout,
         ExtendedRidgeMethod.linearCarry,
+        LagKernelMethod.lagKernel,
         ClassicMethodDescriptor.tracinCP,
         ClassicMethodDescriptor.tracinCPScaled,
         ClassicMethodDescriptor.gradDot,

@@ -51,9 +51,16 @@ public struct FittedSimulator: Sendable, Equatable {
     /// sum_{s <= t} rho^(t - s) beta(c_s) over the simulated batches, so a batch keeps acting,
     /// geometrically fading, on later steps. 0 (the default): beta = beta(c_t).
     public var carry: Double = 0
+    /// Optional lag kernel of the additive effects (the lag-kernel simulator): the beta of step t
+    /// is sum_{s <= t} kappa(t - s) beta(c_s) over the simulated batches (``LagKernel``). nil (the
+    /// default): beta = beta(c_t), or the geometric carry-over above. Never set together with
+    /// ``carry``.
+    public var lagKernel: LagKernel? = nil
 
-    /// Whether the simulator uses any extended term (step terms, carry-over or clamping).
-    public var isExtended: Bool { stepAlpha != nil || stepBeta != nil || lossLower != nil || lossUpper != nil || carry != 0 }
+    /// Whether the simulator uses any extended term (step terms, carry-over, a lag kernel or clamping).
+    public var isExtended: Bool {
+        stepAlpha != nil || stepBeta != nil || lossLower != nil || lossUpper != nil || carry != 0 || lagKernel != nil
+    }
 
     /// Creates a simulator; `a` and `b` must be `testIDs.count` x `trainIDs.count`.
     public init(method: MethodName, form: RecurrenceForm, lambda: Double?, trainIDs: [String], testIDs: [String],

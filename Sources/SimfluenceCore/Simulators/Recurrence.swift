@@ -16,7 +16,8 @@ extension FittedSimulator {
     /// with alpha(c_t) = sum of A_i over the batch (1 for the additive form), beta(c_t) = sum of
     /// B_i (0 for the multiplicative form), beta_t = beta(c_t) or, with carry-over rho =
     /// ``carry`` != 0, the running sum beta_t = rho beta_{t-1} + beta(c_t) from the first of
-    /// `batches`; u, v are the step terms at step `firstStep + t - 1`. The extended terms enter
+    /// `batches`, or, with a ``lagKernel``, beta_t = sum_{s <= t} kappa(t - s) beta(c_s) over
+    /// `batches` (from prefix sums of beta(c_s)); u, v are the step terms at step `firstStep + t - 1`. The extended terms enter
     /// only for extended simulators (``isExtended``), so a plain simulator's losses are exactly
     /// alpha * loss + beta. Sums run over a batch in order; ``BatchRollout`` repeats this
     /// arithmetic in the same order for many curricula at once.
@@ -31,6 +32,8 @@ extension FittedSimulator {
         let extended = isExtended
         let bounded = lossLower != nil || lossUpper != nil
         var clamped = 0
+        let kernel = lagKernel
+        var prefix = [Double](repeating: 0, count: kernel == nil ? 0 : batches.count + 1)
         a.storage.withUnsafeBufferPointer { aBuf in
             b.storage.withUnsafeBufferPointer { bBuf in
                 out.storage.withUnsafeMutableBufferPointer { o in
@@ -47,7 +50,10 @@ extension FittedSimulator {
                             if usesA { for i in batch { alpha += aBuf[row + i] } }
                             if usesB { for i in batch { beta += bBuf[row + i] } }
                             if extended {
-                                if carry != 0 {
+                                if let kernel {
+                                    prefix[t] = prefix[t - 1] + beta
+                                    beta = kernel.apply(row: t - 1) { prefix[$0] }
+                                } else if carry != 0 {
                                     carried = carry * carried + beta
                                     beta = carried
                                 }

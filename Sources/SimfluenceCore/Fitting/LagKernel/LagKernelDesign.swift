@@ -1,0 +1,79 @@
+/// The teacher-forced regression of the lag-kernel simulator, shared by every test example:
+/// one row per simulated step of every run, the target the loss change of that step, the
+/// regressors the kernel-weighted counts of the batches up to it, and one fixed effect per
+/// absolute step (the step terms v_t), removed by subtracting step-group means (exact for a
+/// one-way fixed effect, balanced or not).
+///
+/// Row (run r, k) is simulated step k + 1 of run r (absolute step firstLossStep + k + 1), its
+/// target y = L[k + 1] - L[k]; regressor of example i: x_i = sum_{s <= k} kappa(k - s) count_i(c_s)
+/// over the run's simulated batches.
+struct LagKernelDesign: Sendable {
+    /// Training examples in the log's vocabulary.
+    let trainCount: Int
+    /// Global ids of the examples some simulated batch contains, ascending (the unknowns).
+    let active: [Int]
+    /// Per run, per simulated step, the batch as local (active) indices.
+    let batches: [[[Int]]]
+    /// Per run, the absolute step of its first simulated batch.
+    let firstSteps: [Int]
+    /// The number of rows of every step group, indexed by absolute step (0 unused).
+    let groupSizes: [Int]
+    /// Total rows.
+    let rowCount: Int
+
+    init(log: TrainingLog, runs: [TrainingRun]) {
+        trainCount = log.trainIDs.count
+        var local = [Int](repeating: -1, count: trainCount)
+        var seen = [Bool](repeating: false, count: trainCount)
+        for run in runs { for batch in run.simulatedBatches { for i in batch { seen[i] = true } } }
+        active = (0..<trainCount).filter { seen[$0] }
+        for (k, g) in active.enumerated() { local[g] = k }
+        batches = runs.map { run in run.simulatedBatches.map { $0.map { local[$0] } } }
+        firstSteps = runs.map { $0.firstLossStep + 1 }
+        let last = zip(batches, firstSteps).map { $0.count + $1 - 1 }.max() ?? 0
+        var sizes = [Int](repeating: 0, count: last + 1)
+        var rows = 0
+        for (b, first) in zip(batches, firstSteps) {
+            for k in b.indices { sizes[first + k] += 1 }
+            rows += b.count
+        }
+        groupSizes = sizes
+        rowCount = rows
+    }
+
+    /// The last absolute step of any row.
+    var lastStep: Int { groupSizes.count - 1 }
+    /// Number of unknowns per test example.
+    var n: Int { active.count }
+
+    /// Calls `body(run, k, step, x)` for every row in run order, x the dense regressor row under
+    /// `kernel` (n entries, valid during the call). x is built from per-run prefix sums of the
+    /// count rows, so a row costs O(bins x n).
+    func forEachRow(kernel: LagKernel, _ body: (Int, Int, Int, UnsafeBufferPointer<Double>) -> Void) {
+        let n = self.n
+        var prefix = [Double]()
+        var x = [Double](repeating: 0, count: n)
+        for (r, runBatches) in batches.enumerated() {
+            let steps = runBatches.count
+            prefix = [Double](repeating: 0, count: (steps + 1) * n)
+            for (k, batch) in runBatches.enumerated() {
+                let from = k * n, to = (k + 1) * n
+                for j in 0..<n { prefix[to + j] = prefix[from + j] }
+                for i in batch { prefix[to + i] += 1 }
+            }
+            for k in 0..<steps {
+                for j in 0..<n { x[j] = 0 }
+                for m in kernel.starts.indices {
+                    let w = kernel.weights[m]
+                    guard w != 0 else { continue }
+                    let hi = k - kernel.starts[m] + 1
+                    guard hi > 0 else { continue }
+                    let lo = m + 1 < kernel.starts.count ? max(0, k - kernel.starts[m + 1] + 1) : 0
+                    let ph = hi * n, pl = lo * n
+                    for j in 0..<n { x[j] += w * (prefix[ph + j] - prefix[pl + j]) }
+                }
+                x.withUnsafeBufferPointer { body(r, k, firstSteps[r] + k, $0) }
+            }
+        }
+    }
+}

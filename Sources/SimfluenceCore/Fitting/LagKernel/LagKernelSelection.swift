@@ -1,0 +1,107 @@
+extension LagKernelFit {
+    /// Fits at a fixed `lambda` on `runs` for the test examples `tests` (indices into the log's
+    /// test ids), the kernel started from `start` (default ``LagKernel/immediate(starts:)`` on the
+    /// default bins).
+    public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
+                           start: LagKernel? = nil, threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
+        guard lambda.isFinite && lambda >= 0 else {
+            throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
+        }
+        let design = LagKernelDesign(log: log, runs: runs)
+        let targets = try Targets(runs: runs, tests: tests, design: design)
+        FitProgress.report("lag-kernel: fitting the kernel and the effects", "lambda \(lambda)", done: 0, total: 1)
+        let solution = try solve(design, targets, lambda: lambda,
+                                 start: start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep)),
+                                 threads: threads)
+        let provenance = FitProvenance(
+            solver: "lag-kernel alternating least squares, dense Cholesky of the shared normal equations",
+            details: ["rows": String(design.rowCount), "active_examples": String(design.n),
+                      "kernel_iterations": String(solution.iterations)])
+        return simulator(solution, method: method, design: design, log: log, runs: runs, tests: tests, lambda: lambda,
+                         provenance: provenance)
+    }
+
+    /// Chooses lambda from `grid` by K-fold cross-validation over whole runs (fold k = runs at
+    /// positions i % K == k, K = min(folds, runs.count)), scoring the clamped rollouts of the
+    /// validation runs by all-steps MSE per (run, test example) trajectory, as ``LambdaSearch``
+    /// does for the other ridge methods, and returns the selection with the pilot kernel.
+    ///
+    /// The kernel is fitted once, on all `runs` at the grid's middle lambda (the pilot), and held
+    /// fixed in the folds: every fold then assembles its normal equations once and solves them
+    /// for every lambda, so the search costs about one kernel fit plus a factorisation per (fold,
+    /// lambda) instead of a kernel fit per (fold, lambda). The kernel is a dozen numbers fitted on
+    /// thousands of rows and every test example, so seeing the validation folds moves the score
+    /// of every lambda alike; the fit at the chosen lambda then refits the kernel from the pilot.
+    public static func crossValidate(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int,
+                                     threads: Int = Parallel.defaultThreads) throws -> (selection: LambdaSelection, pilot: LagKernel) {
+        guard runs.count >= 2 else {
+            throw SimfluenceError.invalidArgument("cross-validating lambda needs at least 2 training runs (got \(runs.count)); pass --lambda VALUE")
+        }
+        guard folds >= 2 else { throw SimfluenceError.invalidArgument("cross-validation needs at least 2 folds (got \(folds))") }
+        var grid = Array(Set(grid)).sorted()
+        for l in grid where !(l.isFinite && l >= 0) {
+            throw SimfluenceError.invalidArgument("every lambda in the grid must be a finite number >= 0 (got \(l))")
+        }
+        guard !grid.isEmpty else { throw SimfluenceError.invalidArgument("the lambda grid is empty") }
+        let all = LagKernelDesign(log: log, runs: runs)
+        let pilotLambda = grid[grid.count / 2]
+        let pilot = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
+                              start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), threads: threads).kernel
+        var scored = try scores(log: log, runs: runs, tests: tests, grid: grid, folds: folds, pilot: pilot, threads: threads)
+        // The smallest lambda winning clearly (by more than 0.1% over the next) says the grid stops
+        // too early: extend it downwards, half a decade at a time, by at most three decades (each
+        // point costs one factorisation per fold). A flat end is left alone.
+        var extensions = 0
+        while scored.best == 0 && grid.count > 1 && grid[0] > 0 && extensions < 6
+                && scored.values[0] < scored.values[1] * (1 - 1e-3) {
+            let lower = grid[0] / 3.1622776601683795
+            let more = try scores(log: log, runs: runs, tests: tests, grid: [lower], folds: folds, pilot: pilot, threads: threads)
+            grid.insert(lower, at: 0)
+            scored.values.insert(more.values[0], at: 0)
+            if scored.values[0] <= scored.values[1] { scored.best = 0 } else { scored.best += 1 }
+            extensions += 1
+        }
+        let k = min(folds, runs.count)
+        let best = scored.best
+        return (LambdaSelection(grid: grid, scores: scored.values, chosen: grid[best], folds: k), pilot)
+    }
+
+    /// Cross-validated scores of `grid` (ascending) under the fixed `pilot` kernel.
+    static func scores(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int, pilot: LagKernel,
+                       threads: Int) throws -> (values: [Double], best: Int) {
+        let k = min(folds, runs.count)
+        var sums = [Double](repeating: 0, count: grid.count)
+        var singular = [Bool](repeating: false, count: grid.count)
+        var trajectories = 0
+        let method = MethodName(LagKernelMethod.lagKernel)
+        for fold in 0..<k {
+            FitProgress.report("lag-kernel: cross-validating \(grid.count) lambdas", "fold \(fold + 1) of \(k)", done: fold, total: k)
+            let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
+            let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
+            let design = LagKernelDesign(log: log, runs: trainRuns)
+            let targets = try Targets(runs: trainRuns, tests: tests, design: design)
+            let kernel = pilot
+            let system = normalSystem(design, targets, kernel: kernel)
+            trajectories += validation.count * tests.count
+            for (p, lambda) in grid.enumerated() {
+                guard let fitted = try? thetaStep(design, targets, system: system, lambda: lambda, threads: threads) else {
+                    singular[p] = true
+                    continue
+                }
+                let solution = Solution(kernel: kernel, theta: fitted.theta, steps: fitted.steps, iterations: 0)
+                let model = simulator(solution, method: method, design: design, log: log, runs: trainRuns, tests: tests,
+                                      lambda: lambda, provenance: FitProvenance())
+                for run in validation {
+                    let initial = tests.map { run.losses[0, $0] }
+                    let rollout = model.recurrenceRollout(run.simulatedBatches, initial: initial, firstStep: run.firstLossStep + 1)
+                    for (c, z) in tests.enumerated() {
+                        sums[p] += TrajectoryError.allStepsMSE(predicted: rollout.losses, truth: run.losses, predictedColumn: c,
+                                                               truthColumn: z)
+                    }
+                }
+            }
+        }
+        let (values, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
+        return (values, best)
+    }
+}

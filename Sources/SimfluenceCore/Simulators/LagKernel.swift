@@ -1,0 +1,68 @@
+/// How a batch's additive effect spreads over the steps after it (the lag-kernel simulator,
+/// Docs/Methods.md): the additive term of step t is
+///
+///     beta_t = sum_{s <= t} kappa(t - s) beta(c_s),   beta(c_s) = sum of B_i over the batch of step s,
+///
+/// over the simulated batches, with kappa piecewise constant in the lag d = t - s (in steps):
+/// kappa(d) = weights[m] for starts[m] <= d < starts[m + 1], the last bin open-ended. weights[0]
+/// is the weight of lag 0 (the step the batch is trained on); the lag-kernel fit fixes it to 1,
+/// so B_i is an example's immediate effect and the kernel says how much of it later steps add
+/// (positive: momentum keeps pushing) or take back (negative: later updates forget it).
+public struct LagKernel: Sendable, Equatable {
+    /// First lag of every bin, strictly increasing, starting at 0.
+    public var starts: [Int]
+    /// The kernel value of every bin (dimensionless multiples of B).
+    public var weights: [Double]
+
+    /// A kernel; `starts` must be strictly increasing from 0 and as long as `weights`.
+    public init(starts: [Int], weights: [Double]) {
+        precondition(starts.first == 0 && starts.count == weights.count, "a lag kernel needs one weight per bin, the first bin at lag 0")
+        precondition(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 }, "lag-kernel bins must start at increasing lags")
+        self.starts = starts
+        self.weights = weights
+    }
+
+    /// The default bins for runs of `lastStep` steps: lags 0, 1, 2, 3, 4, then each bin half as
+    /// long again as the lag it starts at (6, 9, 13, 19, 28, 42, 63, 94, ...), every bin starting
+    /// before `lastStep` (later lags never occur in the fitted runs; the last bin is open-ended).
+    public static func defaultStarts(lastStep: Int) -> [Int] {
+        var starts = [0]
+        while true {
+            let s = starts[starts.count - 1]
+            let next = s < 4 ? s + 1 : s + s / 2
+            guard next < max(1, lastStep) else { return starts }
+            starts.append(next)
+        }
+    }
+
+    /// The kernel of a batch that acts only on its own step (kappa = 1 at lag 0, 0 after).
+    public static func immediate(starts: [Int]) -> LagKernel {
+        LagKernel(starts: starts, weights: starts.indices.map { $0 == 0 ? 1 : 0 })
+    }
+
+    /// The kernel value at lag `d` >= 0.
+    public func weight(lag d: Int) -> Double {
+        var m = 0
+        while m + 1 < starts.count && starts[m + 1] <= d { m += 1 }
+        return weights[m]
+    }
+
+    /// The sum over bin `m` of the values `prefix` accumulates, as seen from row `k`: the values
+    /// at rows s with starts[m] <= k - s < starts[m + 1], from prefix sums (prefix[j] = sum of
+    /// rows < j; `prefix` has k + 2 entries or more, indexed up to k + 1).
+    @inline(__always)
+    func binSum(_ m: Int, row k: Int, prefix: (Int) -> Double) -> Double {
+        let hi = k - starts[m] + 1
+        guard hi > 0 else { return 0 }
+        let lo = m + 1 < starts.count ? max(0, k - starts[m + 1] + 1) : 0
+        return prefix(hi) - prefix(lo)
+    }
+
+    /// beta_t at row `k` (0-based simulated step) from the prefix sums of beta(c_s).
+    @inline(__always)
+    func apply(row k: Int, prefix: (Int) -> Double) -> Double {
+        var sum = 0.0
+        for m in starts.indices { sum += weights[m] * binSum(m, row: k, prefix: prefix) }
+        return sum
+    }
+}
