@@ -3,16 +3,25 @@
 /// the steps after it (momentum keeps pushing an update; later updates partly forget it), plus
 /// per-step terms. The kernel is shared by every example, so it costs a dozen numbers; B and the
 /// step terms are fitted by teacher-forced ridge (``LagKernelFit``), lambda cross-validated over
-/// whole training runs with the kernel refitted in every fold.
+/// whole training runs under a pilot kernel. `lag-kernel-tracin` shrinks each test example's B
+/// towards a fitted multiple of its TracIn-CP scores (gradient features) instead of towards 0.
 public struct LagKernelMethod: RecurrenceSimulated {
-    public static let lagKernel = LagKernelMethod()
+    /// Effects shrunk towards 0.
+    public static let lagKernel = LagKernelMethod(gradientPrior: false)
+    /// Effects shrunk towards a fitted multiple of the TracIn-CP scores (needs gradient features).
+    public static let lagKernelTracin = LagKernelMethod(gradientPrior: true)
 
-    public var name: String { "lag-kernel" }
+    /// Whether B is shrunk towards gamma_z x TracIn-CP(z) (gamma_z fitted) rather than 0.
+    public let gradientPrior: Bool
+
+    public var name: String { gradientPrior ? "lag-kernel-tracin" : "lag-kernel" }
     public var family: MethodFamily { .extended }
     public var summary: String {
-        "additive effects spread over later steps by a learned lag kernel (momentum, forgetting), with per-step terms"
+        gradientPrior
+            ? "lag-kernel whose effects are shrunk towards a fitted multiple of TracIn-CP's scores (needs gradients)"
+            : "additive effects spread over later steps by a learned lag kernel (momentum, forgetting), with per-step terms"
     }
-    public var needs: MethodNeeds { MethodNeeds(gradients: false, gappedLogs: .interpolated) }
+    public var needs: MethodNeeds { MethodNeeds(gradients: gradientPrior, gappedLogs: .interpolated) }
     /// One dense system shared by every test example.
     public var solvers: Set<SolverKind> { [.auto, .dense] }
     public var sharding: ShardSupport {
@@ -25,13 +34,15 @@ public struct LagKernelMethod: RecurrenceSimulated {
         let longest = design.batches.map(\.count).max() ?? 0
         let doubles = PackedCholesky.packedCount(n) + 2 * n * width + design.rowCount * width
             + design.groupSizes.count * (n + width) + (longest + 1) * n
-        return FitMemory.Estimate(bytes: 8 * doubles,
+        let scores = gradientPrior ? FitMemory.estimateClassic(log: request.log, features: request.inputs.gradients).bytes : 0
+        return FitMemory.Estimate(bytes: 8 * doubles + scores,
                                   detail: "\(n) x \(n) shared normal matrix, \(design.rowCount) rows x \(width) test examples")
     }
 
     public func fit(_ request: FitRequest) throws -> MethodFit {
         let clock = ContinuousClock(), start = clock.now
         let tests = try RidgeFit.checkedArguments(lambda: 0, tests: request.tests, log: request.log)
+        let prior = try self.prior(request, tests: tests)
         var selection: LambdaSelection?
         let lambda: Double
         var pilot: LagKernel?
@@ -40,21 +51,42 @@ public struct LagKernelMethod: RecurrenceSimulated {
             lambda = value
         case .auto(let grid, let folds):
             let s = try LagKernelFit.crossValidate(log: request.log, runs: request.runs, tests: tests, grid: grid, folds: folds,
-                                                   threads: request.threads)
+                                                   prior: prior, threads: request.threads)
             selection = s.selection
             pilot = s.pilot
             lambda = s.selection.chosen
         }
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
-                                             lambda: lambda, start: pilot, threads: request.threads)
+                                             lambda: lambda, start: pilot, fixedKernel: pilot != nil, prior: prior,
+                                             threads: request.threads)
         simulator.provenance.record(selection)
+        if prior != nil { simulator.provenance.details["gradient_prior"] = "tracin-cp" }
         return MethodFit(simulator: simulator, selection: selection, seconds: (clock.now - start).inSeconds)
     }
 
     public func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
         let tests = try RidgeFit.checkedArguments(lambda: fitted.lambda ?? 0, tests: request.tests, log: request.log)
-        return try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
-                                    lambda: fitted.lambda ?? 0, threads: request.threads)
+        var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
+                                             lambda: fitted.lambda ?? 0, prior: try prior(request, tests: tests),
+                                             threads: request.threads)
+        simulator.provenance.details = fitted.provenance.details.merging(simulator.provenance.details) { $1 }
+        return simulator
+    }
+
+    /// The TracIn-CP scores of the fitted test examples (rows in `tests` order), when the method
+    /// uses them.
+    func prior(_ request: FitRequest, tests: [Int]) throws -> Matrix? {
+        guard gradientPrior else { return nil }
+        guard request.inputs.gradients != nil else {
+            throw SimfluenceError.invalidArgument(
+                "\(name) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+        }
+        var scoresRequest = request
+        scoresRequest.tests = nil
+        let scores = try ClassicMethodDescriptor.tracinCP.fit(scoresRequest).simulator.b
+        var rows = Matrix(rows: tests.count, columns: scores.columns)
+        for (c, z) in tests.enumerated() { for i in 0..<scores.columns { rows[c, i] = scores[z, i] } }
+        return rows
     }
 
 }

@@ -39,6 +39,7 @@ extension MethodName {
     public static let linearRollout = MethodName(ExtendedRidgeMethod.linearRollout)
     public static let linearCarry = MethodName(ExtendedRidgeMethod.linearCarry)
     public static let lagKernel = MethodName(LagKernelMethod.lagKernel)
+    public static let lagKernelTracin = MethodName(LagKernelMethod.lagKernelTracin)
 }
 
 extension MethodName {

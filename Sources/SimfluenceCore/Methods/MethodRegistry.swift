@@ -40,6 +40,7 @@ public struct MethodRegistry: Sendable {
         ExtendedRidgeMethod.linearRollout,
         ExtendedRidgeMethod.linearCarry,
         LagKernelMethod.lagKernel,
+        LagKernelMethod.lagKernelTracin,
         ClassicMethodDescriptor.tracinCP,
         ClassicMethodDescriptor.tracinCPScaled,
         ClassicMethodDescriptor.gradDot,

@@ -61,11 +61,12 @@ public enum LagKernelFit {
     }
 
     /// Alternating least squares from `start` (kept fixed when `fixedKernel`).
-    static func solve(_ design: LagKernelDesign, _ targets: Targets, lambda: Double, start: LagKernel, fixedKernel: Bool = false,
-                      maxIterations: Int = maxIterations, tolerance: Double = tolerance, threads: Int) throws -> Solution {
+    static func solve(_ design: LagKernelDesign, _ targets: Targets, lambda: Double, start: LagKernel, prior: Matrix? = nil,
+                      fixedKernel: Bool = false, maxIterations: Int = maxIterations, tolerance: Double = tolerance,
+                      threads: Int) throws -> Solution {
         var kernel = start
         var theta = try thetaStep(design, targets, system: normalSystem(design, targets, kernel: kernel), lambda: lambda,
-                                  threads: threads)
+                                  prior: prior, threads: threads)
         var iterations = 0
         while !fixedKernel && iterations < maxIterations {
             iterations += 1
@@ -75,7 +76,7 @@ public enum LagKernelFit {
             let moved = zip(next.weights, kernel.weights).map { abs($0 - $1) }.max() ?? 0
             kernel = next
             theta = try thetaStep(design, targets, system: normalSystem(design, targets, kernel: kernel), lambda: lambda,
-                                  threads: threads)
+                                  prior: prior, threads: threads)
             if moved <= tolerance * scale { break }
         }
         return Solution(kernel: kernel, theta: theta.theta, steps: theta.steps, iterations: iterations)
@@ -133,8 +134,14 @@ public enum LagKernelFit {
     /// B for every test example given the kernel's normal equations and lambda (one factorisation
     /// shared by every test example), and the step terms v_s = mean over the step's rows of
     /// y - x . B.
+    ///
+    /// With a `prior` (tests x train, rows in the fitted tests' order: gradient scores g(z)), the
+    /// ridge shrinks B(z) towards gamma_z g(z) instead of 0, gamma_z free:
+    /// min |y - X B|^2 + lambda |B - gamma g|^2. For fixed gamma, B = B0 + gamma h with
+    /// B0 = (N + lambda I)^-1 X^T y and h = lambda (N + lambda I)^-1 g; the objective is then a
+    /// quadratic in gamma, minimised in closed form with N h and N B0 from the packed N.
     static func thetaStep(_ design: LagKernelDesign, _ targets: Targets, system: NormalSystem, lambda: Double,
-                          threads: Int) throws -> (theta: [Double], steps: [Double]) {
+                          prior: Matrix? = nil, threads: Int) throws -> (theta: [Double], steps: [Double]) {
         let n = design.n, width = targets.width, groups = design.groupSizes.count
         var normal = system.normal
         for i in 0..<n { normal[PackedCholesky.rowStart(i) + i] += lambda }
@@ -144,14 +151,33 @@ public enum LagKernelFit {
             if failed != nil {
                 throw SimfluenceError.invalidArgument("the lag-kernel normal equations are singular at lambda = \(lambda); use a lambda > 0")
             }
-            let factor = normal, rhs = system.rhs
+            let factor = normal, rhs = system.rhs, gram = system.normal, active = design.active
             let columns = try Parallel.map(width, threads: threads) { c -> [Double] in
-                var column = (0..<n).map { rhs[$0 * width + c] }
                 var f = factor
-                f.withUnsafeMutableBufferPointer { p in
-                    column.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!) }
+                func solved(_ v: [Double]) -> [Double] {
+                    var x = v
+                    f.withUnsafeMutableBufferPointer { p in
+                        x.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!) }
+                    }
+                    return x
                 }
-                return column
+                let r = (0..<n).map { rhs[$0 * width + c] }
+                let b0 = solved(r)
+                guard let prior else { return b0 }
+                let g = active.map { prior[c, $0] }
+                let h = solved(g.map { lambda * $0 })
+                let nh = symmetricProduct(gram, h), nb0 = symmetricProduct(gram, b0)
+                var rh = 0.0, hNh = 0.0, d0dh = 0.0, dhdh = 0.0
+                for i in 0..<n {
+                    rh += (r[i] - nb0[i]) * h[i]
+                    hNh += h[i] * nh[i]
+                    let dh = h[i] - g[i]
+                    d0dh += b0[i] * dh
+                    dhdh += dh * dh
+                }
+                let denominator = hNh + lambda * dhdh
+                let gamma = denominator > 0 ? (rh - lambda * d0dh) / denominator : 0
+                return (0..<n).map { b0[$0] + gamma * h[$0] }
             }
             for c in 0..<width { for i in 0..<n { theta[i * width + c] = columns[c][i] } }
         }
@@ -165,6 +191,22 @@ public enum LagKernelFit {
             }
         }
         return (theta, steps)
+    }
+
+    /// M v for a symmetric M held as its packed lower triangle.
+    static func symmetricProduct(_ packed: [Double], _ v: [Double]) -> [Double] {
+        let n = v.count
+        var out = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            let base = PackedCholesky.rowStart(i)
+            var sum = 0.0
+            for j in 0..<i {
+                sum += packed[base + j] * v[j]
+                out[j] += packed[base + j] * v[i]
+            }
+            out[i] += sum + packed[base + i] * v[i]
+        }
+        return out
     }
 
     /// The kernel given B: least squares in the bin weights (the first fixed to 1) of the
