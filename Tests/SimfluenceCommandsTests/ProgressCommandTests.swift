@@ -36,7 +36,7 @@ import Testing
         let r = try Self.watch(["evaluate", log, "--method", "all", "--holdout", "3", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.firstLineWhileRunning, "the first progress line arrived only after the command ended")
-        for fragment in ["fitting and scoring methods: linear [0/7]", "fitting and scoring methods: linear-carry [6/7]",
+        for fragment in ["fitting and scoring methods: linear [0/8]", "fitting and scoring methods: linear-carry [6/8]",
                          "cross-validating 11 lambdas (linear form): fold 1 of 5", "about", "left"] {
             #expect(r.stderr.contains(fragment), "\(fragment)")
         }

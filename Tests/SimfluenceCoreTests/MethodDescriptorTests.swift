@@ -29,7 +29,7 @@ import Testing
     @Test func registryNamesAreUniqueAndResolve() throws {
         let names = MethodRegistry.builtIn.methods.map(\.name)
         #expect(Set(names).count == names.count)
-        #expect(names.count == 13)
+        #expect(names.count == 15)
         for name in names { #expect(MethodName(name)?.name == name) }
         #expect(MethodName("no-such-method") == nil)
         #expect(MethodName("all") == nil)

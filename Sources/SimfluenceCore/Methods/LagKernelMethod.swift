@@ -66,9 +66,10 @@ public struct LagKernelMethod: RecurrenceSimulated {
 
     public func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
         let tests = try RidgeFit.checkedArguments(lambda: fitted.lambda ?? 0, tests: request.tests, log: request.log)
+        // The kernel is held at the fitted one: the fit's last step solved for B under it.
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
-                                             lambda: fitted.lambda ?? 0, prior: try prior(request, tests: tests),
-                                             threads: request.threads)
+                                             lambda: fitted.lambda ?? 0, start: fitted.lagKernel, fixedKernel: fitted.lagKernel != nil,
+                                             prior: try prior(request, tests: tests), threads: request.threads)
         simulator.provenance.details = fitted.provenance.details.merging(simulator.provenance.details) { $1 }
         return simulator
     }
