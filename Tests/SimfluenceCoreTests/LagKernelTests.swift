@@ -194,3 +194,26 @@ import Testing
         return x
     }
 }
+
+/// `auto` keeps the candidate with the lowest cross-validated score and says so.
+@Suite struct AutoMethodTests {
+    @Test func choosesTheLowestCrossValidatedScoreAndExplains() throws {
+        let (log, _) = LagKernelTests.plantedLog(runs: 10, seed: 21)
+        let request = FitRequest(log: log, runs: log.runs, inputs: MethodInputs(lambda: .auto(grid: [0.01, 0.1, 1], folds: 3)))
+        let fit = try AutoMethod.auto.fit(request)
+        // Data from a lag-kernel model: lag-kernel must win, and every candidate is reported.
+        #expect(fit.simulator.method == .lagKernel)
+        let choice = try #require(fit.simulator.provenance.details["auto_choice"])
+        for name in ["linear ", "linear-carry ", "lag-kernel "] { #expect(choice.contains(name)) }
+        #expect(!choice.contains("lag-kernel-tracin"))
+        var scores: [String: Double] = [:]
+        for m in [MethodName.linear, .linearCarry, .lagKernel] {
+            scores[m.name] = try m.descriptor.fit(request).selection?.scores.min()
+        }
+        #expect(scores["lag-kernel"]! == scores.values.min()!)
+        #expect(AutoMethod.fourDigits(0.0268528754) == "0.02685")
+        #expect(throws: SimfluenceError.self) {
+            _ = try AutoMethod.auto.fit(FitRequest(log: log, runs: log.runs, inputs: MethodInputs(lambda: .fixed(1))))
+        }
+    }
+}

@@ -69,21 +69,23 @@ struct Fit: ParsableCommand {
                                       threads: compute.threadCount)
         let simulator = fit.simulator
         try ModelFile.write(simulator, to: output)
-        if let s = fit.selection { warnIfAtGridEdge(s, method: method.name) }
+        if let s = fit.selection { warnIfAtGridEdge(s, method: fit.simulator.method.name) }
         if json {
             var object: [(String, JSON)] = [
-                ("method", .string(method.name)), ("lambda", .number(simulator.lambda)),
+                ("method", .string(simulator.method.name)), ("lambda", .number(simulator.lambda)),
                 ("runs", .number(Double(log.runs.count))), ("train_examples", .number(Double(log.trainIDs.count))),
                 ("test_examples", .number(Double(log.testIDs.count))), ("seconds", .number(fit.seconds)),
                 ("output", .string(output)), ("shard", shard.map { .string($0.description) } ?? .null),
             ]
             if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
+            if let choice = simulator.provenance.details["auto_choice"] { object.append(("auto_choice", .string(choice))) }
             print(JSON.object(object).rendered())
         } else {
             if verbose, let s = fit.selection { printSelection(s) }
             let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
             let slice = shard.map { " (shard \($0): \(simulator.testIDs.count) of them)" } ?? ""
-            print("fitted \(method.name) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
+            if let choice = simulator.provenance.details["auto_choice"] { print("auto chose \(choice)") }
+            print("fitted \(simulator.method.name) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
             if let lambda = simulator.lambda {
                 print("lambda = \(Format.number(lambda)) (\(how)); \(Format.seconds(fit.seconds))")
             } else {

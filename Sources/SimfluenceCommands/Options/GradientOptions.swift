@@ -44,8 +44,8 @@ enum MethodSelection {
                 }
                 continue
             }
-            guard let m = MethodName(name) else {
-                throw ValidationError("unknown method '\(name)'; choose from: \((MethodName.allCases.map(\.name) + ["all"]).joined(separator: ", "))")
+            guard let m = MethodName(argument: name) else {
+                throw ValidationError("unknown method '\(name)'; choose from: \((MethodName.allValueStrings + ["all"]).joined(separator: ", "))")
             }
             if m.needsGradients && !gradientsAvailable {
                 throw ValidationError("\(name) needs gradient features: pass --gradients DIR ('simfluence train' writes them to <log>/gradients)")

@@ -2,8 +2,11 @@ import ArgumentParser
 import Simfluence
 
 extension MethodName: ExpressibleByArgument {
-    public init?(argument: String) { self.init(argument) }
-    public static var allValueStrings: [String] { allCases.map(\.name) }
+    /// A registered method's name, or "auto" (``AutoMethod``).
+    public init?(argument: String) {
+        if argument == AutoMethod.auto.name { self.init(AutoMethod.auto) } else { self.init(argument) }
+    }
+    public static var allValueStrings: [String] { allCases.map(\.name) + [AutoMethod.auto.name] }
 }
 
 extension UnseenPolicy: ExpressibleByArgument {
@@ -26,7 +29,7 @@ extension ShardSpec {
 extension MethodRegistry {
     /// The methods as a help paragraph: "name: summary" per method.
     var helpText: String {
-        helpLines.joined(separator: "; ")
+        (helpLines + ["\(AutoMethod.auto.name): \(AutoMethod.auto.summary)"]).joined(separator: "; ")
     }
 }
 
