@@ -1,13 +1,17 @@
 /// Cross-validation of one fold by conjugate gradients (see ``LambdaSearch``).
 ///
 /// For the linear and multiplicative forms with lambda > 0, every (test example, lambda) system
-/// of a fold is solved by ``IterativeRidge`` to a relative residual of 1e-10, sixteen test
-/// examples per vector, from the largest lambda down, each solve warm-started from the solution
-/// at the previous grid point. Cross-validation scores then agree with the dense Cholesky path
-/// to about 1e-9 relative, far below the differences between grid points (percents). Any system
-/// whose final true residual is above ``acceptedResidual`` (or whose block preconditioner is
+/// of a fold is solved by ``IterativeRidge``, eight test examples per vector, from the largest
+/// lambda down, each solve warm-started from the solution at the previous grid point, to a
+/// relative residual of 1e-10 on systems of at most ``RidgeFit/smallIterativeLimit`` unknowns
+/// (scores then agree with the dense Cholesky path to about 1e-9 relative, far below the
+/// differences between grid points, percents) and of 1e-5 on larger ones
+/// (``ExtendedFit/crossValidationTolerance(_:unknowns:)``: a score is a rollout MSE, continuous in
+/// the parameters, and moves by ~1e-6 relative at that residual). On the small systems any
+/// solve whose final true residual is above ``acceptedResidual`` (or whose block preconditioner is
 /// singular, or lambda = 0) is re-solved by the exact dense path, so the scores never rest on an
-/// unconverged solve.
+/// unconverged solve; on large ones, where a dense solve per test example is out of reach, CG
+/// gets the iteration budget of a fit and an unconverged solve is an error.
 ///
 /// Cost: a CG iteration is two passes over the design (O(rows x batch) per 16 test examples),
 /// and the paper-scale systems converge in 10-20 iterations with warm starts, against one
@@ -38,9 +42,11 @@ extension LambdaSearch {
                                  plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
             return results
         }
-        let cap = max(50, min(n, 400))
-        let solver = IterativeRidge(design: design, form: form, tolerance: cgTolerance, acceptance: acceptedResidual,
-                                    maxIterations: cap)
+        let small = n <= RidgeFit.smallIterativeLimit
+        let tolerance = small ? cgTolerance : ExtendedFit.crossValidationTolerance(RidgeFit.defaultIterativeTolerance, unknowns: n)
+        let accepted = small ? acceptedResidual : 10 * tolerance
+        let solver = IterativeRidge(design: design, form: form, tolerance: tolerance, acceptance: accepted,
+                                    maxIterations: small ? max(50, min(n, 400)) : nil)
         let w = IterativeRidge.width
         let blocks = (testCount + w - 1) / w
         try results.withUnsafeMutableBufferPointer { rb in
@@ -76,7 +82,7 @@ extension LambdaSearch {
                                 a[i] = ws.x[2 * i + 1][k]
                                 if !(a[i].isFinite && b[i].isFinite) { finite = false }
                             }
-                            guard finite, result.residuals[k] <= acceptedResidual else {
+                            guard finite, result.residuals[k] <= accepted else {
                                 fallback.base[z * g + l] = 1
                                 continue
                             }
@@ -91,8 +97,12 @@ extension LambdaSearch {
                 }
             }
         }}
-        // The exact path for whatever CG did not settle.
+        // The exact path for whatever CG did not settle (small systems only).
         let pending = (0..<testCount).filter { z in (0..<g).contains { dense[z * g + $0] != 0 } }
+        if !pending.isEmpty && !small {
+            throw SimfluenceError.invalidArgument(
+                "cross-validation: the iterative ridge solver did not reach a relative residual of \(accepted) for \(pending.count) test examples (\(n) unknowns each, too many for the dense solver); use a grid of larger lambdas (--lambda-grid)")
+        }
         if !pending.isEmpty {
             let flags = dense
             try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,

@@ -10,7 +10,7 @@
 /// its appearances plus q sums over rows. Nothing is dense in the number of examples.
 ///
 /// Preconditioner: block Jacobi, with per example the exact inverse of its 2 x 2 (B_i, A_i)
-/// diagonal block when the design has at least as many rows as unknowns (as ``IterativeRidge``;
+/// diagonal block when the design has enough rows (``IterativeRidge/preconditions(rows:unknowns:)``;
 /// the identity otherwise) and, always, the exact inverse (per-lane Cholesky) of the block of the
 /// 2q shared terms, whose columns are long (every row) and strongly coupled (neighbouring hat
 /// functions, the smoothing penalty).
@@ -39,7 +39,7 @@ struct ExtendedIterative: @unchecked Sendable {
         m = structure.layout.m
         q = structure.layout.p + structure.layout.knots
         n = 2 * m + 2 * q
-        preconditioned = structure.design.rowCount >= n
+        preconditioned = IterativeRidge.preconditions(rows: structure.design.rowCount, unknowns: n)
         self.maxIterations = maxIterations ?? max(200, min(20 * n, 5000))
     }
 
