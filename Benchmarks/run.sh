@@ -9,7 +9,7 @@
 # SKIP_MEDIUM=1 the medium one (every ridge-family method, fixed and `--lambda auto`, on a
 # 65 MB GPTDynamics JSON log; a few minutes); PAPER_LAMBDA, MEDIUM_LAMBDA and LARGE_LAMBDA the
 # fixed ridge penalties (defaults: the lambda that `fit --lambda auto` chooses on each workload:
-# 0.01 on paper, MEDIUM_LAMBDA_DEFAULT on medium, 10 on large, the latter measured on its first
+# 0.01 on paper, 0.01 on medium (linear), 10 on large, the latter measured on its first
 # 16 test examples); MEDIUM_METHODS the methods of the medium rows; THREADS (default: all cores).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -18,7 +18,7 @@ WORK="${1:-/tmp/simfluence-bench}"
 PAPER_LAMBDA="${PAPER_LAMBDA:-0.01}"
 LARGE_LAMBDA="${LARGE_LAMBDA:-10}"
 LARGE_REF_TESTS="${LARGE_REF_TESTS:-16}"
-MEDIUM_LAMBDA="${MEDIUM_LAMBDA:-MEDIUM_LAMBDA_DEFAULT}"
+MEDIUM_LAMBDA="${MEDIUM_LAMBDA:-0.01}"
 MEDIUM_METHODS="${MEDIUM_METHODS:-linear additive multiplicative linear-pooled linear-time linear-carry linear-rollout}"
 THREADS_OPT=()
 [ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")

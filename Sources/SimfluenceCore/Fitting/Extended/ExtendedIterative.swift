@@ -1,3 +1,5 @@
+import SimfluenceKernels
+
 /// Conjugate gradients for the extended methods' teacher-forced ridge problem (linear-pooled,
 /// linear-time, linear-carry and linear-rollout's start; objective in Docs/Methods.md),
 /// matrix-free through ``ExtendedStructure``, eight test examples at a time (one per lane of an
@@ -29,8 +31,15 @@ struct ExtendedIterative: @unchecked Sendable {
     let smoothing: Double
     /// Example blocks preconditioned (true) or identity.
     let preconditioned: Bool
+    /// Where each solved block is reported (``IterativeRidge/trace``, read when the solver is made).
+    let traceSink: (@Sendable (String) -> Void)? = IterativeRidge.trace
     /// Active examples m, shared terms per side q, unknowns n = 2m + 2q.
     let m: Int, q: Int, n: Int
+    /// Without carry-over the example part of both products runs in the C kernels of
+    /// ``IterativeRidge`` (same lane layout): the row pattern and the column pattern as Int32.
+    let rowLocal: [Int32], colRow32: [Int32]
+    /// Every multiplicity is 1: the kernels skip the multiplies.
+    let unitCounts: Bool
 
     init(structure: ExtendedStructure, smoothing: Double, tolerance: Double, maxIterations: Int? = nil) {
         self.structure = structure
@@ -40,14 +49,18 @@ struct ExtendedIterative: @unchecked Sendable {
         q = structure.layout.p + structure.layout.knots
         n = 2 * m + 2 * q
         preconditioned = IterativeRidge.preconditions(rows: structure.design.rowCount, unknowns: n)
+        rowLocal = structure.carry == 0 ? structure.design.entryLocal.map { Int32($0) } : []
+        colRow32 = structure.carry == 0 ? structure.colRow.map { Int32($0) } : []
+        unitCounts = structure.design.entryCount.allSatisfy { $0 == 1 }
         self.maxIterations = maxIterations ?? max(200, min(20 * n, 5000))
     }
 
     /// Per-thread scratch space.
     final class Workspace {
         let x, r, z, p, ap, b, pre: UnsafeMutablePointer<Lanes>
-        /// Per row: L_{t-1}, L_t, the row sums u and the filtered B-side sums U.
-        let lp, y, u, carried: UnsafeMutablePointer<Lanes>
+        /// Per row: L_{t-1}, L_t, the row sums u and the filtered B-side sums U; `ul` (2 per row:
+        /// u, L_{t-1} u) for the kernels.
+        let lp, y, u, carried, ul: UnsafeMutablePointer<Lanes>
         /// The shared block's Gram matrix (data only) and its penalised Cholesky factor, 2q x 2q.
         let sharedGram, sharedFactor: UnsafeMutablePointer<Lanes>
         /// Per example the lambda-free diagonal-block entries (B-A and A-A).
@@ -66,14 +79,14 @@ struct ExtendedIterative: @unchecked Sendable {
                 return p
             }
             x = lanes(n); r = lanes(n); z = lanes(n); p = lanes(n); ap = lanes(n); b = lanes(n); pre = lanes(3 * m)
-            lp = lanes(rows); y = lanes(rows); u = lanes(rows); carried = lanes(rows)
+            lp = lanes(rows); y = lanes(rows); u = lanes(rows); carried = lanes(rows); ul = lanes(2 * rows)
             sharedGram = lanes(qq); sharedFactor = lanes(qq)
             exampleBA = lanes(m); exampleAA = lanes(m)
             prev = .allocate(capacity: rows); cur = .allocate(capacity: rows)
         }
 
         deinit {
-            for v in [x, r, z, p, ap, b, pre, lp, y, u, carried, sharedGram, sharedFactor, exampleBA, exampleAA] { v.deallocate() }
+            for v in [x, r, z, p, ap, b, pre, lp, y, u, carried, ul, sharedGram, sharedFactor, exampleBA, exampleAA] { v.deallocate() }
             prev.deallocate(); cur.deallocate()
         }
     }
@@ -302,10 +315,82 @@ struct ExtendedIterative: @unchecked Sendable {
     /// ws.ap = (X^T X + R(lambda)) v; returns v . ws.ap per lane (examples first, in order).
     @discardableResult
     private func apply(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
+        if structure.carry == 0 { return applyByKernels(v, lambda: lambda, ws) }
         rows(v, ws)
         transpose(ws)
         for i in 0..<(2 * m) { ws.ap[i] += lambda * v[i] }
-        let qq = 2 * q
+        var dot = Lanes()
+        for i in 0..<(2 * m) { dot += v[i] * ws.ap[i] }
+        return dot + applySharedPenalty(v, ws)
+    }
+
+    /// ``apply(_:lambda:_:)`` without carry-over: the example part of the row pass and the whole
+    /// column pass (with lambda v and the examples' dot product) in the C kernels, the shared
+    /// columns added per row in between and summed over rows after.
+    private func applyByKernels(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
+        let s = structure, design = s.design, l = s.layout, rowCount = design.rowCount
+        let dv = UnsafeMutableRawPointer(v).assumingMemoryBound(to: Double.self)
+        let dul = UnsafeMutableRawPointer(ws.ul).assumingMemoryBound(to: Double.self)
+        design.entryStart.withUnsafeBufferPointer { es in
+        rowLocal.withUnsafeBufferPointer { el in
+        design.entryCount.withUnsafeBufferPointer { ec in
+            sf_ridge_rows(rowCount, es.baseAddress, el.baseAddress, unitCounts ? nil : ec.baseAddress, dv,
+                          UnsafeMutableRawPointer(ws.lp).assumingMemoryBound(to: Double.self), dul)
+        }}}
+        let sh = v + 2 * m
+        if q > 0 {
+            let vb = l.pooled ? sh[0] : Lanes(), va = l.pooled ? sh[q] : Lanes()
+            for row in 0..<rowCount {
+                let size = s.rowSize[row]
+                var hv = size * vb, ha = size * va
+                if l.knots == 1 {
+                    hv += sh[l.p]; ha += sh[q + l.p]
+                } else if l.knots > 1 {
+                    let k = s.rowKnot[row], w = s.rowW[row]
+                    hv += (1 - w) * sh[l.p + k] + w * sh[l.p + k + 1]
+                    ha += (1 - w) * sh[q + l.p + k] + w * sh[q + l.p + k + 1]
+                }
+                let u = ws.ul[2 * row] + hv + ws.lp[row] * ha
+                ws.ul[2 * row] = u
+                ws.ul[2 * row + 1] = ws.lp[row] * u
+            }
+        }
+        var dot = Lanes()
+        s.colStart.withUnsafeBufferPointer { cs in
+        colRow32.withUnsafeBufferPointer { cr in
+        s.colCount.withUnsafeBufferPointer { cc in
+            withUnsafeMutablePointer(to: &dot) { dp in
+                sf_ridge_columns(m, cs.baseAddress, cr.baseAddress, unitCounts ? nil : cc.baseAddress, dul, dv, lambda, 1, 1,
+                                 UnsafeMutableRawPointer(ws.ap).assumingMemoryBound(to: Double.self),
+                                 UnsafeMutableRawPointer(dp).assumingMemoryBound(to: Double.self))
+            }
+        }}}
+        let base = ws.ap + 2 * m
+        base.update(repeating: Lanes(), count: 2 * q)
+        if q > 0 {
+            for row in 0..<rowCount {
+                let u = ws.ul[2 * row], ua = ws.ul[2 * row + 1]
+                if l.pooled {
+                    base[0] += s.rowSize[row] * u
+                    base[q] += s.rowSize[row] * ua
+                }
+                if l.knots == 1 {
+                    base[l.p] += u; base[q + l.p] += ua
+                } else if l.knots > 1 {
+                    let k = s.rowKnot[row], w = s.rowW[row]
+                    base[l.p + k] += (1 - w) * u
+                    base[l.p + k + 1] += w * u
+                    base[q + l.p + k] += (1 - w) * ua
+                    base[q + l.p + k + 1] += w * ua
+                }
+            }
+        }
+        return dot + applySharedPenalty(v, ws)
+    }
+
+    /// Adds the shared terms' penalty times v to ws.ap's shared part; returns the shared part's
+    /// v . ws.ap per lane.
+    private func applySharedPenalty(_ v: UnsafeMutablePointer<Lanes>, _ ws: Workspace) -> Lanes {
         // The shared penalty as a (banded) product.
         let l = structure.layout, k = l.knots, pen = ws.penalty
         if l.pooled {
@@ -321,9 +406,8 @@ struct ExtendedIterative: @unchecked Sendable {
                 ws.ap[base + i] += add
             }
         }
-        _ = qq
         var dot = Lanes()
-        for i in 0..<n { dot += v[i] * ws.ap[i] }
+        for i in (2 * m)..<n { dot += v[i] * ws.ap[i] }
         return dot
     }
 
@@ -414,6 +498,9 @@ struct ExtendedIterative: @unchecked Sendable {
         }
         var residuals = [Double](repeating: 0, count: ws.tests.count)
         for k in 0..<ws.tests.count { residuals[k] = bNorm2[k] > 0 ? (trueRes2[k] / bNorm2[k]).squareRoot() : 0 }
+        if let trace = traceSink {
+            trace("extended cg lambda=\(lambda) carry=\(structure.carry) tests=\(ws.tests.first ?? 0)... iterations=\(Array(iterations.prefix(ws.tests.count))) restarts=\(restarts) residual=\(residuals.max() ?? 0)")
+        }
         return BlockResult(iterations: Array(iterations.prefix(ws.tests.count)), residuals: residuals)
     }
 
