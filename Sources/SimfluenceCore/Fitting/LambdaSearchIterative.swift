@@ -1,13 +1,13 @@
 /// Cross-validation of one fold by conjugate gradients (see ``LambdaSearch``).
 ///
-/// For the linear and multiplicative forms with lambda > 0, every (test example, lambda) system
+/// For the linear and multiplicative forms (and the additive one on large designs) with lambda > 0, every (test example, lambda) system
 /// of a fold is solved by ``IterativeRidge``, eight test examples per vector, from the largest
 /// lambda down, each solve warm-started from the solution at the previous grid point, to a
 /// relative residual of 1e-10 on systems of at most ``RidgeFit/smallIterativeLimit`` unknowns
 /// (scores then agree with the dense Cholesky path to about 1e-9 relative, far below the
 /// differences between grid points, percents) and of 1e-5 on larger ones
-/// (``ExtendedFit/crossValidationTolerance(_:unknowns:)``: a score is a rollout MSE, continuous in
-/// the parameters, and moves by ~1e-6 relative at that residual). On the small systems any
+/// (``ExtendedFit/crossValidationTolerance(_:unknowns:)``: the choice is checked against exact
+/// K-fold in the tests). On the small systems any
 /// solve whose final true residual is above ``acceptedResidual`` (or whose block preconditioner is
 /// singular, or lambda = 0) is re-solved by the exact dense path, so the scores never rest on an
 /// unconverged solve; on large ones, where a dense solve per test example is out of reach, CG
@@ -22,14 +22,20 @@ extension LambdaSearch {
     /// Solves whose true relative residual stays above this go to the dense path.
     static let acceptedResidual = 1e-9
 
-    /// Whether a fold of `form` is cross-validated by CG (otherwise by the dense solver).
-    static func usesIterativeCV(_ form: RecurrenceForm) -> Bool { form != .additive }
+    /// Whether a fold of `form` on `design` is cross-validated by CG (otherwise by the dense
+    /// solver): always for the linear and multiplicative forms; for the additive form, whose
+    /// normal matrix is the same for every test example (one factorisation per lambda serves all),
+    /// only above ``RidgeFit/denseUnknownLimit`` active examples, where that factorisation
+    /// costs more than CG (5,000 examples: minutes per fold and lambda).
+    static func usesIterativeCV(_ form: RecurrenceForm, design: RidgeDesign) -> Bool {
+        form != .additive || design.activeCount > RidgeFit.denseUnknownLimit
+    }
 
     /// results[z * grid.count + l]: sum over the fold's validation runs of the all-steps MSE of
     /// test example z at grid[l] (NaN when the system is singular), as the dense path computes it.
     static func iterativeFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
                                      form: RecurrenceForm, grid: [Double], plan: ValidationPlan,
-                                     threads: Int) throws -> [Double] {
+                                     threads: Int, foldTolerance: Double? = nil) throws -> [Double] {
         let testCount = testIDs.count
         let g = grid.count
         let m = design.activeCount
@@ -43,10 +49,11 @@ extension LambdaSearch {
             return results
         }
         let small = n <= RidgeFit.smallIterativeLimit
-        let tolerance = small ? cgTolerance : ExtendedFit.crossValidationTolerance(RidgeFit.defaultIterativeTolerance, unknowns: n)
-        let accepted = small ? acceptedResidual : 10 * tolerance
+        let tolerance = foldTolerance
+            ?? (small ? cgTolerance : ExtendedFit.crossValidationTolerance(RidgeFit.defaultIterativeTolerance, unknowns: n))
+        let accepted = small && foldTolerance == nil ? acceptedResidual : 10 * tolerance
         let solver = IterativeRidge(design: design, form: form, tolerance: tolerance, acceptance: accepted,
-                                    maxIterations: small ? max(50, min(n, 400)) : nil)
+                                    maxIterations: small && foldTolerance == nil ? max(50, min(n, 400)) : nil)
         let w = IterativeRidge.width
         let blocks = (testCount + w - 1) / w
         try results.withUnsafeMutableBufferPointer { rb in
