@@ -104,20 +104,7 @@ public struct IterativeRidge: @unchecked Sendable {
         self.preconditioned = preconditioned ?? IterativeRidge.preconditions(design: design, form: form)
         self.mixedPrecision = mixedPrecision ?? IterativeRidge.usesMixedPrecision(design: design, tolerance: tolerance)
         self.maxIterations = maxIterations ?? max(100, min(20 * m, 5000))
-        var start = [Int](repeating: 0, count: m + 1)
-        for l in design.entryLocal { start[l + 1] += 1 }
-        for i in 0..<m { start[i + 1] += start[i] }
-        var fill = start
-        var row = [Int32](repeating: 0, count: design.entryLocal.count)
-        var count = [Double](repeating: 0, count: design.entryLocal.count)
-        for r in 0..<design.rowCount {
-            for e in design.entryStart[r]..<design.entryStart[r + 1] {
-                let l = design.entryLocal[e]
-                row[fill[l]] = Int32(r)
-                count[fill[l]] = design.entryCount[e]
-                fill[l] += 1
-            }
-        }
+        let (start, row, count) = design.columns()
         self.colStart = start
         self.colRow = row
         self.colCount = count

@@ -3,7 +3,7 @@
 /// For the linear and multiplicative forms (and the additive one on large designs) with lambda > 0, every (test example, lambda) system
 /// of a fold is solved by ``IterativeRidge``, eight test examples per vector, from the largest
 /// lambda down, each solve warm-started from the solution at the previous grid point, to a
-/// relative residual of 1e-10 on systems of at most ``RidgeFit/smallIterativeLimit`` unknowns
+/// relative residual of 1e-10 on systems of at most ``exactCrossValidationLimit`` unknowns
 /// (scores then agree with the dense Cholesky path to about 1e-9 relative, far below the
 /// differences between grid points, percents) and of 1e-5 on larger ones
 /// (``ExtendedFit/crossValidationTolerance(_:unknowns:)``: the choice is checked against exact
@@ -17,8 +17,12 @@
 /// and the paper-scale systems converge in 10-20 iterations with warm starts, against one
 /// O(m^3) factorisation per (test example, lambda) for the dense path.
 extension LambdaSearch {
-    /// The residual the CG solves aim for.
+    /// The residual the CG solves aim for on systems of at most ``exactCrossValidationLimit`` unknowns.
     static let cgTolerance = 1e-10
+    /// Largest system (unknowns per test example) cross-validated to ``cgTolerance`` with the
+    /// dense fallback, so its scores match the dense path's to ~1e-8 (the paper workload: 400);
+    /// larger ones use the looser ``ExtendedFit/crossValidationTolerance(_:unknowns:)``.
+    static let exactCrossValidationLimit = 1024
     /// Solves whose true relative residual stays above this go to the dense path.
     static let acceptedResidual = 1e-9
 
@@ -48,7 +52,7 @@ extension LambdaSearch {
                                  plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
             return results
         }
-        let small = n <= RidgeFit.smallIterativeLimit
+        let small = n <= exactCrossValidationLimit
         let tolerance = foldTolerance
             ?? (small ? cgTolerance : ExtendedFit.crossValidationTolerance(RidgeFit.defaultIterativeTolerance, unknowns: n))
         let accepted = small && foldTolerance == nil ? acceptedResidual : 10 * tolerance
@@ -56,15 +60,17 @@ extension LambdaSearch {
                                     maxIterations: small && foldTolerance == nil ? max(50, min(n, 400)) : nil)
         let w = IterativeRidge.width
         let blocks = (testCount + w - 1) / w
+        // Blocks of test examples that converge alike (every lane runs its own CG, so results do
+        // not depend on the grouping; fewer lanes idle while the slowest finishes).
+        let order = IterativeRidge.convergenceOrder(tests: Array(0..<testCount), runs: trainRuns)
         try results.withUnsafeMutableBufferPointer { rb in
         try dense.withUnsafeMutableBufferPointer { db in
             let out = RidgeSharedPointer(base: rb.baseAddress!)
             let fallback = RidgeSharedPointer(base: db.baseAddress!)
             try ridgeParallel(blocks, threads: threads) { items in
                 let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
-                var a = [Double](repeating: 0, count: m), b = [Double](repeating: 0, count: m)
                 for block in items {
-                    let tests = Array((block * w)..<min(testCount, (block + 1) * w))
+                    let tests = Array(order[(block * w)..<min(testCount, (block + 1) * w)])
                     try solver.prepare(tests: tests, runs: trainRuns, testIDs: testIDs, ws)
                     // From the largest lambda down, each solve warm-started at the previous solution.
                     var warm = false
@@ -82,23 +88,15 @@ extension LambdaSearch {
                             warm = false
                             continue
                         }
+                        var finite = SIMDMask<IterativeRidge.Lanes.MaskStorage>(repeating: true)
+                        for i in 0..<(2 * m) { finite = finite .& (ws.x[i] - ws.x[i] .== 0) }   // 0 iff finite
+                        let scores = plan.sumOfMSE(lanes: tests, form: form, x: ws.x)
                         for (k, z) in tests.enumerated() {
-                            var finite = true
-                            for i in 0..<m {
-                                b[i] = ws.x[2 * i][k]
-                                a[i] = ws.x[2 * i + 1][k]
-                                if !(a[i].isFinite && b[i].isFinite) { finite = false }
-                            }
-                            guard finite, result.residuals[k] <= accepted else {
+                            guard finite[k], result.residuals[k] <= accepted else {
                                 fallback.base[z * g + l] = 1
                                 continue
                             }
-                            out.base[z * g + l] = a.withUnsafeMutableBufferPointer { ap in
-                                b.withUnsafeMutableBufferPointer { bp in
-                                    plan.sumOfMSE(z: z, form: form, a: form.usesA ? ap.baseAddress : nil,
-                                                  b: form.usesB ? bp.baseAddress : nil)
-                                }
-                            }
+                            out.base[z * g + l] = scores[k]
                         }
                     }
                 }

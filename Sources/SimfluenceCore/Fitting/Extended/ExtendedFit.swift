@@ -331,9 +331,9 @@ public enum ExtendedFit {
 }
 
 extension ExtendedFit {
-    /// The CG tolerance of cross-validation folds: 1e-10 where the fit itself would ask 1e-12
-    /// (small systems: scores then match the dense path to ~1e-8, far below the differences
-    /// between grid points), and 1e-5 on large systems, whose fixed fit asks 1e-7: the cheaper
+    /// The CG tolerance of cross-validation folds: 1e-10 up to ``LambdaSearch/exactCrossValidationLimit``
+    /// unknowns (scores then match the dense path to ~1e-8, far below the differences between
+    /// grid points), and 1e-5 on larger systems, whose fixed fit asks 1e-12 or 1e-7: the cheaper
     /// criterion of `--lambda auto` at scale (fewer iterations per fold and lambda). A fold's
     /// score is an all-steps MSE of rollouts, continuous in the parameters; forced on small
     /// planted logs, the loose solves move linear's scores by up to 0.2% and the extended ones'
@@ -341,7 +341,7 @@ extension ExtendedFit {
     /// K-fold's in every test (`CrossValidationToleranceTests`); on the medium benchmark
     /// workload linear chose 0.01 both ways.
     static func crossValidationTolerance(_ fitTolerance: Double, unknowns: Int) -> Double {
-        unknowns <= RidgeFit.smallIterativeLimit ? LambdaSearch.cgTolerance : max(fitTolerance, 1e-5)
+        unknowns <= LambdaSearch.exactCrossValidationLimit ? LambdaSearch.cgTolerance : max(fitTolerance, 1e-5)
     }
 
     /// One fold's scores by conjugate gradients: results[z * lambdas.count + l] = the sum over
@@ -355,12 +355,13 @@ extension ExtendedFit {
         let g = lambdas.count, w = ExtendedIterative.width
         let blocks = (tests.count + w - 1) / w
         var results = [Double](repeating: 0, count: tests.count * g)
+        let order = IterativeRidge.convergenceOrder(tests: tests, runs: trainRuns)
         try results.withUnsafeMutableBufferPointer { rb in
             let out = RidgeSharedPointer(base: rb.baseAddress!)
             try ridgeParallel(blocks, threads: threads) { items in
                 let ws = ExtendedIterative.Workspace(cg)
                 for block in items {
-                    let zs = Array(tests[(block * w)..<min(tests.count, (block + 1) * w)])
+                    let zs = Array(order[(block * w)..<min(tests.count, (block + 1) * w)].map { tests[$0] })
                     try cg.prepare(tests: zs, runs: trainRuns, testIDs: testIDs, ws)
                     var warm = false
                     for l in (0..<g).reversed() {

@@ -36,8 +36,8 @@ struct ExtendedIterative: @unchecked Sendable {
     /// Active examples m, shared terms per side q, unknowns n = 2m + 2q.
     let m: Int, q: Int, n: Int
     /// Without carry-over the example part of both products runs in the C kernels of
-    /// ``IterativeRidge`` (same lane layout): the row pattern and the column pattern as Int32.
-    let rowLocal: [Int32], colRow32: [Int32]
+    /// ``IterativeRidge`` (same lane layout): the row pattern as Int32.
+    let rowLocal: [Int32]
     /// Every multiplicity is 1: the kernels skip the multiplies.
     let unitCounts: Bool
 
@@ -50,7 +50,6 @@ struct ExtendedIterative: @unchecked Sendable {
         n = 2 * m + 2 * q
         preconditioned = IterativeRidge.preconditions(rows: structure.design.rowCount, unknowns: n)
         rowLocal = structure.carry == 0 ? structure.design.entryLocal.map { Int32($0) } : []
-        colRow32 = structure.carry == 0 ? structure.colRow.map { Int32($0) } : []
         unitCounts = structure.design.entryCount.allSatisfy { $0 == 1 }
         self.maxIterations = maxIterations ?? max(200, min(20 * n, 5000))
     }
@@ -164,7 +163,7 @@ struct ExtendedIterative: @unchecked Sendable {
             for i in 0..<m {
                 var ba = Lanes(), aa = Lanes()
                 for e in structure.colStart[i]..<structure.colStart[i + 1] {
-                    let lpv = ws.lp[structure.colRow[e]], c = structure.colCount[e]
+                    let lpv = ws.lp[Int(structure.colRow[e])], c = structure.colCount[e]
                     ba += (structure.colCarried[e] * c) * lpv
                     aa += (c * c) * (lpv * lpv)
                 }
@@ -284,7 +283,7 @@ struct ExtendedIterative: @unchecked Sendable {
             for i in 0..<m {
                 var oB = Lanes(), oA = Lanes()
                 for e in cs[i]..<cs[i + 1] {
-                    let r = cr[e], c = Lanes(repeating: cc[e])
+                    let r = Int(cr[e]), c = Lanes(repeating: cc[e])
                     oB += c * bSide[r]
                     oA += c * (ws.lp[r] * ws.u[r])
                 }
@@ -357,7 +356,7 @@ struct ExtendedIterative: @unchecked Sendable {
         }
         var dot = Lanes()
         s.colStart.withUnsafeBufferPointer { cs in
-        colRow32.withUnsafeBufferPointer { cr in
+        s.colRow.withUnsafeBufferPointer { cr in
         s.colCount.withUnsafeBufferPointer { cc in
             withUnsafeMutablePointer(to: &dot) { dp in
                 sf_ridge_columns(m, cs.baseAddress, cr.baseAddress, unitCounts ? nil : cc.baseAddress, dul, dv, lambda, 1, 1,
@@ -521,7 +520,7 @@ struct ExtendedIterative: @unchecked Sendable {
         for i in 0..<m {
             var aa = 0.0
             for e in structure.colStart[i]..<structure.colStart[i + 1] {
-                let lpv = ws.lp[structure.colRow[e]][k], c = structure.colCount[e]
+                let lpv = ws.lp[Int(structure.colRow[e])][k], c = structure.colCount[e]
                 aa += c * c * lpv * lpv
             }
             d[i] = structure.carriedSquares[i] + lambda

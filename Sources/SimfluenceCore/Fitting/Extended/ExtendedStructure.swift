@@ -23,7 +23,7 @@ struct ExtendedStructure: Sendable {
     let runStart: [Bool]
     /// Column-oriented pattern: example i's appearances are colStart[i] ..< colStart[i + 1],
     /// in increasing row order, with row, multiplicity and decayed count at that row.
-    let colStart: [Int], colRow: [Int], colCount: [Double], colCarried: [Double]
+    let colStart: [Int], colRow: [Int32], colCount: [Double], colCarried: [Double]
     /// Per example: sum over rows of its squared decayed count (its B-column's squared norm).
     let carriedSquares: [Double]
 
@@ -44,20 +44,7 @@ struct ExtendedStructure: Sendable {
         }
         self.runStart = runStart
         self.carriedSize = carriedSize
-        var start = [Int](repeating: 0, count: m + 1)
-        for l in design.entryLocal { start[l + 1] += 1 }
-        for i in 0..<m { start[i + 1] += start[i] }
-        var fill = start
-        var colRow = [Int](repeating: 0, count: design.entryLocal.count)
-        var colCount = [Double](repeating: 0, count: design.entryLocal.count)
-        for r in 0..<rows {
-            for e in design.entryStart[r]..<design.entryStart[r + 1] {
-                let l = design.entryLocal[e]
-                colRow[fill[l]] = r
-                colCount[fill[l]] = design.entryCount[e]
-                fill[l] += 1
-            }
-        }
+        let (start, colRow, colCount) = design.columns()
         // Decayed counts: between two appearances (or to its run's end) an example's count
         // decays geometrically, so its squares sum in closed form.
         var runEnd = [Int](repeating: rows, count: rows)
@@ -72,13 +59,14 @@ struct ExtendedStructure: Sendable {
             var e = start[i]
             while e < start[i + 1] {
                 // One run's appearances of i: e ..< f.
-                let end = runEnd[colRow[e]]
-                var f = e, w = 0.0, last = colRow[e]
-                while f < start[i + 1] && colRow[f] < end {
-                    if f > e { total += decayedSquares(w, over: colRow[f] - last); w *= pow(carry, Double(colRow[f] - last)) }
+                let end = runEnd[Int(colRow[e])]
+                var f = e, w = 0.0, last = Int(colRow[e])
+                while f < start[i + 1] && Int(colRow[f]) < end {
+                    let r = Int(colRow[f])
+                    if f > e { total += decayedSquares(w, over: r - last); w *= pow(carry, Double(r - last)) }
                     w += colCount[f]
                     colCarried[f] = w
-                    last = colRow[f]
+                    last = r
                     f += 1
                 }
                 total += decayedSquares(w, over: end - last)
