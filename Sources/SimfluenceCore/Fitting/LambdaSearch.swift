@@ -161,48 +161,6 @@ public enum LambdaSearch {
     }
 }
 
-extension ValidationPlan {
-    /// ``sumOfMSE(z:form:a:b:)`` for the test columns `tests` (at most 8) at once, one per lane,
-    /// the parameters read from CG's lane vectors `x` (per local example: B lanes, then A lanes):
-    /// the same arithmetic in the same order per lane, so each lane's result is bit-identical to
-    /// the scalar rollout's, with one 64-byte gather per batch entry for eight test examples
-    /// (cross-validating 5,000 examples, the scalar rollouts took most of the time).
-    func sumOfMSE(lanes tests: [Int], form: RecurrenceForm, x: UnsafePointer<SIMD8<Double>>) -> [Double] {
-        typealias Lanes = SIMD8<Double>
-        let usesA = form.usesA, usesB = form.usesB
-        var total = Lanes()
-        for (v, run) in runs.enumerated() {
-            let steps = stepStart[v].count - 1
-            let width = run.losses.columns
-            let mse: Lanes = run.losses.storage.withUnsafeBufferPointer { truth in
-                indices[v].withUnsafeBufferPointer { idx in
-                    stepStart[v].withUnsafeBufferPointer { st in
-                        func column(_ row: Int) -> Lanes {
-                            var out = Lanes()
-                            for k in 0..<8 { out[k] = truth[row * width + tests[k < tests.count ? k : 0]] }
-                            return out
-                        }
-                        var loss = column(0)
-                        var sum = Lanes()
-                        for t in 0..<steps {
-                            var alpha = Lanes(repeating: usesA ? 0.0 : 1.0)
-                            var beta = Lanes()
-                            if usesA { for e in st[t]..<st[t + 1] { alpha += x[2 * idx[e] + 1] } }
-                            if usesB { for e in st[t]..<st[t + 1] { beta += x[2 * idx[e]] } }
-                            loss = alpha * loss + beta
-                            let d = loss - column(t + 1)
-                            sum += d * d
-                        }
-                        return sum / Lanes(repeating: Double(steps))
-                    }
-                }
-            }
-            total += mse.replacing(with: .infinity, where: .!(mse - mse .== 0))   // x - x is 0 iff x is finite
-        }
-        return (0..<tests.count).map { total[$0] }
-    }
-}
-
 /// The validation runs of one fold, with batches mapped to the fold's local (active) indices and
 /// ids unseen in the fold's training runs dropped.
 struct ValidationPlan: Sendable {

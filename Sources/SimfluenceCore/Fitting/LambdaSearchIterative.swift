@@ -69,6 +69,7 @@ extension LambdaSearch {
             let fallback = RidgeSharedPointer(base: db.baseAddress!)
             try ridgeParallel(blocks, threads: threads) { items in
                 let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
+                var a = [Double](repeating: 0, count: m), b = [Double](repeating: 0, count: m)
                 for block in items {
                     let tests = Array(order[(block * w)..<min(testCount, (block + 1) * w)])
                     try solver.prepare(tests: tests, runs: trainRuns, testIDs: testIDs, ws)
@@ -88,15 +89,23 @@ extension LambdaSearch {
                             warm = false
                             continue
                         }
-                        var finite = SIMDMask<IterativeRidge.Lanes.MaskStorage>(repeating: true)
-                        for i in 0..<(2 * m) { finite = finite .& (ws.x[i] - ws.x[i] .== 0) }   // 0 iff finite
-                        let scores = plan.sumOfMSE(lanes: tests, form: form, x: ws.x)
                         for (k, z) in tests.enumerated() {
-                            guard finite[k], result.residuals[k] <= accepted else {
+                            var finite = true
+                            for i in 0..<m {
+                                b[i] = ws.x[2 * i][k]
+                                a[i] = ws.x[2 * i + 1][k]
+                                if !(a[i].isFinite && b[i].isFinite) { finite = false }
+                            }
+                            guard finite, result.residuals[k] <= accepted else {
                                 fallback.base[z * g + l] = 1
                                 continue
                             }
-                            out.base[z * g + l] = scores[k]
+                            out.base[z * g + l] = a.withUnsafeMutableBufferPointer { ap in
+                                b.withUnsafeMutableBufferPointer { bp in
+                                    plan.sumOfMSE(z: z, form: form, a: form.usesA ? ap.baseAddress : nil,
+                                                  b: form.usesB ? bp.baseAddress : nil)
+                                }
+                            }
                         }
                     }
                 }
