@@ -26,8 +26,10 @@ public struct ExtendedRidgeMethod: RecurrenceSimulated {
     public var sharding: ShardSupport { .byTestRows }
 
     public func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate {
-        FitMemory.estimateExtended(log: request.log, runs: request.runs, configuration: configuration,
-                                   lambdas: request.lambdaCount.count, threads: request.threads)
+        let lambdas = request.lambdaCount
+        return FitMemory.estimateExtended(log: request.log, runs: request.runs, configuration: configuration,
+                                          lambdas: lambdas.count, threads: request.threads, lambda: lambdas.fixed,
+                                          solver: request.inputs.solver)
     }
 
     public func fit(_ request: FitRequest) throws -> MethodFit {

@@ -215,8 +215,8 @@ public enum ExtendedFit {
         }
         var sim = FittedSimulator(method: method, form: .linear, lambda: lambda,
                                   trainIDs: log.trainIDs, testIDs: tests.map { log.testIDs[$0] },
-                                  a: Matrix(rows: tests.count, columns: trainCount, storage: outputs.a),
-                                  b: Matrix(rows: tests.count, columns: trainCount, storage: outputs.b),
+                                  a: Matrix(rows: tests.count, columns: trainCount, storage: outputs.takeA()),
+                                  b: Matrix(rows: tests.count, columns: trainCount, storage: outputs.takeB()),
                                   seen: seen, fittedOn: runs.map(\.name),
                                   startingStep: runs.map(\.firstLossStep).min() ?? 0,
                                   startingLosses: meanStartingLosses(runs, tests: tests), provenance: provenance)
@@ -414,8 +414,28 @@ final class FixedFitOutputs: @unchecked Sendable {
         iterationsBase = zeros(tests, Int.self)
     }
 
+    /// Whether A and B were handed over (``takeA()``, ``takeB()``) and their storage freed.
+    private var aTaken = false, bTaken = false
+
     deinit {
-        aBase.deallocate(); bBase.deallocate(); uBase.deallocate(); vBase.deallocate(); iterationsBase.deallocate()
+        if !aTaken { aBase.deallocate() }
+        if !bTaken { bBase.deallocate() }
+        uBase.deallocate(); vBase.deallocate(); iterationsBase.deallocate()
+    }
+
+    /// A as an array, its storage freed at once: packaging a large fit then holds one extra
+    /// copy of one matrix at a time (0.8 GB on the large workload), not of both. Once only.
+    func takeA() -> [Double] {
+        precondition(!aTaken)
+        defer { aBase.deallocate(); aTaken = true }
+        return Array(UnsafeBufferPointer(start: aBase, count: tests * trainCount))
+    }
+
+    /// B as an array, its storage freed at once (see ``takeA()``). Once only.
+    func takeB() -> [Double] {
+        precondition(!bTaken)
+        defer { bBase.deallocate(); bTaken = true }
+        return Array(UnsafeBufferPointer(start: bBase, count: tests * trainCount))
     }
 
     /// Row `row` of A, B, u and v.
@@ -425,8 +445,6 @@ final class FixedFitOutputs: @unchecked Sendable {
     func vRow(_ row: Int) -> UnsafeMutablePointer<Double> { vBase + row * stepColumns }
     func setIterations(_ row: Int, _ n: Int) { iterationsBase[row] = n }
 
-    var a: [Double] { Array(UnsafeBufferPointer(start: aBase, count: tests * trainCount)) }
-    var b: [Double] { Array(UnsafeBufferPointer(start: bBase, count: tests * trainCount)) }
     var u: [Double] { Array(UnsafeBufferPointer(start: uBase, count: tests * stepColumns)) }
     var v: [Double] { Array(UnsafeBufferPointer(start: vBase, count: tests * stepColumns)) }
     var iterations: [Int] { Array(UnsafeBufferPointer(start: iterationsBase, count: tests)) }
