@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The structure of an extended method's teacher-forced design (Docs/Methods.md) kept as
 /// structured columns instead of dense blocks, for the conjugate-gradient solver
 /// (``ExtendedIterative``): per row the step's hat-function knot and weight (the step-term
@@ -81,9 +87,3 @@ struct ExtendedStructure: Sendable {
         self.carriedSquares = squares
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
