@@ -26,7 +26,9 @@ Solvers (--solver):
            time at equal accuracy.
 
 Input: a log in simfluence's native layout (simfluence-log.json, runs/<run>/curriculum.jsonl,
-runs/<run>/losses.npy). Output (--out PREFIX): PREFIX.A.npy, PREFIX.B.npy (tests x train, the
+runs/<run>/losses.npy), or in the GPTDynamics JSON layout (runs/<run>/train_samples_id.json,
+runs/<run>/all_loss_trajectory.out; read with Python's json module, one line at a time; steps
+count from 1; training ids sorted numerically, as simfluence orders them). Output (--out PREFIX): PREFIX.A.npy, PREFIX.B.npy (tests x train, the
 fitted rows only, zeros for unseen examples), PREFIX.json (timings, iterations, residuals).
 """
 import argparse, json, os, re, sys, time
@@ -40,7 +42,41 @@ def natural_key(s):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
+def read_gptdynamics(root):
+    names = sorted((n for n in os.listdir(os.path.join(root, "runs")) if not n.startswith(".")), key=natural_key)
+    raw, test_ids, seen = [], None, set()
+    for name in names:
+        d = os.path.join(root, "runs", name)
+        batches = {}
+        with open(os.path.join(d, "train_samples_id.json")) as f:
+            for line in f:
+                if line.strip():
+                    o = json.loads(line)
+                    batches[int(o["step"])] = [str(x) for x in o["samples_id"]]
+        batches = [batches[s] for s in sorted(batches)]
+        for b in batches:
+            seen.update(b)
+        ids, columns = [], []
+        with open(os.path.join(d, "all_loss_trajectory.out")) as f:
+            for line in f:
+                if line.strip():
+                    o = json.loads(line)
+                    ids.append(str(o["id"]))
+                    columns.append([p["loss"] for p in sorted(o["loss_trajectory"], key=lambda p: p["step"])])
+        if test_ids is None:
+            test_ids = ids
+        order = {t: k for k, t in enumerate(ids)}
+        losses = np.array([columns[order[t]] for t in test_ids], dtype=np.float64).T   # steps x tests
+        raw.append((name, batches, losses))
+    train_ids = sorted(seen, key=natural_key)
+    index = {t: i for i, t in enumerate(train_ids)}
+    runs = [(name, [[index[x] for x in b] for b in batches], losses) for name, batches, losses in raw]
+    return {"train_ids": train_ids, "test_ids": test_ids}, train_ids, 1, runs
+
+
 def read_log(root):
+    if not os.path.exists(os.path.join(root, "simfluence-log.json")):
+        return read_gptdynamics(root)
     with open(os.path.join(root, "simfluence-log.json")) as f:
         header = json.load(f)
     train_ids = [str(x) for x in header["train_ids"]]

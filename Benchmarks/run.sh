@@ -5,11 +5,12 @@
 #   Benchmarks/run.sh [WORKDIR]            (default WORKDIR: /tmp/simfluence-bench)
 #
 # Environment: LARGE_REF_TESTS (default 16) test examples the Python reference fits on the large
-# workload, extrapolated linearly to all 1,000 (labelled); SKIP_LARGE=1 runs only the paper
-# workload; PAPER_LAMBDA and LARGE_LAMBDA the fixed ridge penalties (defaults: the lambda that
-# `fit --lambda auto` chooses on each workload: 0.01 on paper, 10 on large, the latter measured
-# on its first 16 test examples since the full cross-validation takes hours); THREADS (default:
-# all cores).
+# workload, extrapolated linearly to all 1,000 (labelled); SKIP_LARGE=1 skips the large workload,
+# SKIP_MEDIUM=1 the medium one (every ridge-family method, fixed and `--lambda auto`, on a
+# 65 MB GPTDynamics JSON log; a few minutes); PAPER_LAMBDA, MEDIUM_LAMBDA and LARGE_LAMBDA the
+# fixed ridge penalties (defaults: the lambda that `fit --lambda auto` chooses on each workload:
+# 0.01 on paper, 0.01 on medium (linear), 10 on large, the latter measured on its first
+# 16 test examples); MEDIUM_METHODS the methods of the medium rows; THREADS (default: all cores).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -17,6 +18,8 @@ WORK="${1:-/tmp/simfluence-bench}"
 PAPER_LAMBDA="${PAPER_LAMBDA:-0.01}"
 LARGE_LAMBDA="${LARGE_LAMBDA:-10}"
 LARGE_REF_TESTS="${LARGE_REF_TESTS:-16}"
+MEDIUM_LAMBDA="${MEDIUM_LAMBDA:-0.01}"
+MEDIUM_METHODS="${MEDIUM_METHODS:-linear additive multiplicative linear-pooled linear-time linear-carry linear-rollout}"
 THREADS_OPT=()
 [ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")
 mkdir -p "$WORK"
@@ -29,9 +32,10 @@ BENCH="$HERE/.build/release/simfluence-bench"
 
 echo "== machine: $(nproc) cores; $(uptime)"
 
-for w in paper large; do
+for w in paper medium large; do
   if [ "$w" = large ] && [ "${SKIP_LARGE:-0}" = 1 ]; then continue; fi
-  if [ ! -f "$WORK/$w/simfluence-log.json" ]; then
+  if [ "$w" = medium ] && [ "${SKIP_MEDIUM:-0}" = 1 ]; then continue; fi
+  if [ ! -f "$WORK/$w/simfluence-log.json" ] && [ ! -f "$WORK/$w/runs/run50/all_loss_trajectory.out" ]; then
     echo "== generating $w"
     "$BENCH" generate "$w" "$WORK/$w"
   fi
@@ -67,6 +71,36 @@ row "paper, fixed lambda=$PAPER_LAMBDA" "${S_WALL} s" "${R_WALL} s" "$(python3 -
 echo "== paper: simfluence fit --lambda auto"
 time_cmd paper-auto "$SIMFLUENCE" fit "$WORK/paper" --lambda auto -o "$WORK/paper-auto.simfluence" "${THREADS_OPT[@]}"
 row "paper, --lambda auto (11 x 5-fold CV)" "${WALL} s" "-" "-" "chosen $(grep -o 'lambda = [^ ]*' "$WORK/paper-auto.out" | head -1)" "$((PEAK/1024))" >> "$TABLE"
+
+# --- medium: every ridge-family method, fixed lambda and --lambda auto (GPTDynamics JSON log)
+ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+if [ "${SKIP_MEDIUM:-0}" != 1 ]; then
+  echo "== medium: reference (lsqr, atol = btol = 1e-7, all 200 test examples, reading the JSON log included)"
+  time_cmd medium-ref python3 "$HERE/reference_fit.py" "$WORK/medium" --lambda "$MEDIUM_LAMBDA" --solver lsqr --tol 1e-7 \
+    --out "$WORK/medium-ref"
+  R_WALL=$WALL
+  declare -A FIXED
+  for method in $MEDIUM_METHODS; do
+    echo "== medium: simfluence fit --method $method --lambda $MEDIUM_LAMBDA"
+    time_cmd "medium-fit-$method" "$SIMFLUENCE" fit "$WORK/medium" --method "$method" --lambda "$MEDIUM_LAMBDA" \
+      -o "$WORK/medium-$method.simfluence" "${THREADS_OPT[@]}"
+    FIXED[$method]=$WALL
+    if [ "$method" = linear ]; then
+      ACC=$(python3 "$HERE/compare.py" "$WORK/medium-linear.simfluence" "$WORK/medium" "$WORK/medium-ref" "$MEDIUM_LAMBDA")
+      ACC_TXT=$(python3 -c "import json,sys; a=json.loads(sys.argv[1]); print('residual %.1e; param diff to lsqr 1e-7: %.1e' % (a['simfluence_rel_residual'], a['max_rel_param_diff']))" "$ACC")
+      row "medium, linear, lambda=$MEDIUM_LAMBDA" "${WALL} s" "${R_WALL} s" "$(ratio "$R_WALL" "$WALL")" "$ACC_TXT" "$((PEAK/1024))" >> "$TABLE"
+    else
+      row "medium, $method, lambda=$MEDIUM_LAMBDA" "${WALL} s" "-" "-" "$(ratio "$WALL" "${FIXED[linear]:-$WALL}") linear's time" "$((PEAK/1024))" >> "$TABLE"
+    fi
+  done
+  for method in $MEDIUM_METHODS; do
+    echo "== medium: simfluence fit --method $method --lambda auto"
+    time_cmd "medium-auto-$method" "$SIMFLUENCE" fit "$WORK/medium" --method "$method" --lambda auto \
+      -o "$WORK/medium-auto-$method.simfluence" "${THREADS_OPT[@]}"
+    row "medium, $method, --lambda auto" "${WALL} s" "-" "-" \
+      "$(ratio "$WALL" "${FIXED[$method]}") its fixed fit; $(grep -o 'lambda = [^ ]*' "$WORK/medium-auto-$method.out" | head -1)" "$((PEAK/1024))" >> "$TABLE"
+  done
+fi
 
 # --- large
 if [ "${SKIP_LARGE:-0}" != 1 ]; then

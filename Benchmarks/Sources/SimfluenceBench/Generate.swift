@@ -1,7 +1,7 @@
 import Foundation
 import Simfluence
 
-/// The two benchmark workloads, generated from a planted Simfluence-Linear model.
+/// The three benchmark workloads, generated from a planted Simfluence-Linear model.
 ///
 /// The planted parameters follow `PlantedModel.random`'s distribution (A_i about
 /// (1 - 0.03 u) / batch, B_i about (0.004 + 0.01 g) / batch, starting losses 1..3), but are drawn
@@ -14,17 +14,25 @@ struct Workload {
 
     static let paper = Workload(name: "paper", runs: 27, steps: 96, batch: 4, pool: 200, tests: 200)
     static let large = Workload(name: "large", runs: 100, steps: 1000, batch: 16, pool: 100_000, tests: 1000)
+    /// A log of thousands of examples in the GPTDynamics JSON layout (about 65 MB), so a fit's time
+    /// includes parsing JSON as a user's real log would (issue 18): every method at this size.
+    static let medium = Workload(name: "medium", runs: 50, steps: 200, batch: 8, pool: 5000, tests: 200)
+
+    /// Whether the workload is written in the GPTDynamics JSON layout (else the native layout).
+    var gptDynamicsLayout: Bool { name == "medium" }
 
     static func named(_ s: String) -> Workload? {
         switch s {
         case "paper": return .paper
         case "large": return .large
+        case "medium": return .medium
         default: return nil
         }
     }
 
     /// Paper workload: each run draws 128 of the 200 examples and visits them 3 times (96 steps of 4),
-    /// as in GPTfluence. Large: each run draws steps x batch distinct examples and visits them once.
+    /// as in GPTfluence. Medium and large: each run draws steps x batch distinct examples and visits
+    /// them once.
     var shape: PlantedModel.LogShape {
         let epochs = name == "paper" ? 3 : 1
         return PlantedModel.LogShape(runs: runs, sample: steps * batch / epochs, batchSize: batch, epochs: epochs,

@@ -59,9 +59,12 @@ public enum LambdaSearch {
 
     /// ``select(log:runs:form:grid:folds:threads:)`` with the fold solver chosen: `iterative`
     /// false forces the dense exact path everywhere (the reference the CG path is tested against).
+    /// `foldTolerance` forces the CG folds' relative residual (default: by size, see
+    /// ``iterativeFoldResults(design:trainRuns:testIDs:form:grid:plan:threads:foldTolerance:)``);
+    /// the tests use it to check the loose tolerance of large systems on small ones.
     public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
                               grid: [Double], folds: Int, threads: Int,
-                              iterative useIterative: Bool) throws -> LambdaSelection {
+                              iterative useIterative: Bool, foldTolerance: Double? = nil) throws -> LambdaSelection {
         guard runs.count >= 2 else {
             throw SimfluenceError.invalidArgument(
                 "choosing lambda by cross-validation needs at least 2 training runs (got \(runs.count)); pass a fixed lambda instead")
@@ -103,9 +106,9 @@ public enum LambdaSearch {
             let plan = ValidationPlan(design: design, runs: validation)
             let g = grid.count
             var results: [Double]
-            if useIterative && usesIterativeCV(form) {
+            if useIterative && usesIterativeCV(form, design: design) {
                 results = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form,
-                                                   grid: grid, plan: plan, threads: threads)
+                                                   grid: grid, plan: plan, threads: threads, foldTolerance: foldTolerance)
             } else {
                 results = [Double](repeating: 0, count: testCount * g)
                 try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,

@@ -1,31 +1,45 @@
 /// Cross-validation of one fold by conjugate gradients (see ``LambdaSearch``).
 ///
-/// For the linear and multiplicative forms with lambda > 0, every (test example, lambda) system
-/// of a fold is solved by ``IterativeRidge`` to a relative residual of 1e-10, sixteen test
-/// examples per vector, from the largest lambda down, each solve warm-started from the solution
-/// at the previous grid point. Cross-validation scores then agree with the dense Cholesky path
-/// to about 1e-9 relative, far below the differences between grid points (percents). Any system
-/// whose final true residual is above ``acceptedResidual`` (or whose block preconditioner is
+/// For the linear and multiplicative forms (and the additive one on large designs) with lambda > 0, every (test example, lambda) system
+/// of a fold is solved by ``IterativeRidge``, eight test examples per vector, from the largest
+/// lambda down, each solve warm-started from the solution at the previous grid point, to a
+/// relative residual of 1e-10 on systems of at most ``exactCrossValidationLimit`` unknowns
+/// (scores then agree with the dense Cholesky path to about 1e-9 relative, far below the
+/// differences between grid points, percents) and of 1e-5 on larger ones
+/// (``ExtendedFit/crossValidationTolerance(_:unknowns:)``: the choice is checked against exact
+/// K-fold in the tests). On the small systems any
+/// solve whose final true residual is above ``acceptedResidual`` (or whose block preconditioner is
 /// singular, or lambda = 0) is re-solved by the exact dense path, so the scores never rest on an
-/// unconverged solve.
+/// unconverged solve; on large ones, where a dense solve per test example is out of reach, CG
+/// gets the iteration budget of a fit and an unconverged solve is an error.
 ///
 /// Cost: a CG iteration is two passes over the design (O(rows x batch) per 16 test examples),
 /// and the paper-scale systems converge in 10-20 iterations with warm starts, against one
 /// O(m^3) factorisation per (test example, lambda) for the dense path.
 extension LambdaSearch {
-    /// The residual the CG solves aim for.
+    /// The residual the CG solves aim for on systems of at most ``exactCrossValidationLimit`` unknowns.
     static let cgTolerance = 1e-10
+    /// Largest system (unknowns per test example) cross-validated to ``cgTolerance`` with the
+    /// dense fallback, so its scores match the dense path's to ~1e-8 (the paper workload: 400);
+    /// larger ones use the looser ``ExtendedFit/crossValidationTolerance(_:unknowns:)``.
+    static let exactCrossValidationLimit = 1024
     /// Solves whose true relative residual stays above this go to the dense path.
     static let acceptedResidual = 1e-9
 
-    /// Whether a fold of `form` is cross-validated by CG (otherwise by the dense solver).
-    static func usesIterativeCV(_ form: RecurrenceForm) -> Bool { form != .additive }
+    /// Whether a fold of `form` on `design` is cross-validated by CG (otherwise by the dense
+    /// solver): always for the linear and multiplicative forms; for the additive form, whose
+    /// normal matrix is the same for every test example (one factorisation per lambda serves all),
+    /// only above ``RidgeFit/denseUnknownLimit`` active examples, where that factorisation
+    /// costs more than CG (5,000 examples: minutes per fold and lambda).
+    static func usesIterativeCV(_ form: RecurrenceForm, design: RidgeDesign) -> Bool {
+        form != .additive || design.activeCount > RidgeFit.denseUnknownLimit
+    }
 
     /// results[z * grid.count + l]: sum over the fold's validation runs of the all-steps MSE of
     /// test example z at grid[l] (NaN when the system is singular), as the dense path computes it.
     static func iterativeFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
                                      form: RecurrenceForm, grid: [Double], plan: ValidationPlan,
-                                     threads: Int) throws -> [Double] {
+                                     threads: Int, foldTolerance: Double? = nil) throws -> [Double] {
         let testCount = testIDs.count
         let g = grid.count
         let m = design.activeCount
@@ -38,11 +52,17 @@ extension LambdaSearch {
                                  plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
             return results
         }
-        let cap = max(50, min(n, 400))
-        let solver = IterativeRidge(design: design, form: form, tolerance: cgTolerance, acceptance: acceptedResidual,
-                                    maxIterations: cap)
+        let small = n <= exactCrossValidationLimit
+        let tolerance = foldTolerance
+            ?? (small ? cgTolerance : ExtendedFit.crossValidationTolerance(RidgeFit.defaultIterativeTolerance, unknowns: n))
+        let accepted = small && foldTolerance == nil ? acceptedResidual : 10 * tolerance
+        let solver = IterativeRidge(design: design, form: form, tolerance: tolerance, acceptance: accepted,
+                                    maxIterations: small && foldTolerance == nil ? max(50, min(n, 400)) : nil)
         let w = IterativeRidge.width
         let blocks = (testCount + w - 1) / w
+        // Blocks of test examples that converge alike (every lane runs its own CG, so results do
+        // not depend on the grouping; fewer lanes idle while the slowest finishes).
+        let order = IterativeRidge.convergenceOrder(tests: Array(0..<testCount), runs: trainRuns)
         try results.withUnsafeMutableBufferPointer { rb in
         try dense.withUnsafeMutableBufferPointer { db in
             let out = RidgeSharedPointer(base: rb.baseAddress!)
@@ -51,7 +71,7 @@ extension LambdaSearch {
                 let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
                 var a = [Double](repeating: 0, count: m), b = [Double](repeating: 0, count: m)
                 for block in items {
-                    let tests = Array((block * w)..<min(testCount, (block + 1) * w))
+                    let tests = Array(order[(block * w)..<min(testCount, (block + 1) * w)])
                     try solver.prepare(tests: tests, runs: trainRuns, testIDs: testIDs, ws)
                     // From the largest lambda down, each solve warm-started at the previous solution.
                     var warm = false
@@ -76,7 +96,7 @@ extension LambdaSearch {
                                 a[i] = ws.x[2 * i + 1][k]
                                 if !(a[i].isFinite && b[i].isFinite) { finite = false }
                             }
-                            guard finite, result.residuals[k] <= acceptedResidual else {
+                            guard finite, result.residuals[k] <= accepted else {
                                 fallback.base[z * g + l] = 1
                                 continue
                             }
@@ -91,8 +111,12 @@ extension LambdaSearch {
                 }
             }
         }}
-        // The exact path for whatever CG did not settle.
+        // The exact path for whatever CG did not settle (small systems only).
         let pending = (0..<testCount).filter { z in (0..<g).contains { dense[z * g + $0] != 0 } }
+        if !pending.isEmpty && !small {
+            throw SimfluenceError.invalidArgument(
+                "cross-validation: the iterative ridge solver did not reach a relative residual of \(accepted) for \(pending.count) test examples (\(n) unknowns each, too many for the dense solver); use a grid of larger lambdas (--lambda-grid)")
+        }
         if !pending.isEmpty {
             let flags = dense
             try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,

@@ -115,6 +115,28 @@ struct RidgeDesign: Sendable {
         return c
     }
 
+    /// The pattern by column: example i's appearances are `start[i] ..< start[i + 1]`, in
+    /// increasing row order, with their rows and multiplicities (the transpose products of the
+    /// CG solvers gather by example over it instead of scattering by row).
+    func columns() -> (start: [Int], row: [Int32], count: [Double]) {
+        let m = activeCount
+        var start = [Int](repeating: 0, count: m + 1)
+        for l in entryLocal { start[l + 1] += 1 }
+        for i in 0..<m { start[i + 1] += start[i] }
+        var fill = start
+        var row = [Int32](repeating: 0, count: entryLocal.count)
+        var count = [Double](repeating: 0, count: entryLocal.count)
+        for r in 0..<rowCount {
+            for e in entryStart[r]..<entryStart[r + 1] {
+                let l = entryLocal[e]
+                row[fill[l]] = Int32(r)
+                count[fill[l]] = entryCount[e]
+                fill[l] += 1
+            }
+        }
+        return (start, row, count)
+    }
+
     /// Copies L_{t-1} and L_t of test column `z` for every row into `prev` and `cur`; throws if a
     /// used loss is not finite.
     func gather(z: Int, runs: [TrainingRun], testIDs: [String],

@@ -46,6 +46,8 @@ extension RidgeFit {
         let stats = UnsafeMutableBufferPointer<Double>.allocate(capacity: 2 * blocks)
         defer { stats.deallocate() }
         let sOut = RidgeSharedPointer(base: stats.baseAddress!)
+        let progress = ProgressCounter(task: "fitting \(form.rawValue) form (conjugate gradients, \(tests.count) test examples)",
+                                       unit: "blocks of \(w)", total: blocks)
         // The A and B rows are written whole by the workers (in parallel, and once: a zero fill
         // first would touch 1.6 GB on one thread for the large benchmark workload).
         var bStore: [Double] = []
@@ -61,6 +63,7 @@ extension RidgeFit {
                                                            testIDs: testIDs, aOut: aOut.base, bOut: bOut.base, ws)
                         sOut.base[2 * block] = Double(result.iterations.max() ?? 0)
                         sOut.base[2 * block + 1] = result.residuals.max() ?? 0
+                        progress.advance()
                     }
                 }
                 bCount = tests.count * trainCount

@@ -39,9 +39,10 @@ public enum FitMemory {
         let scores: Double = 8 * tests * Double(max(1, lambdas))
         let output: Double = parameters + scores
         let workers = Double(max(1, min(threads, log.testIDs.count)))
-        // The path RidgeFit takes (cross-validation of the additive form is always dense).
+        // The path RidgeFit takes (cross-validation of the additive form is dense up to
+        // RidgeFit.denseUnknownLimit active examples).
         let tolerance = try? RidgeFit.iterativeTolerance(solver, unknowns: n, lambda: lambda ?? 1)
-        if tolerance != nil && (lambda != nil || form != .additive) {
+        if tolerance != nil && (lambda != nil || form != .additive || m > RidgeFit.denseUnknownLimit) {
             let entries = Double(runs.reduce(0) { total, run in total + run.batches.reduce(0) { $0 + $1.count } })
             // IterativeRidge.Workspace: x, r, p, q, b (2 lane vectors per example) and pre,
             // diagonal (3 each); lp, y and ul (4 per row); in mixed precision float p and ul.
@@ -75,8 +76,14 @@ public enum FitMemory {
     /// unknowns and n = 2s per test example, per worker thread the packed n x n normal matrix,
     /// its factor and two loss vectors of one entry per design row; shared, the packed s x s
     /// block factored once per penalty point (lambda x smoothing); and the fitted parameters.
+    ///
+    /// On the conjugate-gradient path (``ExtendedIterative``: `solver` and the fixed `lambda`, or
+    /// 1 when cross-validated, decide as ``RidgeFit/iterativeTolerance(_:unknowns:lambda:)`` does)
+    /// per worker the lane vectors of the unknowns and rows and the shared block, and once the
+    /// structured design.
     public static func estimateExtended(log: TrainingLog, runs: [TrainingRun], configuration: ExtendedConfiguration,
-                                        lambdas: Int, threads: Int) -> Estimate {
+                                        lambdas: Int, threads: Int, lambda: Double? = nil,
+                                        solver: RidgeSolverChoice = .automatic) -> Estimate {
         let (m, rows) = activeExamplesAndRows(log: log, runs: runs)
         let lastStep = max(1, runs.map { $0.firstLossStep + $0.losses.rows - 1 }.max() ?? 1)
         let knots = configuration.stepKnots <= 0 ? 0 : min(configuration.stepKnots, lastStep)
@@ -87,6 +94,21 @@ public enum FitMemory {
         let points = Double(max(1, lambdas))
         let output: Double = 16 * tests * Double(log.trainIDs.count) + 16 * tests * Double(knots > 0 ? lastStep : 0)
         let workers = Double(max(1, min(threads, log.testIDs.count)))
+        if (try? RidgeFit.iterativeTolerance(solver, unknowns: Int(n), lambda: lambda ?? 1)) != nil {
+            let entries = Double(runs.reduce(0) { total, run in total + run.batches.reduce(0) { $0 + $1.count } })
+            // ExtendedIterative.Workspace: x, r, z, p, ap, b (n lanes each), pre and two example
+            // blocks (5 per example), lp, y, u, carried (4 per row) and ul (2 per row), the shared
+            // Gram matrix and factor; rollout fitting's state per step.
+            let lane = Double(8 * ExtendedIterative.width), q2 = 2 * (shared - Double(m))
+            let perThread: Double = lane * (6 * n + 5 * Double(m) + 6 * Double(rows) + 2 * q2 * q2)
+                + 16 * Double(rows) + 8 * 3 * Double(lastStep) + 8 * 4 * n
+            // ExtendedStructure and the design: per entry the row and column patterns (local
+            // index, row, count, decayed count); per row its terms; per example its sums.
+            let structure: Double = 48 * entries + 64 * Double(rows) + 24 * Double(m)
+            let total = perThread * workers + structure + output
+            let detail = "\(Int(n)) unknowns per test example from \(m) training examples (conjugate gradients on the structured design): \(describe(perThread)) per thread on \(Int(workers)) thread\(workers == 1 ? "" : "s"), \(describe(structure)) of design, \(describe(output)) of results"
+            return Estimate(bytes: total < 9e18 ? Int(total) : Int.max, detail: detail)
+        }
         let perThread: Double = 8 * (2 * packed(n) + 2 * Double(rows) + 3 * n + 3 * Double(lastStep))
         let sharedBytes: Double = 8 * (points + 1) * packed(shared)
         let total = perThread * workers + sharedBytes + output

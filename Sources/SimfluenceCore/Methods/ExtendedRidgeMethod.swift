@@ -1,6 +1,7 @@
 /// The simulators beyond the paper (Docs/Methods.md): the linear recurrence with pooled means,
 /// smooth per-step terms, carry-over of additive effects and clamped losses, fitted by
-/// teacher-forced ridge on dense normal equations (``ExtendedFit``), optionally refined by
+/// teacher-forced ridge (``ExtendedFit``: dense normal equations for small problems, conjugate
+/// gradients on the structured design above ``RidgeFit/denseUnknownLimit``), optionally refined by
 /// rollout fitting. Each method is one ``ExtendedConfiguration``; lambda (and the carry-over
 /// decay, where the configuration has several) are cross-validated over whole training runs.
 public struct ExtendedRidgeMethod: RecurrenceSimulated {
@@ -19,18 +20,22 @@ public struct ExtendedRidgeMethod: RecurrenceSimulated {
     public var needs: MethodNeeds {
         MethodNeeds(gradients: false, gappedLogs: configuration.rollout ? .observedRowsOnly : .interpolated)
     }
-    /// The shared step terms couple every unknown, so the normal equations are factored densely.
-    public var solvers: Set<SolverKind> { [.auto, .dense] }
+    /// Dense Cholesky for small problems; conjugate gradients on the structured design (step
+    /// terms and carry-over as structured columns, ``ExtendedIterative``) for large ones.
+    public var solvers: Set<SolverKind> { Set(SolverKind.allCases) }
     public var sharding: ShardSupport { .byTestRows }
 
     public func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate {
-        FitMemory.estimateExtended(log: request.log, runs: request.runs, configuration: configuration,
-                                   lambdas: request.lambdaCount.count, threads: request.threads)
+        let lambdas = request.lambdaCount
+        return FitMemory.estimateExtended(log: request.log, runs: request.runs, configuration: configuration,
+                                          lambdas: lambdas.count, threads: request.threads, lambda: lambdas.fixed,
+                                          solver: request.inputs.solver)
     }
 
     public func fit(_ request: FitRequest) throws -> MethodFit {
         try ExtendedFit.fit(self, log: request.log, runs: request.runs, lambda: request.inputs.lambda,
-                            every: request.inputs.every, tests: request.tests, threads: request.threads)
+                            every: request.inputs.every, tests: request.tests, threads: request.threads,
+                            solver: request.inputs.solver)
     }
 
     public func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
@@ -39,6 +44,6 @@ public struct ExtendedRidgeMethod: RecurrenceSimulated {
         config.carryGrid = [fitted.carry]
         return try ExtendedFit.fit(self, log: request.log, runs: request.runs, lambda: .fixed(fitted.lambda ?? 0),
                                    configuration: config, every: request.inputs.every, tests: request.tests,
-                                   threads: request.threads).simulator
+                                   threads: request.threads, solver: request.inputs.solver).simulator
     }
 }

@@ -1,8 +1,12 @@
+import Dispatch
+
 /// Progress of long work (fits, cross-validation folds, evaluations, studies), reported to
 /// whoever is listening: the core does no I/O, it calls the sink a program installed around
 /// its work with ``FitProgress/withSink(_:_:)`` (the CLI prints it on standard error).
 /// Updates come from the thread that called the fit, at coarse points (a method, a fold, a
-/// stage), never from worker threads, and cost nothing when nobody listens. One sink per
+/// stage), or, for the blocks of a long parallel solve, from its workers through a
+/// ``ProgressCounter``, which serialises them (the listener is never called concurrently); they
+/// cost nothing when nobody listens. One sink per
 /// process: install it from one thread, around the work (not while other threads fit).
 public enum FitProgress {
     /// One update: what is being done (`task`, the same for every update of one series of
@@ -37,5 +41,30 @@ public enum FitProgress {
     public static func report(_ task: @autoclosure () -> String, _ detail: @autoclosure () -> String = "", done: Int, total: Int) {
         guard let sink else { return }
         sink(Update(task: task(), detail: detail(), done: done, total: total))
+    }
+}
+
+/// Counts the finished units of parallel work (blocks of test examples) and reports each to
+/// ``FitProgress`` from the worker that finished it, one report at a time (under a lock), so a
+/// listener sees `done` increase by one per update.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = DispatchSemaphore(value: 1)
+    private var done = 0
+    let task: String, unit: String, total: Int
+
+    /// Reports 0 of `total` `unit`s of `task` at once.
+    init(task: String, unit: String, total: Int) {
+        self.task = task
+        self.unit = unit
+        self.total = total
+        FitProgress.report(task, "0 of \(total) \(unit)", done: 0, total: total)
+    }
+
+    /// One more unit finished.
+    func advance() {
+        lock.wait()
+        defer { lock.signal() }
+        done += 1
+        FitProgress.report(task, "\(done) of \(total) \(unit)", done: done, total: total)
     }
 }

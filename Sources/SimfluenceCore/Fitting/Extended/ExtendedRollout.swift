@@ -60,13 +60,20 @@ struct ExtendedRollout {
 
     /// alpha_t (with its step term) and beta(c_t) (without carry-over) of step j of `r` under
     /// theta, and the additive step term v_t.
+    /// With `sums` (from ``exampleSums(_:theta:)``), the examples' part is read from it instead.
     @inline(__always)
-    func coefficients(_ r: LocalRun, _ j: Int, _ theta: UnsafePointer<Double>) -> (alpha: Double, beta: Double, v: Double) {
+    func coefficients(_ r: LocalRun, _ j: Int, _ theta: UnsafePointer<Double>,
+                      sums: UnsafePointer<Double>? = nil) -> (alpha: Double, beta: Double, v: Double) {
         let l = layout
         var alpha = 0.0, beta = 0.0
-        for e in r.stepStart[j]..<r.stepStart[j + 1] {
-            alpha += r.cnt[e] * theta[l.aDev + r.idx[e]]
-            beta += r.cnt[e] * theta[r.idx[e]]
+        if let sums {
+            alpha = sums[2 * j]
+            beta = sums[2 * j + 1]
+        } else {
+            for e in r.stepStart[j]..<r.stepStart[j + 1] {
+                alpha += r.cnt[e] * theta[l.aDev + r.idx[e]]
+                beta += r.cnt[e] * theta[r.idx[e]]
+            }
         }
         if l.pooled {
             alpha += r.size[j] * theta[l.aPool]
@@ -114,15 +121,39 @@ struct ExtendedRollout {
         }
     }
 
+    /// Per run of `runs` and simulated step j, the batch sums of the examples' own effects under
+    /// theta, (sum n A_dev, sum n B_dev) at [2j, 2j + 1]: what ``coefficients(_:_:_:sums:)`` would
+    /// add up, in the same order. Rollout fitting of the shared terms alone computes them once.
+    func exampleSums(_ runs: [LocalRun], theta: UnsafePointer<Double>) -> [[Double]] {
+        runs.map { r in
+            var out = [Double](repeating: 0, count: 2 * r.steps)
+            for j in 0..<r.steps {
+                var alpha = 0.0, beta = 0.0
+                for e in r.stepStart[j]..<r.stepStart[j + 1] {
+                    alpha += r.cnt[e] * theta[layout.aDev + r.idx[e]]
+                    beta += r.cnt[e] * theta[r.idx[e]]
+                }
+                out[2 * j] = alpha
+                out[2 * j + 1] = beta
+            }
+            return out
+        }
+    }
+
     /// Sum over runs and observed steps of the squared rollout error, and (if `grad` is given)
     /// its gradient with respect to theta added to `grad`. Clamped steps pass no gradient.
-    /// `scratch` needs room for the longest run's steps + 1 (two arrays).
+    /// `scratch` needs room for the longest run's steps + 1 (two arrays). With `exampleSums`
+    /// (``exampleSums(_:theta:)``, one array per run), the examples' effects are taken as fixed:
+    /// their sums are read from it and no gradient is added for them.
     func sumOfSquares(_ runs: [LocalRun], z: Int, theta: UnsafePointer<Double>, lo: Double, hi: Double,
                       grad: UnsafeMutablePointer<Double>?, states: UnsafeMutablePointer<Double>,
-                      alphas: UnsafeMutablePointer<Double>, clampedFlags: UnsafeMutablePointer<Bool>) -> Double {
+                      alphas: UnsafeMutablePointer<Double>, clampedFlags: UnsafeMutablePointer<Bool>,
+                      exampleSums: [[Double]]? = nil) -> Double {
         let l = layout
         var total = 0.0
-        for r in runs {
+        for (ri, r) in runs.enumerated() {
+          (exampleSums?[ri] ?? []).withUnsafeBufferPointer { sumsBuffer in
+            let sums = exampleSums == nil ? nil : sumsBuffer.baseAddress
             let width = r.run.losses.columns
             let steps = r.steps
             r.run.losses.storage.withUnsafeBufferPointer { truth in
@@ -130,7 +161,7 @@ struct ExtendedRollout {
                 states[0] = loss
                 var carried = 0.0
                 for j in 0..<steps {
-                    let k = coefficients(r, j, theta)
+                    let k = coefficients(r, j, theta, sums: sums)
                     alphas[j] = k.alpha
                     loss = k.alpha * loss + beta(k, carried: &carried)
                     var c = false
@@ -153,9 +184,11 @@ struct ExtendedRollout {
                     dCarried = carry == 0 ? dpre : dpre + carry * dCarried
                     if dpre != 0 || dCarried != 0 {
                         let dAlpha = dpre * states[j], dBeta = dCarried
-                        for e in r.stepStart[j]..<r.stepStart[j + 1] {
-                            grad[l.aDev + r.idx[e]] += r.cnt[e] * dAlpha
-                            grad[r.idx[e]] += r.cnt[e] * dBeta
+                        if sums == nil {
+                            for e in r.stepStart[j]..<r.stepStart[j + 1] {
+                                grad[l.aDev + r.idx[e]] += r.cnt[e] * dAlpha
+                                grad[r.idx[e]] += r.cnt[e] * dBeta
+                            }
                         }
                         if l.pooled {
                             grad[l.aPool] += r.size[j] * dAlpha
@@ -176,6 +209,7 @@ struct ExtendedRollout {
                     j -= 1
                 }
             }
+          }
         }
         return total
     }

@@ -128,20 +128,9 @@ final class ExtendedSolver: @unchecked Sendable {
         let layout = ExtendedLayout(m: design.activeCount, pooled: pooled, knots: basis.knots)
         self.layout = layout
         self.gram = StepBasis.secondDifferenceGram(basis.knots)
-        let tests = runs.first?.losses.columns ?? 1
-        var rowStep: [Int] = [], rowSize: [Double] = [], rowKnot: [Int] = [], rowW: [Double] = []
-        for row in 0..<design.rowCount {
-            let run = runs[design.rowRun[row]]
-            let t = run.firstLossStep + design.rowPrevOffset[row] / max(1, tests) + 1
-            rowStep.append(t)
-            var size = 0.0
-            for e in design.entryStart[row]..<design.entryStart[row + 1] { size += design.entryCount[e] }
-            rowSize.append(size)
-            let (k, w) = basis.locate(t)
-            rowKnot.append(k)
-            rowW.append(w)
-        }
-        self.rowStep = rowStep
+        let terms = ExtendedSolver.rowTerms(design, runs: runs, basis: basis)
+        let rowSize = terms.size, rowKnot = terms.knot, rowW = terms.w
+        self.rowStep = terms.step
         self.rowSize = rowSize
         self.rowKnot = rowKnot
         self.rowW = rowW
@@ -191,6 +180,26 @@ final class ExtendedSolver: @unchecked Sendable {
     }
 
     deinit { for p in shared { p.deallocate() } }
+
+    /// Per design row: its step t, batch size |c_t| (with multiplicity), and the knot and weight
+    /// of t in `basis`.
+    static func rowTerms(_ design: RidgeDesign, runs: [TrainingRun], basis: StepBasis)
+        -> (step: [Int], size: [Double], knot: [Int], w: [Double]) {
+        let tests = runs.first?.losses.columns ?? 1
+        var rowStep: [Int] = [], rowSize: [Double] = [], rowKnot: [Int] = [], rowW: [Double] = []
+        for row in 0..<design.rowCount {
+            let run = runs[design.rowRun[row]]
+            let t = run.firstLossStep + design.rowPrevOffset[row] / max(1, tests) + 1
+            rowStep.append(t)
+            var size = 0.0
+            for e in design.entryStart[row]..<design.entryStart[row + 1] { size += design.entryCount[e] }
+            rowSize.append(size)
+            let (k, w) = basis.locate(t)
+            rowKnot.append(k)
+            rowW.append(w)
+        }
+        return (rowStep, rowSize, rowKnot, rowW)
+    }
 
     static func sharedPenalty(_ point: (lambda: Double, mu: Double), bDiag: Double, vWeight: Double) -> ExtendedPenalty {
         let tiny = ExtendedConfiguration.tinyPenalty

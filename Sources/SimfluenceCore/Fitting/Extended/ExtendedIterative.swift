@@ -1,0 +1,540 @@
+import SimfluenceKernels
+
+/// Conjugate gradients for the extended methods' teacher-forced ridge problem (linear-pooled,
+/// linear-time, linear-carry and linear-rollout's start; objective in Docs/Methods.md),
+/// matrix-free through ``ExtendedStructure``, eight test examples at a time (one per lane of an
+/// 8-double vector), as ``IterativeRidge`` does for Simfluence-Linear.
+///
+/// Unknowns per lane: per active example its (B_i, A_i) pair (2 lane vectors, example order),
+/// then the q = (pooled ? 1 : 0) + K shared B-side terms (b, v_1..v_K), then the q A-side ones
+/// (a, u_1..u_K). X p is, per row, a batch sum of the B and A lanes (the B side filtered by the
+/// carry-over recurrence) plus the pooled and hat-function terms; X^T u a gather by example over
+/// its appearances plus q sums over rows. Nothing is dense in the number of examples.
+///
+/// Preconditioner: block Jacobi, with per example the exact inverse of its 2 x 2 (B_i, A_i)
+/// diagonal block when the design has enough rows (``IterativeRidge/preconditions(rows:unknowns:)``;
+/// the identity otherwise) and, always, the exact inverse (per-lane Cholesky) of the block of the
+/// 2q shared terms, whose columns are long (every row) and strongly coupled (neighbouring hat
+/// functions, the smoothing penalty).
+///
+/// Determinism: every lane runs its own CG and dot products sum in index order, so a test
+/// example's result does not depend on its block neighbours, the thread count or the order of work.
+struct ExtendedIterative: @unchecked Sendable {
+    typealias Lanes = SIMD8<Double>
+    static let width = 8
+
+    let structure: ExtendedStructure
+    /// Relative residual of the normal equations at which a lane stops.
+    let tolerance: Double
+    let maxIterations: Int
+    /// Smoothing strength mu of the step terms.
+    let smoothing: Double
+    /// Example blocks preconditioned (true) or identity.
+    let preconditioned: Bool
+    /// Where each solved block is reported (``IterativeRidge/trace``, read when the solver is made).
+    let traceSink: (@Sendable (String) -> Void)? = IterativeRidge.trace
+    /// Active examples m, shared terms per side q, unknowns n = 2m + 2q.
+    let m: Int, q: Int, n: Int
+    /// Without carry-over the example part of both products runs in the C kernels of
+    /// ``IterativeRidge`` (same lane layout): the row pattern as Int32.
+    let rowLocal: [Int32]
+    /// Every multiplicity is 1: the kernels skip the multiplies.
+    let unitCounts: Bool
+
+    init(structure: ExtendedStructure, smoothing: Double, tolerance: Double, maxIterations: Int? = nil) {
+        self.structure = structure
+        self.smoothing = smoothing
+        self.tolerance = tolerance
+        m = structure.layout.m
+        q = structure.layout.p + structure.layout.knots
+        n = 2 * m + 2 * q
+        preconditioned = IterativeRidge.preconditions(rows: structure.design.rowCount, unknowns: n)
+        rowLocal = structure.carry == 0 ? structure.design.entryLocal.map { Int32($0) } : []
+        unitCounts = structure.design.entryCount.allSatisfy { $0 == 1 }
+        self.maxIterations = maxIterations ?? max(200, min(20 * n, 5000))
+    }
+
+    /// Per-thread scratch space.
+    final class Workspace {
+        let x, r, z, p, ap, b, pre: UnsafeMutablePointer<Lanes>
+        /// Per row: L_{t-1}, L_t, the row sums u and the filtered B-side sums U; `ul` (2 per row:
+        /// u, L_{t-1} u) for the kernels.
+        let lp, y, u, carried, ul: UnsafeMutablePointer<Lanes>
+        /// The shared block's Gram matrix (data only) and its penalised Cholesky factor, 2q x 2q.
+        let sharedGram, sharedFactor: UnsafeMutablePointer<Lanes>
+        /// Per example the lambda-free diagonal-block entries (B-A and A-A).
+        let exampleBA, exampleAA: UnsafeMutablePointer<Lanes>
+        let prev, cur: UnsafeMutablePointer<Double>
+        /// The per-lane penalty weights of the prepared block.
+        var penalty = LanePenalty()
+        var tests: [Int] = []
+        var names: [String] = []
+
+        init(_ s: ExtendedIterative) {
+            let n = max(1, s.n), rows = max(1, s.structure.design.rowCount), qq = max(1, 4 * s.q * s.q), m = max(1, s.m)
+            func lanes(_ c: Int) -> UnsafeMutablePointer<Lanes> {
+                let p = UnsafeMutablePointer<Lanes>.allocate(capacity: c)
+                p.initialize(repeating: Lanes(), count: c)
+                return p
+            }
+            x = lanes(n); r = lanes(n); z = lanes(n); p = lanes(n); ap = lanes(n); b = lanes(n); pre = lanes(3 * m)
+            lp = lanes(rows); y = lanes(rows); u = lanes(rows); carried = lanes(rows); ul = lanes(2 * rows)
+            sharedGram = lanes(qq); sharedFactor = lanes(qq)
+            exampleBA = lanes(m); exampleAA = lanes(m)
+            prev = .allocate(capacity: rows); cur = .allocate(capacity: rows)
+        }
+
+        deinit {
+            for v in [x, r, z, p, ap, b, pre, lp, y, u, carried, ul, sharedGram, sharedFactor, exampleBA, exampleAA] { v.deallocate() }
+            prev.deallocate(); cur.deallocate()
+        }
+    }
+
+    /// Penalty weights of the prepared lanes (see ``ExtendedPenalty``); lambda is per solve.
+    struct LanePenalty {
+        var bTiny = Lanes(), aTiny = Lanes(), vSmooth = Lanes(), uSmooth = Lanes(), vTiny = Lanes(), uTiny = Lanes()
+
+        /// Lane `k`'s ``ExtendedPenalty`` at `lambda`.
+        func scalar(_ k: Int, lambda: Double) -> ExtendedPenalty {
+            ExtendedPenalty(lambda: lambda, bTiny: bTiny[k], aTiny: aTiny[k], vSmooth: vSmooth[k], uSmooth: uSmooth[k],
+                            vTiny: vTiny[k], uTiny: uTiny[k])
+        }
+    }
+
+    /// Outcome of one block's solve: per lane iterations and final true relative residual.
+    struct BlockResult {
+        var iterations: [Int]
+        var residuals: [Double]
+    }
+
+    /// Loads test columns `tests` (at most 8; missing lanes repeat the first), computes X^T y, the
+    /// per-lane penalty weights (relative to the data, as the dense path) and the lambda-free
+    /// parts of the preconditioner. Throws on a non-finite loss or a singular shared block.
+    func prepare(tests: [Int], runs: [TrainingRun], testIDs: [String], _ ws: Workspace) throws {
+        let W = Self.width, design = structure.design, rows = design.rowCount
+        precondition(tests.count >= 1 && tests.count <= W)
+        ws.tests = tests
+        ws.names = tests.map { testIDs[$0] }
+        for k in 0..<W {
+            try design.gather(z: tests[k < tests.count ? k : 0], runs: runs, testIDs: testIDs, prev: ws.prev, cur: ws.cur)
+            for row in 0..<rows { ws.lp[row][k] = ws.prev[row]; ws.y[row][k] = ws.cur[row] }
+        }
+        ws.u.update(from: ws.y, count: rows)
+        transpose(ws)
+        ws.b.update(from: ws.ap, count: n)
+        // The shared block's Gram matrix, row by row (at most 3 + 3 non-zero shared columns).
+        let qq = 2 * q
+        ws.sharedGram.update(repeating: Lanes(), count: qq * qq)
+        var idx = [Int](repeating: 0, count: 6), val = [Lanes](repeating: Lanes(), count: 6)
+        for row in 0..<rows {
+            let c = sharedEntries(row, lp: ws.lp[row], idx: &idx, val: &val)
+            for e in 0..<c { for f in 0..<c { ws.sharedGram[idx[e] * qq + idx[f]] += val[e] * val[f] } }
+        }
+        // Penalty weights, as ExtendedSolver.penalty: relative to the diagonal of the data.
+        let tiny = ExtendedConfiguration.tinyPenalty, l = structure.layout
+        var pen = LanePenalty()
+        let floor = Lanes(repeating: 1e-300)
+        if l.pooled {
+            pen.bTiny = tiny * ws.sharedGram[0].replacing(with: floor, where: ws.sharedGram[0] .< floor)
+            let aa = ws.sharedGram[q * qq + q]
+            pen.aTiny = tiny * aa.replacing(with: floor, where: aa .< floor)
+        }
+        if l.knots > 0 {
+            var vw = Lanes(), uw = Lanes()
+            for k in 0..<l.knots {
+                let jv = l.p + k, ju = q + l.p + k
+                vw += ws.sharedGram[jv * qq + jv]
+                uw += ws.sharedGram[ju * qq + ju]
+            }
+            vw /= Lanes(repeating: Double(l.knots)); uw /= Lanes(repeating: Double(l.knots))
+            pen.vSmooth = smoothing * vw; pen.uSmooth = smoothing * uw
+            pen.vTiny = tiny * vw.replacing(with: floor, where: vw .< floor)
+            pen.uTiny = tiny * uw.replacing(with: floor, where: uw .< floor)
+        }
+        ws.penalty = pen
+        // The penalised shared block, factored (it does not depend on lambda).
+        ws.sharedFactor.update(from: ws.sharedGram, count: qq * qq)
+        addSharedPenalty(pen, into: ws.sharedFactor)
+        if !Self.cholesky(ws.sharedFactor, order: qq) {
+            throw SimfluenceError.singularSystem(testID: ws.names[0], lambda: 0)
+        }
+        // Lambda-free example blocks.
+        if preconditioned {
+            for i in 0..<m {
+                var ba = Lanes(), aa = Lanes()
+                for e in structure.colStart[i]..<structure.colStart[i + 1] {
+                    let lpv = ws.lp[Int(structure.colRow[e])], c = structure.colCount[e]
+                    ba += (structure.colCarried[e] * c) * lpv
+                    aa += (c * c) * (lpv * lpv)
+                }
+                ws.exampleBA[i] = ba
+                ws.exampleAA[i] = aa
+            }
+        }
+    }
+
+    /// The non-zero shared columns of `row` (indices into the 2q shared unknowns, values per lane).
+    @inline(__always)
+    private func sharedEntries(_ row: Int, lp: Lanes, idx: inout [Int], val: inout [Lanes]) -> Int {
+        let l = structure.layout
+        var c = 0
+        func add(_ j: Int, _ v: Double) {
+            idx[c] = j; val[c] = Lanes(repeating: v); c += 1
+            idx[c] = q + j; val[c] = lp * (j < l.p ? structure.rowSize[row] : v); c += 1
+        }
+        if l.pooled { add(0, structure.carriedSize[row]) }
+        if l.knots == 1 {
+            add(l.p, 1)
+        } else if l.knots > 1 {
+            let k = structure.rowKnot[row], w = structure.rowW[row]
+            add(l.p + k, 1 - w)
+            add(l.p + k + 1, w)
+        }
+        return c
+    }
+
+    /// Adds the shared terms' penalty (tiny ridges on b and a; smoothing and tiny ridges on the
+    /// knots) to a 2q x 2q lane matrix.
+    private func addSharedPenalty(_ pen: LanePenalty, into a: UnsafeMutablePointer<Lanes>) {
+        let l = structure.layout, qq = 2 * q, k = l.knots
+        if l.pooled { a[0] += pen.bTiny; a[q * qq + q] += pen.aTiny }
+        for side in 0..<2 {
+            let base = side * q + l.p
+            let smooth = side == 0 ? pen.vSmooth : pen.uSmooth, tinyW = side == 0 ? pen.vTiny : pen.uTiny
+            for i in 0..<k {
+                for j in max(0, i - 2)..<min(k, i + 3) {
+                    a[(base + i) * qq + base + j] += smooth * structure.gram[i * k + j]
+                }
+                a[(base + i) * qq + base + i] += tinyW
+            }
+        }
+    }
+
+    /// In-place lane-wise Cholesky of a dense `order` x `order` matrix (lower factor in the lower
+    /// triangle); false if a lane's pivot is not positive.
+    static func cholesky(_ a: UnsafeMutablePointer<Lanes>, order: Int) -> Bool {
+        for j in 0..<order {
+            var d = a[j * order + j]
+            for k in 0..<j { d -= a[j * order + k] * a[j * order + k] }
+            if any(.!(d .> 0)) { return false }
+            let s = d.squareRoot()
+            a[j * order + j] = s
+            for i in (j + 1)..<max(j + 1, order) {
+                var v = a[i * order + j]
+                for k in 0..<j { v -= a[i * order + k] * a[j * order + k] }
+                a[i * order + j] = v / s
+            }
+        }
+        return true
+    }
+
+    /// X u for the row sums in `ws.u` -> (X^T X) v... : the row pass, ws.u = X v (per lane).
+    private func rows(_ v: UnsafeMutablePointer<Lanes>, _ ws: Workspace) {
+        let s = structure, design = s.design, l = s.layout, carry = s.carry
+        let vb = l.pooled ? v[2 * m] : Lanes(), va = l.pooled ? v[2 * m + q] : Lanes()
+        var cB = Lanes()
+        design.entryStart.withUnsafeBufferPointer { es in
+        design.entryLocal.withUnsafeBufferPointer { el in
+        design.entryCount.withUnsafeBufferPointer { ec in
+            for row in 0..<design.rowCount {
+                var sB = Lanes(), sA = Lanes()
+                for e in es[row]..<es[row + 1] {
+                    let i = el[e], c = Lanes(repeating: ec[e])
+                    sB += c * v[2 * i]
+                    sA += c * v[2 * i + 1]
+                }
+                let size = s.rowSize[row]
+                sB += size * vb
+                sA += size * va
+                if carry != 0 { cB = (s.runStart[row] ? Lanes() : carry * cB) + sB } else { cB = sB }
+                var hv = Lanes(), hu = Lanes()
+                if l.knots == 1 {
+                    hv = v[2 * m + l.p]; hu = v[2 * m + q + l.p]
+                } else if l.knots > 1 {
+                    let k = s.rowKnot[row], w = s.rowW[row]
+                    hv = (1 - w) * v[2 * m + l.p + k] + w * v[2 * m + l.p + k + 1]
+                    hu = (1 - w) * v[2 * m + q + l.p + k] + w * v[2 * m + q + l.p + k + 1]
+                }
+                ws.u[row] = cB + hv + ws.lp[row] * (sA + hu)
+            }
+        }}}
+    }
+
+    /// ws.ap = X^T (ws.u): the reverse carry-over filter of the B side, the gather by example, and
+    /// the shared sums over rows.
+    private func transpose(_ ws: Workspace) {
+        let s = structure, l = s.layout, rows = s.design.rowCount, carry = s.carry
+        // ws.carried = U (B side), in place of a second array when there is no carry-over.
+        let bSide: UnsafeMutablePointer<Lanes>
+        if carry != 0 {
+            var next = Lanes()
+            for row in stride(from: rows - 1, through: 0, by: -1) {
+                let continues = row + 1 < rows && !s.runStart[row + 1]
+                next = ws.u[row] + (continues ? carry * next : Lanes())
+                ws.carried[row] = next
+            }
+            bSide = ws.carried
+        } else {
+            bSide = ws.u
+        }
+        s.colStart.withUnsafeBufferPointer { cs in
+        s.colRow.withUnsafeBufferPointer { cr in
+        s.colCount.withUnsafeBufferPointer { cc in
+            for i in 0..<m {
+                var oB = Lanes(), oA = Lanes()
+                for e in cs[i]..<cs[i + 1] {
+                    let r = Int(cr[e]), c = Lanes(repeating: cc[e])
+                    oB += c * bSide[r]
+                    oA += c * (ws.lp[r] * ws.u[r])
+                }
+                ws.ap[2 * i] = oB
+                ws.ap[2 * i + 1] = oA
+            }
+        }}}
+        let base = ws.ap + 2 * m
+        base.update(repeating: Lanes(), count: 2 * q)
+        for row in 0..<rows {
+            let ua = ws.lp[row] * ws.u[row]
+            if l.pooled {
+                base[0] += s.rowSize[row] * bSide[row]
+                base[q] += s.rowSize[row] * ua
+            }
+            if l.knots == 1 {
+                base[l.p] += ws.u[row]; base[q + l.p] += ua
+            } else if l.knots > 1 {
+                let k = s.rowKnot[row], w = s.rowW[row]
+                base[l.p + k] += (1 - w) * ws.u[row]
+                base[l.p + k + 1] += w * ws.u[row]
+                base[q + l.p + k] += (1 - w) * ua
+                base[q + l.p + k + 1] += w * ua
+            }
+        }
+    }
+
+    /// ws.ap = (X^T X + R(lambda)) v; returns v . ws.ap per lane (examples first, in order).
+    @discardableResult
+    private func apply(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
+        if structure.carry == 0 { return applyByKernels(v, lambda: lambda, ws) }
+        rows(v, ws)
+        transpose(ws)
+        for i in 0..<(2 * m) { ws.ap[i] += lambda * v[i] }
+        var dot = Lanes()
+        for i in 0..<(2 * m) { dot += v[i] * ws.ap[i] }
+        return dot + applySharedPenalty(v, ws)
+    }
+
+    /// ``apply(_:lambda:_:)`` without carry-over: the example part of the row pass and the whole
+    /// column pass (with lambda v and the examples' dot product) in the C kernels, the shared
+    /// columns added per row in between and summed over rows after.
+    private func applyByKernels(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
+        let s = structure, design = s.design, l = s.layout, rowCount = design.rowCount
+        let dv = UnsafeMutableRawPointer(v).assumingMemoryBound(to: Double.self)
+        let dul = UnsafeMutableRawPointer(ws.ul).assumingMemoryBound(to: Double.self)
+        design.entryStart.withUnsafeBufferPointer { es in
+        rowLocal.withUnsafeBufferPointer { el in
+        design.entryCount.withUnsafeBufferPointer { ec in
+            sf_ridge_rows(rowCount, es.baseAddress, el.baseAddress, unitCounts ? nil : ec.baseAddress, dv,
+                          UnsafeMutableRawPointer(ws.lp).assumingMemoryBound(to: Double.self), dul)
+        }}}
+        let sh = v + 2 * m
+        if q > 0 {
+            let vb = l.pooled ? sh[0] : Lanes(), va = l.pooled ? sh[q] : Lanes()
+            for row in 0..<rowCount {
+                let size = s.rowSize[row]
+                var hv = size * vb, ha = size * va
+                if l.knots == 1 {
+                    hv += sh[l.p]; ha += sh[q + l.p]
+                } else if l.knots > 1 {
+                    let k = s.rowKnot[row], w = s.rowW[row]
+                    hv += (1 - w) * sh[l.p + k] + w * sh[l.p + k + 1]
+                    ha += (1 - w) * sh[q + l.p + k] + w * sh[q + l.p + k + 1]
+                }
+                let u = ws.ul[2 * row] + hv + ws.lp[row] * ha
+                ws.ul[2 * row] = u
+                ws.ul[2 * row + 1] = ws.lp[row] * u
+            }
+        }
+        var dot = Lanes()
+        s.colStart.withUnsafeBufferPointer { cs in
+        s.colRow.withUnsafeBufferPointer { cr in
+        s.colCount.withUnsafeBufferPointer { cc in
+            withUnsafeMutablePointer(to: &dot) { dp in
+                sf_ridge_columns(m, cs.baseAddress, cr.baseAddress, unitCounts ? nil : cc.baseAddress, dul, dv, lambda, 1, 1,
+                                 UnsafeMutableRawPointer(ws.ap).assumingMemoryBound(to: Double.self),
+                                 UnsafeMutableRawPointer(dp).assumingMemoryBound(to: Double.self))
+            }
+        }}}
+        let base = ws.ap + 2 * m
+        base.update(repeating: Lanes(), count: 2 * q)
+        if q > 0 {
+            for row in 0..<rowCount {
+                let u = ws.ul[2 * row], ua = ws.ul[2 * row + 1]
+                if l.pooled {
+                    base[0] += s.rowSize[row] * u
+                    base[q] += s.rowSize[row] * ua
+                }
+                if l.knots == 1 {
+                    base[l.p] += u; base[q + l.p] += ua
+                } else if l.knots > 1 {
+                    let k = s.rowKnot[row], w = s.rowW[row]
+                    base[l.p + k] += (1 - w) * u
+                    base[l.p + k + 1] += w * u
+                    base[q + l.p + k] += (1 - w) * ua
+                    base[q + l.p + k + 1] += w * ua
+                }
+            }
+        }
+        return dot + applySharedPenalty(v, ws)
+    }
+
+    /// Adds the shared terms' penalty times v to ws.ap's shared part; returns the shared part's
+    /// v . ws.ap per lane.
+    private func applySharedPenalty(_ v: UnsafeMutablePointer<Lanes>, _ ws: Workspace) -> Lanes {
+        // The shared penalty as a (banded) product.
+        let l = structure.layout, k = l.knots, pen = ws.penalty
+        if l.pooled {
+            ws.ap[2 * m] += pen.bTiny * v[2 * m]
+            ws.ap[2 * m + q] += pen.aTiny * v[2 * m + q]
+        }
+        for side in 0..<2 {
+            let base = 2 * m + side * q + l.p
+            let smooth = side == 0 ? pen.vSmooth : pen.uSmooth, tinyW = side == 0 ? pen.vTiny : pen.uTiny
+            for i in 0..<k {
+                var add = tinyW * v[base + i]
+                for j in max(0, i - 2)..<min(k, i + 3) { add += smooth * (structure.gram[i * k + j] * v[base + j]) }
+                ws.ap[base + i] += add
+            }
+        }
+        var dot = Lanes()
+        for i in (2 * m)..<n { dot += v[i] * ws.ap[i] }
+        return dot
+    }
+
+    /// The example blocks' inverses at `lambda` into ws.pre (preconditioned designs only).
+    private func invertExampleBlocks(lambda: Double, _ ws: Workspace) throws {
+        guard preconditioned else { return }
+        let lam = Lanes(repeating: lambda)
+        for i in 0..<m {
+            let bb = Lanes(repeating: structure.carriedSquares[i]) + lam, ba = ws.exampleBA[i], aa = ws.exampleAA[i] + lam
+            let det = bb * aa - ba * ba
+            if any(.!(det .> 0)) || any(.!(bb .> 0)) {
+                throw SimfluenceError.singularSystem(testID: ws.names[0], lambda: lambda)
+            }
+            ws.pre[3 * i] = aa / det; ws.pre[3 * i + 1] = -ba / det; ws.pre[3 * i + 2] = bb / det
+        }
+    }
+
+    /// ws.z = M^-1 ws.r.
+    private func applyPreconditioner(_ ws: Workspace) {
+        if preconditioned {
+            for i in 0..<m {
+                let rb = ws.r[2 * i], ra = ws.r[2 * i + 1]
+                ws.z[2 * i] = ws.pre[3 * i] * rb + ws.pre[3 * i + 1] * ra
+                ws.z[2 * i + 1] = ws.pre[3 * i + 1] * rb + ws.pre[3 * i + 2] * ra
+            }
+        } else {
+            ws.z.update(from: ws.r, count: 2 * m)
+        }
+        // Shared block: forward and back substitution with its Cholesky factor.
+        let qq = 2 * q, f = ws.sharedFactor, z = ws.z + 2 * m, r = ws.r + 2 * m
+        for i in 0..<qq {
+            var v = r[i]
+            for k in 0..<i { v -= f[i * qq + k] * z[k] }
+            z[i] = v / f[i * qq + i]
+        }
+        for i in stride(from: qq - 1, through: 0, by: -1) {
+            var v = z[i]
+            for k in (i + 1)..<max(i + 1, qq) { v -= f[k * qq + i] * z[k] }
+            z[i] = v / f[i * qq + i]
+        }
+    }
+
+    /// Solves the prepared block at `lambda` > 0; the solution is left in ws.x. With `warmStart`,
+    /// ws.x must hold a starting point for the same tests (the solution at another lambda).
+    func solve(lambda: Double, _ ws: Workspace, warmStart: Bool = false) throws -> BlockResult {
+        guard lambda > 0 else { throw SimfluenceError.singularSystem(testID: ws.names[0], lambda: lambda) }
+        try invertExampleBlocks(lambda: lambda, ws)
+        var bNorm2 = Lanes()
+        for i in 0..<n { bNorm2 += ws.b[i] * ws.b[i] }
+        let target2 = (tolerance * tolerance) * bNorm2
+        if !warmStart { ws.x.update(repeating: Lanes(), count: n) }
+        var iterations = [Int](repeating: 0, count: Self.width)
+        var total = 0, restarts = 0
+        var trueRes2 = Lanes()
+        while true {
+            // (Re)start from the true residual.
+            _ = apply(ws.x, lambda: lambda, ws)
+            var rr = Lanes()
+            for i in 0..<n { ws.r[i] = ws.b[i] - ws.ap[i]; rr += ws.r[i] * ws.r[i] }
+            var active = (rr .> target2) .& (bNorm2 .> 0)
+            if !any(active) || total >= maxIterations || restarts > 3 { trueRes2 = rr; break }
+            if total > 0 { restarts += 1 }
+            applyPreconditioner(ws)
+            var rz = Lanes()
+            for i in 0..<n { rz += ws.r[i] * ws.z[i] }
+            let keep0 = Lanes(repeating: 1).replacing(with: 0, where: .!active)
+            for i in 0..<n { ws.p[i] = keep0 * ws.z[i] }
+            while any(active) && total < maxIterations {
+                let pq = apply(ws.p, lambda: lambda, ws)
+                let alpha = Lanes(repeating: 0).replacing(with: rz / pq, where: active)
+                var rrNew = Lanes()
+                for i in 0..<n {
+                    ws.x[i] += alpha * ws.p[i]
+                    ws.r[i] -= alpha * ws.ap[i]
+                    rrNew += ws.r[i] * ws.r[i]
+                }
+                applyPreconditioner(ws)
+                var rzNew = Lanes()
+                for i in 0..<n { rzNew += ws.r[i] * ws.z[i] }
+                for k in 0..<Self.width where active[k] { iterations[k] += 1 }
+                active = active .& (rrNew .> target2)
+                let beta = Lanes(repeating: 0).replacing(with: rzNew / rz, where: active)
+                let keep = Lanes(repeating: 0).replacing(with: 1, where: active)
+                for i in 0..<n { ws.p[i] = keep * (ws.z[i] + beta * ws.p[i]) }
+                rz = rzNew
+                total += 1
+            }
+        }
+        var residuals = [Double](repeating: 0, count: ws.tests.count)
+        for k in 0..<ws.tests.count { residuals[k] = bNorm2[k] > 0 ? (trueRes2[k] / bNorm2[k]).squareRoot() : 0 }
+        if let trace = traceSink {
+            trace("extended cg lambda=\(lambda) carry=\(structure.carry) tests=\(ws.tests.first ?? 0)... iterations=\(Array(iterations.prefix(ws.tests.count))) restarts=\(restarts) residual=\(residuals.max() ?? 0)")
+        }
+        return BlockResult(iterations: Array(iterations.prefix(ws.tests.count)), residuals: residuals)
+    }
+
+    /// Lane `k`'s solution in the ``ExtendedLayout`` order [B_dev | b | v || A_dev | a | u].
+    func theta(lane k: Int, _ ws: Workspace) -> [Double] {
+        let l = structure.layout
+        var t = [Double](repeating: 0, count: l.n)
+        for i in 0..<m { t[i] = ws.x[2 * i][k]; t[l.aDev + i] = ws.x[2 * i + 1][k] }
+        for j in 0..<q { t[m + j] = ws.x[2 * m + j][k]; t[l.aDev + m + j] = ws.x[2 * m + q + j][k] }
+        return t
+    }
+
+    /// Lane `k`'s normal-matrix diagonal (data + penalty at `lambda`) in the ``ExtendedLayout``
+    /// order: rollout fitting's variable scaling, as ``ExtendedSolver/fullDiagonal(sharedDiag:_:penalty:)``.
+    func diagonal(lane k: Int, lambda: Double, _ ws: Workspace) -> [Double] {
+        let l = structure.layout, qq = 2 * q
+        var d = [Double](repeating: 0, count: l.n)
+        for i in 0..<m {
+            var aa = 0.0
+            for e in structure.colStart[i]..<structure.colStart[i + 1] {
+                let lpv = ws.lp[Int(structure.colRow[e])][k], c = structure.colCount[e]
+                aa += c * c * lpv * lpv
+            }
+            d[i] = structure.carriedSquares[i] + lambda
+            d[l.aDev + i] = aa + lambda
+        }
+        var shared = [Lanes](repeating: Lanes(), count: qq * qq)
+        shared.withUnsafeMutableBufferPointer { sp in
+            sp.baseAddress!.update(from: ws.sharedGram, count: qq * qq)
+            addSharedPenalty(ws.penalty, into: sp.baseAddress!)
+        }
+        for j in 0..<q {
+            d[m + j] = shared[j * qq + j][k]
+            d[l.aDev + m + j] = shared[(q + j) * qq + q + j][k]
+        }
+        return d
+    }
+}
