@@ -89,5 +89,4 @@ public struct LagKernelMethod: RecurrenceSimulated {
         for (c, z) in tests.enumerated() { for i in 0..<scores.columns { rows[c, i] = scores[z, i] } }
         return rows
     }
-
 }
