@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Simfluence
+@_spi(Fuzzing) @testable import Simfluence
 
 @Suite struct ExtendedModelFileTests {
     @Test func stepTermsAndBoundsRoundTrip() throws {
@@ -38,9 +38,20 @@ import Testing
         #expect(back == sim)
         #expect(back.lagKernel == sim.lagKernel)
         // A kernel whose bins do not start at lag 0 is refused with the member's name.
-        let text = String(decoding: ModelFile.encode(sim), as: UTF8.self).replacingOccurrences(of: "\"starts\":[0,1,2]", with: "\"starts\":[1,2,3]")
-        #expect(throws: SimfluenceError.self) {
-            _ = try Array(text.utf8).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
+        // (Zero parameters, so the payload survives the round trip through text.)
+        var zeroed = sim
+        zeroed.b = Matrix(rows: 1, columns: 2)
+        zeroed.stepBeta = Matrix(rows: 1, columns: 3)
+        let text = String(decoding: ModelFile.encode(zeroed), as: UTF8.self)
+            .replacingOccurrences(of: "\"starts\":[0,1,2]", with: "\"starts\":[1,2,3]")
+        ByteLevelParsing.resealingModel(Array(text.utf8)).withUnsafeBytes { raw in
+            expectInputError(file: "m", line: 2, ["lag_kernel", "starting at lag 0"]) { try ModelFile.decode(raw, source: "m") }
+        }
+        // Carry-over and a lag kernel together are refused.
+        var both = sim
+        both.carry = 0.5
+        ModelFile.encode(both).withUnsafeBytes { raw in
+            expectInputError(file: "m", line: 2, ["both \"carry\" and \"lag_kernel\""]) { try ModelFile.decode(raw, source: "m") }
         }
     }
 

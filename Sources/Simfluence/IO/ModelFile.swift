@@ -335,6 +335,9 @@ public enum ModelFile {
             }
             if let kn = ext["lag_kernel"], !kn.value.isNull {
                 fields.lagKernel = try lagKernelField(kn, ctx: ctx, fail: fail)
+                guard fields.carry == 0 else {
+                    throw fail(2, "\"extended\" has both \"carry\" and \"lag_kernel\": a simulator spreads its effects by one or the other")
+                }
             }
             guard fields.stepColumns >= 0 && fields.stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
         }
