@@ -15,7 +15,7 @@
 /// along the direction that trades its scale against lambda's shrinkage of B, which barely moves
 /// the predictions). lambda is cross-validated over whole training runs with ``LambdaSearch``'s
 /// folds and score (all-steps MSE of clamped rollouts of the validation runs) under a pilot
-/// kernel (see ``crossValidate(log:runs:tests:grid:folds:threads:)``).
+/// kernel (see ``crossValidate(log:runs:tests:grid:folds:prior:threads:)``).
 public enum LagKernelFit {
     /// Most kernel updates of one fit.
     public static let maxIterations = 20
