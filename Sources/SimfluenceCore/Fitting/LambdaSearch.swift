@@ -65,21 +65,9 @@ public enum LambdaSearch {
     public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
                               grid: [Double], folds: Int, threads: Int,
                               iterative useIterative: Bool, foldTolerance: Double? = nil) throws -> LambdaSelection {
-        guard runs.count >= 2 else {
-            throw SimfluenceError.invalidArgument(
-                "choosing lambda by cross-validation needs at least 2 training runs (got \(runs.count)); pass a fixed lambda instead")
-        }
-        guard folds >= 2 else {
-            throw SimfluenceError.invalidArgument("cross-validation needs at least 2 folds (got \(folds))")
-        }
-        guard !grid.isEmpty else { throw SimfluenceError.invalidArgument("the lambda grid is empty") }
-        for lambda in grid where !(lambda.isFinite && lambda >= 0) {
-            throw SimfluenceError.invalidArgument("every lambda in the grid must be a finite number >= 0 (got \(lambda))")
-        }
-        var sortedGrid: [Double] = []
-        for lambda in grid.sorted() where sortedGrid.last != lambda { sortedGrid.append(lambda) }
-        let grid = sortedGrid
-        let k = min(folds, runs.count)
+        let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
+        let grid = split.grid
+        let k = split.count
         let testCount = log.testIDs.count
         let testIDs = log.testIDs
 
@@ -88,8 +76,8 @@ public enum LambdaSearch {
         var trajectories = 0
         for fold in 0..<k {
             FitProgress.report("cross-validating \(grid.count) lambdas (\(form.rawValue) form)", "fold \(fold + 1) of \(k)", done: fold, total: k)
-            let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
-            let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
+            let trainRuns = split.training(fold)
+            let validation = split.validation(fold)
             let design = try RidgeDesign(log: log, runs: trainRuns)
             for run in validation {
                 guard run.losses.columns == testCount else {

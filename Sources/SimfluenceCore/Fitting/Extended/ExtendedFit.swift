@@ -244,20 +244,11 @@ public enum ExtendedFit {
                        carries: [Double] = [0], folds: Int, every: Int?, threads: Int,
                        solver choice: RidgeSolverChoice = .automatic, foldTolerance: Double? = nil) throws
         -> (selection: LambdaSelection, chosen: (lambda: Double, mu: Double, carry: Double), scores: [Double]) {
-        guard runs.count >= 2 else {
-            throw SimfluenceError.invalidArgument(
-                "choosing lambda by cross-validation needs at least 2 training runs (got \(runs.count)); pass a fixed lambda instead")
-        }
-        guard folds >= 2 else { throw SimfluenceError.invalidArgument("cross-validation needs at least 2 folds (got \(folds))") }
-        guard !lambdas.isEmpty else { throw SimfluenceError.invalidArgument("the lambda grid is empty") }
-        for l in lambdas where !(l.isFinite && l >= 0) {
-            throw SimfluenceError.invalidArgument("every lambda in the grid must be a finite number >= 0 (got \(l))")
-        }
-        var grid: [Double] = []
-        for l in lambdas.sorted() where grid.last != l { grid.append(l) }
+        let split = try CrossValidationFolds(runs: runs, folds: folds, grid: lambdas)
+        let grid = split.grid
         let points = grid.flatMap { l in mus.map { (lambda: l, mu: $0) } }
         let perCarry = points.count
-        let k = min(folds, runs.count)
+        let k = split.count
         let testCount = log.testIDs.count, testIDs = log.testIDs
         let allTests = Array(0..<testCount)
         var sums = [Double](repeating: 0, count: carries.count * perCarry)
@@ -266,8 +257,8 @@ public enum ExtendedFit {
         let task = "cross-validating \(grid.count) lambdas x \(carries.count) carry-over decays x \(mus.count) smoothings"
         for fold in 0..<k {
             FitProgress.report(task, "fold \(fold + 1) of \(k)", done: fold * carries.count, total: k * carries.count)
-            let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
-            let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
+            let trainRuns = split.training(fold)
+            let validation = split.validation(fold)
             if validation.isEmpty || testCount == 0 { continue }
             let design = try RidgeDesign(log: log, runs: trainRuns)
             if design.activeCount == 0 { continue }

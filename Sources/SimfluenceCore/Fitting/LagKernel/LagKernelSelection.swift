@@ -7,9 +7,7 @@ extension LagKernelFit {
     public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
                            start: LagKernel? = nil, fixedKernel: Bool = false, prior: Matrix? = nil,
                            threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
-        guard lambda.isFinite && lambda >= 0 else {
-            throw SimfluenceError.invalidArgument("lambda must be a finite number >= 0 (got \(lambda))")
-        }
+        _ = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = LagKernelDesign(log: log, runs: runs)
         let targets = try Targets(runs: runs, tests: tests, design: design)
         FitProgress.report("lag-kernel: fitting the kernel and the effects", "lambda \(lambda)", done: 0, total: 1)
@@ -40,21 +38,14 @@ extension LagKernelFit {
     public static func crossValidate(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int,
                                      prior: Matrix? = nil, threads: Int = Parallel.defaultThreads) throws
         -> (selection: LambdaSelection, pilot: LagKernel) {
-        guard runs.count >= 2 else {
-            throw SimfluenceError.invalidArgument("cross-validating lambda needs at least 2 training runs (got \(runs.count)); pass --lambda VALUE")
-        }
-        guard folds >= 2 else { throw SimfluenceError.invalidArgument("cross-validation needs at least 2 folds (got \(folds))") }
-        var grid = Array(Set(grid)).sorted()
-        for l in grid where !(l.isFinite && l >= 0) {
-            throw SimfluenceError.invalidArgument("every lambda in the grid must be a finite number >= 0 (got \(l))")
-        }
-        guard !grid.isEmpty else { throw SimfluenceError.invalidArgument("the lambda grid is empty") }
+        let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
+        var grid = split.grid
         let all = LagKernelDesign(log: log, runs: runs)
         let pilotLambda = grid[grid.count / 2]
         let pilot = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
                               start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), prior: prior,
                               threads: threads).kernel
-        var scored = try scores(log: log, runs: runs, tests: tests, grid: grid, folds: folds, pilot: pilot, prior: prior, threads: threads)
+        var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior, threads: threads)
         // The smallest lambda winning clearly (by more than 0.1% over the next) says the grid stops
         // too early: extend it downwards, half a decade at a time, by at most three decades (each
         // point costs one factorisation per fold). A flat end is left alone.
@@ -62,29 +53,27 @@ extension LagKernelFit {
         while scored.best == 0 && grid.count > 1 && grid[0] > 0 && extensions < 6
                 && scored.values[0] < scored.values[1] * (1 - 1e-3) {
             let lower = grid[0] / 3.1622776601683795
-            let more = try scores(log: log, runs: runs, tests: tests, grid: [lower], folds: folds, pilot: pilot, prior: prior, threads: threads)
+            let more = try scores(log: log, split: split, tests: tests, grid: [lower], pilot: pilot, prior: prior, threads: threads)
             grid.insert(lower, at: 0)
             scored.values.insert(more.values[0], at: 0)
             if scored.values[0] <= scored.values[1] { scored.best = 0 } else { scored.best += 1 }
             extensions += 1
         }
-        let k = min(folds, runs.count)
-        let best = scored.best
-        return (LambdaSelection(grid: grid, scores: scored.values, chosen: grid[best], folds: k), pilot)
+        return (LambdaSelection(grid: grid, scores: scored.values, chosen: grid[scored.best], folds: split.count), pilot)
     }
 
-    /// Cross-validated scores of `grid` (ascending) under the fixed `pilot` kernel.
-    static func scores(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int, pilot: LagKernel,
+    /// Cross-validated scores of `grid` (ascending) over `split`'s folds under the fixed `pilot` kernel.
+    static func scores(log: TrainingLog, split: CrossValidationFolds, tests: [Int], grid: [Double], pilot: LagKernel,
                        prior: Matrix?, threads: Int) throws -> (values: [Double], best: Int) {
-        let k = min(folds, runs.count)
+        let k = split.count
         var sums = [Double](repeating: 0, count: grid.count)
         var singular = [Bool](repeating: false, count: grid.count)
         var trajectories = 0
         let method = MethodName(LagKernelMethod.lagKernel)
         for fold in 0..<k {
             FitProgress.report("lag-kernel: cross-validating \(grid.count) lambdas", "fold \(fold + 1) of \(k)", done: fold, total: k)
-            let trainRuns = runs.enumerated().filter { $0.offset % k != fold }.map(\.element)
-            let validation = runs.enumerated().filter { $0.offset % k == fold && $0.element.losses.rows >= 2 }.map(\.element)
+            let trainRuns = split.training(fold)
+            let validation = split.validation(fold)
             let design = LagKernelDesign(log: log, runs: trainRuns)
             let targets = try Targets(runs: trainRuns, tests: tests, design: design)
             let kernel = pilot
