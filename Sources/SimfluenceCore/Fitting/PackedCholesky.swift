@@ -142,7 +142,7 @@ enum PackedCholesky {
 
     /// sum_{k < len} a[k] * b[k], with two SIMD accumulators; the summation order depends only on `len`.
     @inline(__always)
-    static func dot(_ a: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ len: Int) -> Double {
+    static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ len: Int) -> Double {
         var c0 = SIMD2<Double>(), c1 = SIMD2<Double>()
         var k = 0
         while k &+ 4 <= len {
@@ -160,8 +160,9 @@ enum PackedCholesky {
         return s
     }
 
-    /// Solves L L^T x = b in place (`x` holds b on entry), with L the factor in `p`.
-    static func solve(_ p: UnsafeMutablePointer<Double>, n: Int, _ x: UnsafeMutablePointer<Double>) {
+    /// Solves L L^T x = b in place (`x` holds b on entry), with L the factor in `p` (only read, so
+    /// one factor can serve many solves at once).
+    static func solve(_ p: UnsafePointer<Double>, n: Int, _ x: UnsafeMutablePointer<Double>) {
         // Forward: L y = b.
         for i in 0..<n {
             let r = p + rowStart(i)

@@ -47,15 +47,21 @@ public struct LagKernel: Sendable, Equatable {
         return weights[m]
     }
 
-    /// The sum over bin `m` of the values `prefix` accumulates, as seen from row `k`: the values
-    /// at rows s with starts[m] <= k - s < starts[m + 1], from prefix sums (prefix[j] = sum of
-    /// rows < j; `prefix` has k + 2 entries or more, indexed up to k + 1).
+    /// The rows s that bin `m` reaches from row `k` (starts[m] <= k - s < starts[m + 1]) as a
+    /// half-open range lo..<hi of prefix-sum indices, or nil when the bin reaches no row yet.
+    @inline(__always)
+    func binRows(_ m: Int, row k: Int) -> (lo: Int, hi: Int)? {
+        let hi = k - starts[m] + 1
+        guard hi > 0 else { return nil }
+        return (m + 1 < starts.count ? max(0, k - starts[m + 1] + 1) : 0, hi)
+    }
+
+    /// The sum over bin `m` of the values `prefix` accumulates, as seen from row `k` (the rows of
+    /// ``binRows(_:row:)``), from prefix sums (prefix[j] = sum of rows < j; indexed up to k + 1).
     @inline(__always)
     func binSum(_ m: Int, row k: Int, prefix: (Int) -> Double) -> Double {
-        let hi = k - starts[m] + 1
-        guard hi > 0 else { return 0 }
-        let lo = m + 1 < starts.count ? max(0, k - starts[m + 1] + 1) : 0
-        return prefix(hi) - prefix(lo)
+        guard let rows = binRows(m, row: k) else { return 0 }
+        return prefix(rows.hi) - prefix(rows.lo)
     }
 
     /// beta_t at row `k` (0-based simulated step) from the prefix sums of beta(c_s).

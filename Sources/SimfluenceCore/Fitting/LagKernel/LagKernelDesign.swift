@@ -65,11 +65,8 @@ struct LagKernelDesign: Sendable {
                 for j in 0..<n { x[j] = 0 }
                 for m in kernel.starts.indices {
                     let w = kernel.weights[m]
-                    guard w != 0 else { continue }
-                    let hi = k - kernel.starts[m] + 1
-                    guard hi > 0 else { continue }
-                    let lo = m + 1 < kernel.starts.count ? max(0, k - kernel.starts[m + 1] + 1) : 0
-                    let ph = hi * n, pl = lo * n
+                    guard w != 0, let rows = kernel.binRows(m, row: k) else { continue }
+                    let ph = rows.hi * n, pl = rows.lo * n
                     for j in 0..<n { x[j] += w * (prefix[ph + j] - prefix[pl + j]) }
                 }
                 x.withUnsafeBufferPointer { body(r, k, firstSteps[r] + k, $0) }

@@ -153,10 +153,10 @@ public enum LagKernelFit {
             }
             let factor = normal, rhs = system.rhs, gram = system.normal, active = design.active
             let columns = try Parallel.map(width, threads: threads) { c -> [Double] in
-                var f = factor
+                // PackedCholesky.solve only reads the factor, so every test example shares it.
                 func solved(_ v: [Double]) -> [Double] {
                     var x = v
-                    f.withUnsafeMutableBufferPointer { p in
+                    factor.withUnsafeBufferPointer { p in
                         x.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!) }
                     }
                     return x
