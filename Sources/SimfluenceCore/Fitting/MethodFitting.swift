@@ -51,8 +51,7 @@ public enum MethodFitting {
             throw SimfluenceError.invalidArgument("\(d.name) cannot fit a slice of the test set (--shard): \(why)")
         }
         if d.needs.gradients && inputs.gradients == nil {
-            throw SimfluenceError.invalidArgument(
-                "\(d.name) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+            throw SimfluenceError.missingGradients(method: d.name)
         }
     }
 }

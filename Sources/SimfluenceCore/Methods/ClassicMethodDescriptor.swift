@@ -21,8 +21,7 @@ public struct ClassicMethodDescriptor: RecurrenceSimulated {
 
     public func fit(_ request: FitRequest) throws -> MethodFit {
         guard let gradients = request.inputs.gradients else {
-            throw SimfluenceError.invalidArgument(
-                "\(name) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+            throw SimfluenceError.missingGradients(method: name)
         }
         return try ClassicScores.fit(method, features: gradients, log: request.log, trainingRuns: request.runs,
                                      damping: request.inputs.damping, threads: request.threads)

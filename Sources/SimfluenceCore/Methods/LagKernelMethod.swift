@@ -79,8 +79,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
     func prior(_ request: FitRequest, tests: [Int]) throws -> Matrix? {
         guard gradientPrior else { return nil }
         guard request.inputs.gradients != nil else {
-            throw SimfluenceError.invalidArgument(
-                "\(name) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+            throw SimfluenceError.missingGradients(method: name)
         }
         var scoresRequest = request
         scoresRequest.tests = nil

@@ -29,3 +29,10 @@ public enum SimfluenceError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 }
+
+extension SimfluenceError {
+    /// The refusal of a method that needs gradient features when none were given.
+    static func missingGradients(method name: String) -> SimfluenceError {
+        .invalidArgument("\(name) needs gradient features (pass --gradients DIR; 'simfluence train' writes them to <log>/gradients)")
+    }
+}
