@@ -86,19 +86,9 @@ enum LanguageRunTrainer {
         let n = model.parameterCount
         precondition(slots.count >= sequences.count * n)
         let lossSlots = SharedBuffer<Double>(count: sequences.count, value: 0)
-        forEachChunk(sequences.count, threads: threads) { range in
-            let ws = Workspace<Float>(model: model)
-            parameters.withUnsafeBufferPointer { p in
-                derived.withUnsafeBufferPointer { d in
-                    for e in range {
-                        sequences[e].withUnsafeBufferPointer { tok in
-                            lossSlots.pointer[e] = model.lossAndGradient(tokens: tok.baseAddress!, n: tok.count - 1,
-                                                                         parameters: p.baseAddress!, derived: d.baseAddress!,
-                                                                         gradient: slots.pointer + e * n, workspace: ws)
-                        }
-                    }
-                }
-            }
+        forEachSequence(model: model, parameters: parameters, derived: derived, sequences: sequences, threads: threads) { e, tok, p, d, ws in
+            lossSlots.pointer[e] = model.lossAndGradient(tokens: tok.baseAddress!, n: tok.count - 1, parameters: p, derived: d,
+                                                         gradient: slots.pointer + e * n, workspace: ws)
         }
         var total = 0.0
         for e in 0..<sequences.count { total += lossSlots.pointer[e] }
@@ -108,20 +98,27 @@ enum LanguageRunTrainer {
     /// The loss of every sequence at `parameters`, in order. Parallel over sequences.
     static func evaluate(model: Transformer, parameters: [Float], derived: [Float], sequences: [[Int]], threads: Int) -> [Double] {
         let out = SharedBuffer<Double>(count: sequences.count, value: 0)
+        forEachSequence(model: model, parameters: parameters, derived: derived, sequences: sequences, threads: threads) { e, tok, p, d, ws in
+            out.pointer[e] = model.loss(tokens: tok.baseAddress!, n: tok.count - 1, parameters: p, derived: d, workspace: ws)
+        }
+        return Array(UnsafeBufferPointer(start: out.pointer, count: sequences.count))
+    }
+
+    /// Calls `body(e, tokens, parameters, derived, workspace)` for every sequence e, in contiguous
+    /// chunks over threads (``forEachChunk(_:threads:_:)``), each chunk with its own workspace.
+    static func forEachSequence(model: Transformer, parameters: [Float], derived: [Float], sequences: [[Int]], threads: Int,
+                                _ body: @Sendable (Int, UnsafeBufferPointer<Int>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                                   Workspace<Float>) -> Void) {
         forEachChunk(sequences.count, threads: threads) { range in
             let ws = Workspace<Float>(model: model)
             parameters.withUnsafeBufferPointer { p in
                 derived.withUnsafeBufferPointer { d in
                     for e in range {
-                        sequences[e].withUnsafeBufferPointer { tok in
-                            out.pointer[e] = model.loss(tokens: tok.baseAddress!, n: tok.count - 1, parameters: p.baseAddress!,
-                                                        derived: d.baseAddress!, workspace: ws)
-                        }
+                        sequences[e].withUnsafeBufferPointer { body(e, $0, p.baseAddress!, d.baseAddress!, ws) }
                     }
                 }
             }
         }
-        return Array(UnsafeBufferPointer(start: out.pointer, count: sequences.count))
     }
 
     /// Calls `body` on contiguous chunks covering `0..<count`, one chunk per thread (at most
