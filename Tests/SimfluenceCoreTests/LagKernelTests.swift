@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SimfluenceCore
 
@@ -17,7 +18,9 @@ import Testing
             var loss = start[z]
             var out = [loss]
             for (k, batch) in batches.enumerated() {
-                betas.append(batch.reduce(0.0) { $0 + b[z, $1] })
+                // The gain written out: 1 - exp(-max(L, 0) / tau) of the loss before the step (1 without tau).
+                let gain = kernel.lossScale > 0 ? 1 - exp(-max(loss, 0) / kernel.lossScale) : 1
+                betas.append(gain * batch.reduce(0.0) { $0 + b[z, $1] })
                 var beta = 0.0
                 for s in 0...k { beta += kernel.weight(lag: k - s) * betas[s] }
                 loss += beta + v[z][k]
@@ -28,7 +31,7 @@ import Testing
     }
 
     static func plantedLog(runs: Int = 24, pool: Int = 12, tests: Int = 3, steps: Int = 40, batch: Int = 2,
-                           seed: UInt64 = 7) -> (TrainingLog, Planted) {
+                           seed: UInt64 = 7, lossScale: Double = 0) -> (TrainingLog, Planted) {
         var g = SeededGenerator(seed: seed)
         let starts = LagKernel.defaultStarts(lastStep: steps)
         var weights = [Double](repeating: 1, count: starts.count)
@@ -46,8 +49,8 @@ import Testing
         }
         var v = [[Double]](repeating: [Double](repeating: 0, count: steps), count: tests)
         for z in 0..<tests { for t in 0..<steps { v[z][t] = -0.01 + 0.0002 * Double(t) + 0.001 * Double(z) } }
-        let planted = Planted(kernel: LagKernel(starts: starts, weights: weights), b: b, v: v,
-                              start: (0..<tests).map { _ in 1 + g.nextUniform() })
+        let planted = Planted(kernel: LagKernel(starts: starts, weights: weights, lossScale: lossScale), b: b, v: v,
+                              start: (0..<tests).map { _ in (lossScale > 0 ? 3 : 1) + g.nextUniform() })
         var out: [TrainingRun] = []
         for r in 0..<runs {
             let batches = (0..<steps).map { _ in (0..<batch).map { _ in Int(g.next() % UInt64(pool)) } }
@@ -79,8 +82,67 @@ import Testing
         for z in 0..<3 { for s in 1...40 { #expect(abs(solution.steps[s * 3 + z] - planted.v[z][s - 1]) < 2e-5) } }
     }
 
+    /// With a loss scale every test example has its own design (batches count their gain of the
+    /// recorded loss); the fit still recovers the planted kernel and effects, and the step terms.
+    @Test func recoversPlantedEffectsUnderALossScale() throws {
+        let (log, planted) = Self.plantedLog(runs: 16, steps: 30, seed: 9, lossScale: 0.8)
+        let design = LagKernelDesign(log: log, runs: log.runs)
+        let targets = try LagKernelFit.Targets(runs: log.runs, tests: [0, 1, 2], design: design)
+        let solution = try LagKernelFit.solve(design, targets, lambda: 1e-6,
+                                              start: .immediate(starts: planted.kernel.starts, lossScale: 0.8),
+                                              maxIterations: 150, tolerance: 1e-12, threads: 2)
+        #expect(solution.kernel.lossScale == 0.8)
+        // (Alternating least squares creeps along the kernel's scale direction: 150 updates bring
+        // the O(1) weights within 1e-4.)
+        for (w, p) in zip(solution.kernel.weights, planted.kernel.weights) { #expect(abs(w - p) < 1e-4) }
+        // Unlike the shared design, a common shift of B is not absorbed by the step terms here
+        // (each batch counts its own gain), so B is identified up to the ridge's bias.
+        for (j, i) in design.active.enumerated() {
+            for z in 0..<3 { #expect(abs(solution.theta[j * 3 + z] - planted.b[z, i]) < 1e-5) }
+        }
+        for z in 0..<3 { for s in 1...30 { #expect(abs(solution.steps[s * 3 + z] - planted.v[z][s - 1]) < 1e-4) } }
+        // The same data fitted without the loss scale fits worse.
+        let plain = try LagKernelFit.solve(design, targets, lambda: 1e-6, start: .immediate(starts: planted.kernel.starts),
+                                           maxIterations: 50, tolerance: 1e-9, threads: 2)
+        #expect(Self.objective(log: log, solution: plain, design: design, lambda: 0) >
+                1e3 * Self.objective(log: log, solution: solution, design: design, lambda: 0))
+    }
+
+    /// A prior of several components: with a large lambda, B goes to the combination of the
+    /// components that fits the data, each with its own weight (one shared multiple could not).
+    @Test func priorComponentsGetTheirOwnWeights() throws {
+        let (log, planted) = Self.plantedLog(runs: 16, seed: 13)
+        let design = LagKernelDesign(log: log, runs: log.runs)
+        let targets = try LagKernelFit.Targets(runs: log.runs, tests: [0, 1, 2], design: design)
+        // Split B into two components (even and odd examples) and plant B = 2 g1 - 0.5 g2.
+        var g1 = Matrix(rows: 3, columns: 12), g2 = Matrix(rows: 3, columns: 12)
+        for z in 0..<3 {
+            for i in 0..<12 {
+                if i % 2 == 0 { g1[z, i] = planted.b[z, i] / 2 } else { g2[z, i] = -planted.b[z, i] / 0.5 }
+            }
+        }
+        let solution = try LagKernelFit.solve(design, targets, lambda: 1e6, start: planted.kernel, prior: [g1, g2],
+                                              fixedKernel: true, threads: 2)
+        for (j, i) in design.active.enumerated() {
+            for z in 0..<3 { #expect(abs(solution.theta[j * 3 + z] - planted.b[z, i]) < 1e-7) }
+        }
+        // The single summed component cannot express it: its best multiple leaves B far off.
+        var sum = g1
+        for e in sum.storage.indices { sum.storage[e] += g2.storage[e] }
+        let single = try LagKernelFit.solve(design, targets, lambda: 1e6, start: planted.kernel, prior: [sum],
+                                            fixedKernel: true, threads: 2)
+        let error = design.active.enumerated().map { j, i in abs(single.theta[j * 3] - planted.b[0, i]) }.max()!
+        #expect(error > 1e-3)
+    }
+
     @Test func simulatorRollsOutThePlantedRecurrence() throws {
-        let (log, planted) = Self.plantedLog(runs: 2)
+        for lossScale in [0, 0.5] {
+            try rollsOut(lossScale: lossScale)
+        }
+    }
+
+    func rollsOut(lossScale: Double) throws {
+        let (log, planted) = Self.plantedLog(runs: 2, lossScale: lossScale)
         var sim = FittedSimulator(method: .lagKernel, form: .additive, lambda: 0, trainIDs: log.trainIDs, testIDs: log.testIDs,
                                   a: Matrix(rows: 3, columns: 12), b: planted.b, seen: Array(repeating: true, count: 12),
                                   fittedOn: [])
@@ -161,7 +223,8 @@ import Testing
             for run in log.runs {
                 var betas: [Double] = []
                 for (k, batch) in run.batches.enumerated() {
-                    betas.append(batch.reduce(0.0) { $0 + solution.theta[design.active.firstIndex(of: $1)! * width + z] })
+                    let gain = solution.kernel.gain(run.losses[k, z])
+                    betas.append(gain * batch.reduce(0.0) { $0 + solution.theta[design.active.firstIndex(of: $1)! * width + z] })
                     var beta = 0.0
                     for s in 0...k { beta += solution.kernel.weight(lag: k - s) * betas[s] }
                     let r = run.losses[k + 1, z] - run.losses[k, z] - beta - solution.steps[(k + 1) * width + z]

@@ -13,7 +13,7 @@ import Foundation
 /// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
 /// `"extended":{"step_columns":S,"bounds":true|false}` (and `"carry":rho` when the additive
 /// effects carry over, rho != 0; `"lag_kernel":{"starts":[...],"weights":[...]}` for a
-/// ``LagKernel``) before `"payload"`, and append to the
+/// ``LagKernel``, with `"loss_scale":tau` when its effects scale with the loss) before `"payload"`, and append to the
 /// payload, after A and B: the step terms u then v (each tests x S, row-major) and, with bounds,
 /// the lower then upper loss bound of every test example. Files without the member are read as
 /// before (and plain simulators are written exactly as before).
@@ -115,7 +115,9 @@ public enum ModelFile {
             if sim.carry != 0 { header += ",\"carry\":\(JSONText.number(sim.carry))" }
             if let k = sim.lagKernel {
                 header += ",\"lag_kernel\":{\"starts\":[" + k.starts.map(String.init).joined(separator: ",") + "],\"weights\":["
-                header += k.weights.map(JSONText.number).joined(separator: ",") + "]}"
+                header += k.weights.map(JSONText.number).joined(separator: ",") + "]"
+                if k.lossScale != 0 { header += ",\"loss_scale\":" + JSONText.number(k.lossScale) }
+                header += "}"
             }
             header += "}"
         }
@@ -358,7 +360,14 @@ public enum ModelFile {
         guard starts.first == 0, starts.count == weights.count, zip(starts, starts.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw fail(2, what + " needs one weight per bin and bins starting at lag 0, at increasing lags")
         }
-        return LagKernel(starts: starts, weights: weights)
+        var lossScale = 0.0
+        if let node = object["loss_scale"], !node.value.isNull {
+            guard let tau = node.value.double, tau.isFinite, tau >= 0 else {
+                throw fail(2, what + ".\"loss_scale\" must be a finite number >= 0")
+            }
+            lossScale = tau
+        }
+        return LagKernel(starts: starts, weights: weights, lossScale: lossScale)
     }
 
     /// `"lambda"`: a number, null, or "nan" / "inf" / "-inf".

@@ -3,22 +3,25 @@
 /// the steps after it (momentum keeps pushing an update; later updates partly forget it), plus
 /// per-step terms. The kernel is shared by every example, so it costs a dozen numbers; B and the
 /// step terms are fitted by teacher-forced ridge (``LagKernelFit``), lambda cross-validated over
-/// whole training runs under a pilot kernel. `lag-kernel-tracin` shrinks each test example's B
-/// towards a fitted multiple of its TracIn-CP scores (gradient features) instead of towards 0.
+/// whole training runs under a pilot kernel, and so is the kernel's loss scale (``LagKernel/lossScale``:
+/// whether effects shrink as the test loss falls). `lag-kernel-tracin` shrinks each test example's
+/// B towards a fitted combination of its TracIn-CP scores at each saved checkpoint (gradient
+/// features) instead of towards 0.
 public struct LagKernelMethod: RecurrenceSimulated {
     /// Effects shrunk towards 0.
     public static let lagKernel = LagKernelMethod(gradientPrior: false)
-    /// Effects shrunk towards a fitted multiple of the TracIn-CP scores (needs gradient features).
+    /// Effects shrunk towards a fitted combination of per-checkpoint TracIn-CP scores (needs gradient features).
     public static let lagKernelTracin = LagKernelMethod(gradientPrior: true)
 
-    /// Whether B is shrunk towards gamma_z x TracIn-CP(z) (gamma_z fitted) rather than 0.
+    /// Whether B is shrunk towards sum_k gamma_zk x TracIn-CP_k(z) (TracIn-CP at checkpoint k alone,
+    /// gamma_zk fitted) rather than 0.
     public let gradientPrior: Bool
 
     public var name: String { gradientPrior ? "lag-kernel-tracin" : "lag-kernel" }
     public var family: MethodFamily { .extended }
     public var summary: String {
         gradientPrior
-            ? "lag-kernel whose effects are shrunk towards a fitted multiple of TracIn-CP's scores (needs gradients)"
+            ? "lag-kernel whose effects are shrunk towards a fitted combination of TracIn-CP's per-checkpoint scores (needs gradients)"
             : "additive effects spread over later steps by a learned lag kernel (momentum, forgetting), with per-step terms"
     }
     public var needs: MethodNeeds { MethodNeeds(gradients: gradientPrior, gappedLogs: .interpolated) }
@@ -61,6 +64,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
                                              threads: request.threads)
         simulator.provenance.record(selection)
         if prior != nil { simulator.provenance.details["gradient_prior"] = "tracin-cp" }
+        simulator.provenance.details["loss_scale"] = String(simulator.lagKernel?.lossScale ?? 0)
         return MethodFit(simulator: simulator, selection: selection, seconds: (clock.now - start).inSeconds)
     }
 
@@ -74,18 +78,24 @@ public struct LagKernelMethod: RecurrenceSimulated {
         return simulator
     }
 
-    /// The TracIn-CP scores of the fitted test examples (rows in `tests` order), when the method
-    /// uses them.
-    func prior(_ request: FitRequest, tests: [Int]) throws -> Matrix? {
+    /// The prior's components, rows in `tests` order: TracIn-CP's scores restricted to each saved
+    /// checkpoint that covers training steps (one fitted weight each), when the method uses them.
+    func prior(_ request: FitRequest, tests: [Int]) throws -> [Matrix]? {
         guard gradientPrior else { return nil }
-        guard request.inputs.gradients != nil else {
+        guard let features = request.inputs.gradients else {
             throw SimfluenceError.missingGradients(method: name)
         }
-        var scoresRequest = request
-        scoresRequest.tests = nil
-        let scores = try ClassicMethodDescriptor.tracinCP.fit(scoresRequest).simulator.b
-        var rows = Matrix(rows: tests.count, columns: scores.columns)
-        for (c, z) in tests.enumerated() { for i in 0..<scores.columns { rows[c, i] = scores[z, i] } }
-        return rows
+        let parts = features.checkpoints.filter { $0.stepsCovered > 0 }.map { checkpoint in
+            var one = features
+            one.checkpoints = [checkpoint]
+            return one
+        }
+        return try parts.map { part in
+            let scores = try ClassicScores.simulator(.tracinCP, features: part, log: request.log, trainingRuns: request.runs,
+                                                     threads: request.threads).b
+            var rows = Matrix(rows: tests.count, columns: scores.columns)
+            for (c, z) in tests.enumerated() { for i in 0..<scores.columns { rows[c, i] = scores[z, i] } }
+            return rows
+        }
     }
 }

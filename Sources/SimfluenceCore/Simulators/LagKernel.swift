@@ -1,3 +1,5 @@
+import RealModule
+
 /// How a batch's additive effect spreads over the steps after it (the lag-kernel simulator,
 /// Docs/Methods.md): the additive term of step t is
 ///
@@ -8,14 +10,25 @@
 /// is the weight of lag 0 (the step the batch is trained on); the lag-kernel fit fixes it to 1,
 /// so B_i is an example's immediate effect and the kernel says how much of it later steps add
 /// (positive: momentum keeps pushing) or take back (negative: later updates forget it).
+///
+/// With a ``lossScale`` tau > 0, beta(c_s) is multiplied by the gain phi(L_{s-1}) = 1 - exp(-L_{s-1} / tau)
+/// of the test example's loss just before step s: the size of a cross-entropy gradient (1 - p, with
+/// p = exp(-L) the probability of the right answer, when tau = 1 nat), so an example moves a test
+/// loss that is already small less than a large one. tau = 0 means no gain (phi = 1).
 public struct LagKernel: Sendable, Equatable {
     /// First lag of every bin, strictly increasing, starting at 0.
     public var starts: [Int]
     /// The kernel value of every bin (dimensionless multiples of B).
     public var weights: [Double]
+    /// tau, in the loss's units (nats for cross-entropy), >= 0: effects scale with
+    /// 1 - exp(-L / tau) of the loss before the step that trains on them; 0 = no scaling.
+    public var lossScale: Double
 
-    /// A kernel; `starts` must be strictly increasing from 0 and as long as `weights`.
-    public init(starts: [Int], weights: [Double]) {
+    /// A kernel; `starts` must be strictly increasing from 0 and as long as `weights`; `lossScale`
+    /// finite and >= 0.
+    public init(starts: [Int], weights: [Double], lossScale: Double = 0) {
+        precondition(lossScale >= 0 && lossScale.isFinite, "a lag kernel's loss scale must be finite and >= 0")
+        self.lossScale = lossScale
         precondition(starts.first == 0 && starts.count == weights.count, "a lag kernel needs one weight per bin, the first bin at lag 0")
         precondition(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 }, "lag-kernel bins must start at increasing lags")
         self.starts = starts
@@ -36,8 +49,16 @@ public struct LagKernel: Sendable, Equatable {
     }
 
     /// The kernel of a batch that acts only on its own step (kappa = 1 at lag 0, 0 after).
-    public static func immediate(starts: [Int]) -> LagKernel {
-        LagKernel(starts: starts, weights: starts.indices.map { $0 == 0 ? 1 : 0 })
+    public static func immediate(starts: [Int], lossScale: Double = 0) -> LagKernel {
+        LagKernel(starts: starts, weights: starts.indices.map { $0 == 0 ? 1 : 0 }, lossScale: lossScale)
+    }
+
+    /// The gain phi(`loss`) = 1 - exp(-max(loss, 0) / ``lossScale``) that multiplies the effects of
+    /// a batch trained when the test loss is `loss`; 1 when ``lossScale`` is 0.
+    @inline(__always)
+    public func gain(_ loss: Double) -> Double {
+        guard lossScale > 0 else { return 1 }
+        return -Double.expMinusOne(-max(loss, 0) / lossScale)
     }
 
     /// The kernel value at lag `d` >= 0.

@@ -17,7 +17,7 @@ extension FittedSimulator {
     /// B_i (0 for the multiplicative form), beta_t = beta(c_t) or, with carry-over rho =
     /// ``carry`` != 0, the running sum beta_t = rho beta_{t-1} + beta(c_t) from the first of
     /// `batches`, or, with a ``lagKernel``, beta_t = sum_{s <= t} kappa(t - s) beta(c_s) over
-    /// `batches` (from prefix sums of beta(c_s)); u, v are the step terms at step `firstStep + t - 1`. The extended terms enter
+    /// `batches` (from prefix sums of beta(c_s), each times the kernel's ``LagKernel/gain(_:)`` of L_{s-1}); u, v are the step terms at step `firstStep + t - 1`. The extended terms enter
     /// only for extended simulators (``isExtended``), so a plain simulator's losses are exactly
     /// alpha * loss + beta. Sums run over a batch in order; ``BatchRollout`` repeats this
     /// arithmetic in the same order for many curricula at once.
@@ -51,7 +51,7 @@ extension FittedSimulator {
                             if usesB { for i in batch { beta += bBuf[row + i] } }
                             if extended {
                                 if let kernel {
-                                    prefix[t] = prefix[t - 1] + beta
+                                    prefix[t] = prefix[t - 1] + beta * kernel.gain(loss)
                                     beta = kernel.apply(row: t - 1) { prefix[$0] }
                                 } else if carry != 0 {
                                     carried = carry * carried + beta

@@ -45,32 +45,4 @@ struct LagKernelDesign: Sendable {
     var lastStep: Int { groupSizes.count - 1 }
     /// Number of unknowns per test example.
     var n: Int { active.count }
-
-    /// Calls `body(run, k, step, x)` for every row in run order, x the dense regressor row under
-    /// `kernel` (n entries, valid during the call). x is built from per-run prefix sums of the
-    /// count rows, so a row costs O(bins x n).
-    func forEachRow(kernel: LagKernel, _ body: (Int, Int, Int, UnsafeBufferPointer<Double>) -> Void) {
-        let n = self.n
-        var prefix = [Double]()
-        var x = [Double](repeating: 0, count: n)
-        for (r, runBatches) in batches.enumerated() {
-            let steps = runBatches.count
-            prefix = [Double](repeating: 0, count: (steps + 1) * n)
-            for (k, batch) in runBatches.enumerated() {
-                let from = k * n, to = (k + 1) * n
-                for j in 0..<n { prefix[to + j] = prefix[from + j] }
-                for i in batch { prefix[to + i] += 1 }
-            }
-            for k in 0..<steps {
-                for j in 0..<n { x[j] = 0 }
-                for m in kernel.starts.indices {
-                    let w = kernel.weights[m]
-                    guard w != 0, let rows = kernel.binRows(m, row: k) else { continue }
-                    let ph = rows.hi * n, pl = rows.lo * n
-                    for j in 0..<n { x[j] += w * (prefix[ph + j] - prefix[pl + j]) }
-                }
-                x.withUnsafeBufferPointer { body(r, k, firstSteps[r] + k, $0) }
-            }
-        }
-    }
 }

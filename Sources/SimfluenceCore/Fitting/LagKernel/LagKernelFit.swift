@@ -1,21 +1,23 @@
 /// Fits the lag-kernel simulator (Docs/Methods.md, "lag-kernel"): per test example z,
 ///
-///     L_t = clamp( L_{t-1} + sum_{s <= t} kappa(t - s) sum_{i in c_s} B_i(z) + v_t(z) )
+///     L_t = clamp( L_{t-1} + sum_{s <= t} kappa(t - s) phi(L_{s-1}) sum_{i in c_s} B_i(z) + v_t(z) )
 ///
 /// with one lag kernel kappa shared by every training and test example (``LagKernel``, its first
-/// bin fixed to 1), by teacher-forced ridge on the loss changes with step fixed effects:
+/// bin fixed to 1) and phi its gain (1, or 1 - exp(-L / tau) with a loss scale tau), by
+/// teacher-forced ridge on the loss changes with step fixed effects (phi of the recorded losses):
 ///
-///     sum_{r,t,z} ( (L_t - L_{t-1}) - sum_{s <= t} kappa(t - s) beta_z(c_s) - v_t(z) )^2  +  lambda sum_z |B(z)|^2
+///     sum_{r,t,z} ( (L_t - L_{t-1}) - sum_{s <= t} kappa(t - s) phi(L_{s-1}) beta_z(c_s) - v_t(z) )^2  +  lambda sum_z |B(z)|^2
 ///
-/// minimised by alternating least squares: B for all test examples given the kernel (one ridge
-/// system shared by every test example, since the design does not depend on z), then the kernel
+/// minimised by alternating least squares: B for all test examples given the kernel (without a
+/// loss scale one ridge system shared by every test example, since the design does not depend on
+/// z; with one, a system per test example), then the kernel
 /// given B (a least-squares problem in the bin weights, summed over test examples). Each step
 /// lowers the objective; iterations stop when no weight moves by more than ``tolerance``
 /// (relative to the largest weight) or after ``maxIterations`` (the kernel converges slowly
 /// along the direction that trades its scale against lambda's shrinkage of B, which barely moves
 /// the predictions). lambda is cross-validated over whole training runs with ``LambdaSearch``'s
 /// folds and score (all-steps MSE of clamped rollouts of the validation runs) under a pilot
-/// kernel (see ``crossValidate(log:runs:tests:grid:folds:prior:threads:)``).
+/// kernel, and the loss scale with it (see ``crossValidate(log:runs:tests:grid:folds:prior:lossScales:threads:)``).
 public enum LagKernelFit {
     /// Most kernel updates of one fit.
     public static let maxIterations = 20
@@ -37,12 +39,35 @@ public enum LagKernelFit {
     struct Targets {
         var y: [Double]
         var groupSums: [Double]
+        /// previous[row * width + c]: the loss before the row's step (what the kernel's gain reads).
+        var previous: [Double]
         let width: Int
+
+        init(y: [Double], groupSums: [Double], previous: [Double], width: Int) {
+            self.y = y
+            self.groupSums = groupSums
+            self.previous = previous
+            self.width = width
+        }
+
+        /// The targets of the c-th test example alone (width 1).
+        func column(_ c: Int) -> Targets {
+            let rows = y.count / max(width, 1), groups = groupSums.count / max(width, 1)
+            return Targets(y: (0..<rows).map { y[$0 * width + c] }, groupSums: (0..<groups).map { groupSums[$0 * width + c] },
+                           previous: (0..<rows).map { previous[$0 * width + c] }, width: 1)
+        }
+
+        /// The kernel's gain of every row's previous loss for the c-th test example, in row order.
+        func gains(_ kernel: LagKernel, column c: Int) -> [Double] {
+            (0..<(y.count / max(width, 1))).map { kernel.gain(previous[$0 * width + c]) }
+        }
 
         init(runs: [TrainingRun], tests: [Int], design: LagKernelDesign) throws {
             width = tests.count
             y = []
             y.reserveCapacity(design.rowCount * width)
+            previous = []
+            previous.reserveCapacity(design.rowCount * width)
             groupSums = [Double](repeating: 0, count: design.groupSizes.count * width)
             for (r, run) in runs.enumerated() {
                 for k in 0..<(run.losses.rows - 1) {
@@ -53,6 +78,7 @@ public enum LagKernelFit {
                             throw SimfluenceError.invalidArgument("run \(run.name): the loss of test example \(z) at step \(step) is not finite; the lag-kernel fit needs every loss")
                         }
                         y.append(d)
+                        previous.append(run.losses[k, z])
                         groupSums[step * width + c] += d
                     }
                 }
@@ -61,12 +87,11 @@ public enum LagKernelFit {
     }
 
     /// Alternating least squares from `start` (kept fixed when `fixedKernel`).
-    static func solve(_ design: LagKernelDesign, _ targets: Targets, lambda: Double, start: LagKernel, prior: Matrix? = nil,
+    static func solve(_ design: LagKernelDesign, _ targets: Targets, lambda: Double, start: LagKernel, prior: [Matrix]? = nil,
                       fixedKernel: Bool = false, maxIterations: Int = maxIterations, tolerance: Double = tolerance,
                       threads: Int) throws -> Solution {
         var kernel = start
-        var theta = try thetaStep(design, targets, system: normalSystem(design, targets, kernel: kernel), lambda: lambda,
-                                  prior: prior, threads: threads)
+        var theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
         var iterations = 0
         while !fixedKernel && iterations < maxIterations {
             iterations += 1
@@ -75,11 +100,52 @@ public enum LagKernelFit {
             let scale = max(1, next.weights.map(abs).max() ?? 1)
             let moved = zip(next.weights, kernel.weights).map { abs($0 - $1) }.max() ?? 0
             kernel = next
-            theta = try thetaStep(design, targets, system: normalSystem(design, targets, kernel: kernel), lambda: lambda,
-                                  prior: prior, threads: threads)
+            theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
             if moved <= tolerance * scale { break }
         }
         return Solution(kernel: kernel, theta: theta.theta, steps: theta.steps, iterations: iterations)
+    }
+
+    /// B and the step terms under `kernel` at one `lambda` (see ``effectsPath``).
+    static func effects(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, lambda: Double, prior: [Matrix]?,
+                        threads: Int) throws -> (theta: [Double], steps: [Double]) {
+        guard let only = try effectsPath(design, targets, kernel: kernel, lambdas: [lambda], prior: prior, threads: threads)[0] else {
+            throw SimfluenceError.invalidArgument("the lag-kernel normal equations are singular at lambda = \(lambda); use a lambda > 0")
+        }
+        return only
+    }
+
+    /// B and the step terms under `kernel` for every lambda of `lambdas` (nil where the system is
+    /// singular). Without a loss scale the design is the same for every test example: one normal
+    /// matrix, one factorisation per lambda shared by all. With one, each test example's rows
+    /// count batches by its own gains, so each has its own normal matrix (assembled once, then
+    /// factored per lambda), test examples in parallel.
+    static func effectsPath(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, lambdas: [Double],
+                            prior: [Matrix]?, threads: Int) throws -> [(theta: [Double], steps: [Double])?] {
+        guard kernel.lossScale > 0 else {
+            let system = normalSystem(design, targets, kernel: kernel)
+            return lambdas.map { try? thetaStep(design, targets, system: system, lambda: $0, prior: prior, threads: threads) }
+        }
+        let width = targets.width, n = design.n, groups = design.groupSizes.count
+        let columns = try Parallel.map(width, threads: threads) { c -> [(theta: [Double], steps: [Double])?] in
+            let one = targets.column(c)
+            let system = normalSystem(design, one, kernel: kernel, gains: targets.gains(kernel, column: c))
+            let rows = prior?.map { m -> Matrix in
+                var row = Matrix(rows: 1, columns: m.columns)
+                for i in 0..<m.columns { row[0, i] = m[c, i] }
+                return row
+            }
+            return lambdas.map { try? thetaStep(design, one, system: system, lambda: $0, prior: rows, threads: 1) }
+        }
+        return lambdas.indices.map { p in
+            var theta = [Double](repeating: 0, count: n * width), steps = [Double](repeating: 0, count: groups * width)
+            for c in 0..<width {
+                guard let solved = columns[c][p] else { return nil }
+                for i in 0..<n { theta[i * width + c] = solved.theta[i] }
+                for s in 0..<groups { steps[s * width + c] = solved.steps[s] }
+            }
+            return (theta, steps)
+        }
     }
 
     /// The ridge normal equations of the step-demeaned design under one kernel (X^T X minus the
@@ -91,32 +157,68 @@ public enum LagKernelFit {
         var groupX: [Double]
     }
 
-    static func normalSystem(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel) -> NormalSystem {
+    ///
+    /// Assembled from pairs of steps rather than rows: run r's rows are X_r = K Phi C_r (K the
+    /// steps x steps lower-triangular matrix kappa(k - s), Phi the diagonal of gains, C_r the batch
+    /// counts), so X_r^T X_r = C_r^T Phi (K^T K) Phi C_r, and K^T K (``LagGram``) is shared by every
+    /// run of a length: each pair of steps adds one batch x batch block, whatever the pool size.
+    /// With `gains` (one per row, for one test example) batches count their gain instead of 1.
+    static func normalSystem(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, gains: [Double]? = nil) -> NormalSystem {
         let n = design.n, width = targets.width, groups = design.groupSizes.count
         var normal = [Double](repeating: 0, count: PackedCholesky.packedCount(n))
         var rhs = [Double](repeating: 0, count: n * width)
         var groupX = [Double](repeating: 0, count: groups * n)
-        var row = 0
-        var nonzero = [Int]()
-        nonzero.reserveCapacity(n)
-        normal.withUnsafeMutableBufferPointer { nm in
-            rhs.withUnsafeMutableBufferPointer { rh in
-                targets.y.withUnsafeBufferPointer { y in
-                    design.forEachRow(kernel: kernel) { _, _, step, x in
-                        nonzero.removeAll(keepingCapacity: true)
-                        for j in 0..<n where x[j] != 0 { nonzero.append(j) }
-                        let yRow = row * width
-                        for (p, i) in nonzero.enumerated() {
-                            let xi = x[i], base = PackedCholesky.rowStart(i)
-                            for q in 0...p { nm[base + nonzero[q]] += xi * x[nonzero[q]] }
-                            let out = i * width
-                            for c in 0..<width { rh[out + c] += xi * y[yRow + c] }
-                            groupX[step * n + i] += xi
+        var grams: [Int: LagGram] = [:]
+        var first = 0
+        for (r, batches) in design.batches.enumerated() {
+            let steps = batches.count
+            if grams[steps] == nil { grams[steps] = LagGram(kernel, steps: steps) }
+            let gram = grams[steps]!
+            let kappa = gram.kappa
+            let phi = (0..<steps).map { gains?[first + $0] ?? 1 }
+            // X^T X: every pair of steps s2 <= s.
+            for s in 0..<steps {
+                let bs = batches[s]
+                for s2 in 0...s {
+                    let c = phi[s] * phi[s2] * gram.value(s, s2)
+                    guard c != 0 else { continue }
+                    let b2 = batches[s2]
+                    for i in bs {
+                        for j in b2 {
+                            if s2 == s {
+                                if i >= j { normal[PackedCholesky.rowStart(i) + j] += c }
+                            } else if i > j {
+                                normal[PackedCholesky.rowStart(i) + j] += c
+                            } else if i < j {
+                                normal[PackedCholesky.rowStart(j) + i] += c
+                            } else {
+                                normal[PackedCholesky.rowStart(i) + i] += 2 * c
+                            }
                         }
-                        row += 1
                     }
                 }
             }
+            // X^T y (u_s = sum_{k >= s} kappa(k - s) y_k per test column) and the step-group sums of X.
+            var u = [Double](repeating: 0, count: width)
+            for s in 0..<steps {
+                for c in 0..<width { u[c] = 0 }
+                for k in s..<steps {
+                    let w = kappa[k - s]
+                    guard w != 0 else { continue }
+                    let yRow = (first + k) * width
+                    for c in 0..<width { u[c] += w * targets.y[yRow + c] }
+                }
+                for i in batches[s] { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] } }
+            }
+            for k in 0..<steps {
+                let g = (design.firstSteps[r] + k) * n
+                for s in 0...k {
+                    let w = kappa[k - s] * phi[s]
+                    guard w != 0 else { continue }
+                    for i in batches[s] { groupX[g + i] += w }
+                }
+            }
+            first += steps
         }
         // Step fixed effects: subtract every group's mean outer products.
         for s in 0..<groups where design.groupSizes[s] > 0 {
@@ -131,17 +233,19 @@ public enum LagKernelFit {
         return NormalSystem(normal: normal, rhs: rhs, groupX: groupX)
     }
 
-    /// B for every test example given the kernel's normal equations and lambda (one factorisation
-    /// shared by every test example), and the step terms v_s = mean over the step's rows of
-    /// y - x . B.
+    /// B for every test example of `targets` given their (shared) normal equations and lambda (one
+    /// factorisation shared by every test example), and the step terms v_s = mean over the step's
+    /// rows of y - x . B.
     ///
-    /// With a `prior` (tests x train, rows in the fitted tests' order: gradient scores g(z)), the
-    /// ridge shrinks B(z) towards gamma_z g(z) instead of 0, gamma_z free:
-    /// min |y - X B|^2 + lambda |B - gamma g|^2. For fixed gamma, B = B0 + gamma h with
-    /// B0 = (N + lambda I)^-1 X^T y and h = lambda (N + lambda I)^-1 g; the objective is then a
-    /// quadratic in gamma, minimised in closed form with N h and N B0 from the packed N.
+    /// With a `prior` (components g_1..g_K, each tests x train, rows in the fitted tests' order:
+    /// gradient scores), the ridge shrinks B(z) towards sum_k gamma_zk g_k(z) instead of 0, the
+    /// gamma_z free: min |y - X B|^2 + lambda |B - G gamma|^2. For fixed gamma, B = B0 + H gamma
+    /// with B0 = (N + lambda I)^-1 X^T y and the columns h_k = lambda (N + lambda I)^-1 g_k; the
+    /// objective is then a quadratic in gamma, minimised by the K x K system
+    /// (H^T N H + lambda D^T D) gamma = H^T (X^T y - N B0) - lambda D^T B0, D = H - G, with N H and
+    /// N B0 from the packed N (``priorWeights(packed:rhs:)``).
     static func thetaStep(_ design: LagKernelDesign, _ targets: Targets, system: NormalSystem, lambda: Double,
-                          prior: Matrix? = nil, threads: Int) throws -> (theta: [Double], steps: [Double]) {
+                          prior: [Matrix]? = nil, threads: Int) throws -> (theta: [Double], steps: [Double]) {
         let n = design.n, width = targets.width, groups = design.groupSizes.count
         var normal = system.normal
         for i in 0..<n { normal[PackedCholesky.rowStart(i) + i] += lambda }
@@ -163,21 +267,29 @@ public enum LagKernelFit {
                 }
                 let r = (0..<n).map { rhs[$0 * width + c] }
                 let b0 = solved(r)
-                guard let prior else { return b0 }
-                let g = active.map { prior[c, $0] }
-                let h = solved(g.map { lambda * $0 })
-                let nh = symmetricProduct(gram, h), nb0 = symmetricProduct(gram, b0)
-                var rh = 0.0, hNh = 0.0, d0dh = 0.0, dhdh = 0.0
-                for i in 0..<n {
-                    rh += (r[i] - nb0[i]) * h[i]
-                    hNh += h[i] * nh[i]
-                    let dh = h[i] - g[i]
-                    d0dh += b0[i] * dh
-                    dhdh += dh * dh
+                guard let prior, !prior.isEmpty else { return b0 }
+                // One direction per prior component: g_k, h_k = lambda (N + lambda I)^-1 g_k.
+                let g = prior.map { m in active.map { m[c, $0] } }
+                let h = g.map { gk in solved(gk.map { lambda * $0 }) }
+                let nh = h.map { symmetricProduct(gram, $0) }, nb0 = symmetricProduct(gram, b0)
+                let k = prior.count
+                // (H^T N H + lambda D^T D) gamma = H^T (r - N B0) - lambda D^T B0, D = H - G.
+                var m = [Double](repeating: 0, count: PackedCholesky.packedCount(k))
+                var right = [Double](repeating: 0, count: k)
+                for p in 0..<k {
+                    for q in 0...p {
+                        var sum = 0.0
+                        for i in 0..<n { sum += h[p][i] * nh[q][i] + lambda * (h[p][i] - g[p][i]) * (h[q][i] - g[q][i]) }
+                        m[PackedCholesky.rowStart(p) + q] = sum
+                    }
+                    var sum = 0.0
+                    for i in 0..<n { sum += (r[i] - nb0[i]) * h[p][i] - lambda * (h[p][i] - g[p][i]) * b0[i] }
+                    right[p] = sum
                 }
-                let denominator = hNh + lambda * dhdh
-                let gamma = denominator > 0 ? (rh - lambda * d0dh) / denominator : 0
-                return (0..<n).map { b0[$0] + gamma * h[$0] }
+                let gamma = priorWeights(packed: m, rhs: right)
+                var b = b0
+                for p in 0..<k where gamma[p] != 0 { for i in 0..<n { b[i] += gamma[p] * h[p][i] } }
+                return b
             }
             for c in 0..<width { for i in 0..<n { theta[i * width + c] = columns[c][i] } }
         }
@@ -191,6 +303,21 @@ public enum LagKernelFit {
             }
         }
         return (theta, steps)
+    }
+
+    /// The prior weights gamma solving the small symmetric positive semi-definite system `packed`
+    /// (lower triangle) gamma = `rhs`, with a relative ridge of 1e-10 on the diagonal so that
+    /// components that coincide or vanish get weight 0 instead of failing; all 0 if it still fails.
+    static func priorWeights(packed: [Double], rhs: [Double]) -> [Double] {
+        let k = rhs.count
+        var m = packed, x = rhs
+        let largest = (0..<k).map { m[PackedCholesky.rowStart($0) + $0] }.max() ?? 0
+        guard largest > 0 else { return [Double](repeating: 0, count: k) }
+        for p in 0..<k { m[PackedCholesky.rowStart(p) + p] += 1e-10 * largest }
+        let failed = m.withUnsafeMutableBufferPointer { PackedCholesky.factor($0.baseAddress!, n: k) }
+        guard failed == nil else { return [Double](repeating: 0, count: k) }
+        m.withUnsafeBufferPointer { f in x.withUnsafeMutableBufferPointer { PackedCholesky.solve(f.baseAddress!, n: k, $0.baseAddress!) } }
+        return x
     }
 
     /// M v for a symmetric M held as its packed lower triangle.
@@ -227,7 +354,7 @@ public enum LagKernelFit {
                 for (k, batch) in runBatches.enumerated() {
                     var beta = 0.0
                     for i in batch { beta += theta[i * width + c] }
-                    prefix[k + 1] = prefix[k] + beta
+                    prefix[k + 1] = prefix[k] + beta * kernel.gain(targets.previous[(row + k) * width + c])
                 }
                 for k in runBatches.indices {
                     let step = design.firstSteps[r] + k
@@ -271,7 +398,7 @@ public enum LagKernelFit {
         packed.withUnsafeMutableBufferPointer { p in
             rhs.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: u, $0.baseAddress!) }
         }
-        return LagKernel(starts: kernel.starts, weights: [1] + rhs)
+        return LagKernel(starts: kernel.starts, weights: [1] + rhs, lossScale: kernel.lossScale)
     }
 
     /// The simulator of a solution: B and the step terms in the model's layout, the clamp range,

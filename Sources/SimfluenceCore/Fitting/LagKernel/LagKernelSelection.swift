@@ -5,7 +5,7 @@ extension LagKernelFit {
     /// With a `prior` (gradient scores, tests x train in `tests` order) B is shrunk towards a
     /// fitted multiple of it per test example instead of towards 0.
     public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
-                           start: LagKernel? = nil, fixedKernel: Bool = false, prior: Matrix? = nil,
+                           start: LagKernel? = nil, fixedKernel: Bool = false, prior: [Matrix]? = nil,
                            threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         _ = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = LagKernelDesign(log: log, runs: runs)
@@ -35,16 +35,43 @@ extension LagKernelFit {
     /// of every lambda alike. The fit at the chosen lambda keeps the pilot kernel, so the model is
     /// the one that was validated (refitting the kernel at a large lambda lets it grow to offset
     /// the shrinkage of B: on the language-model runs that took LDS from 0.31 to 0.02).
+    ///
+    /// The loss scale is chosen the same way: the pilot kernel's shape (fitted without a loss
+    /// scale) is held, and every tau of `lossScales` gets its own lambda search; the tau and lambda
+    /// with the lowest score win (ties to the earlier tau). A tau > 0 gives every test example its
+    /// own normal equations, so it costs about one assembly and one factorisation per (fold, test
+    /// example, lambda) more than tau = 0.
     public static func crossValidate(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int,
-                                     prior: Matrix? = nil, threads: Int = Parallel.defaultThreads) throws
+                                     prior: [Matrix]? = nil, lossScales: [Double] = defaultLossScales,
+                                     threads: Int = Parallel.defaultThreads) throws
         -> (selection: LambdaSelection, pilot: LagKernel) {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
-        var grid = split.grid
         let all = LagKernelDesign(log: log, runs: runs)
-        let pilotLambda = grid[grid.count / 2]
-        let pilot = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
+        let pilotLambda = split.grid[split.grid.count / 2]
+        let shape = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
                               start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), prior: prior,
                               threads: threads).kernel
+        var best: (selection: LambdaSelection, pilot: LagKernel, score: Double)?
+        let scales = lossScales.isEmpty ? [0] : lossScales
+        for (k, scale) in scales.enumerated() {
+            FitProgress.report("lag-kernel: cross-validating the loss scale", "tau \(scale)", done: k, total: scales.count)
+            let pilot = LagKernel(starts: shape.starts, weights: shape.weights, lossScale: scale)
+            let selection = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior, threads: threads)
+            let score = selection.scores.filter(\.isFinite).min() ?? .infinity
+            if best == nil || score < best!.score { best = (selection, pilot, score) }
+        }
+        return (best!.selection, best!.pilot)
+    }
+
+    /// The loss scales tau (``LagKernel/lossScale``) the cross-validation chooses among: 0 (no
+    /// gain, purely additive effects) and 1 (a cross-entropy gradient's size, in nats).
+    public static let defaultLossScales: [Double] = [0, 1]
+
+    /// lambda's K-fold search under the fixed `pilot` kernel, the grid extended downwards while its
+    /// smallest lambda wins clearly.
+    static func searchLambda(log: TrainingLog, split: CrossValidationFolds, tests: [Int], pilot: LagKernel, prior: [Matrix]?,
+                             threads: Int) throws -> LambdaSelection {
+        var grid = split.grid
         var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior, threads: threads)
         // The smallest lambda winning clearly (by more than 0.1% over the next) says the grid stops
         // too early: extend it downwards, half a decade at a time, by at most three decades (each
@@ -59,12 +86,12 @@ extension LagKernelFit {
             if scored.values[0] <= scored.values[1] { scored.best = 0 } else { scored.best += 1 }
             extensions += 1
         }
-        return (LambdaSelection(grid: grid, scores: scored.values, chosen: grid[scored.best], folds: split.count), pilot)
+        return LambdaSelection(grid: grid, scores: scored.values, chosen: grid[scored.best], folds: split.count)
     }
 
     /// Cross-validated scores of `grid` (ascending) over `split`'s folds under the fixed `pilot` kernel.
     static func scores(log: TrainingLog, split: CrossValidationFolds, tests: [Int], grid: [Double], pilot: LagKernel,
-                       prior: Matrix?, threads: Int) throws -> (values: [Double], best: Int) {
+                       prior: [Matrix]?, threads: Int) throws -> (values: [Double], best: Int) {
         let k = split.count
         var sums = [Double](repeating: 0, count: grid.count)
         var singular = [Bool](repeating: false, count: grid.count)
@@ -77,10 +104,10 @@ extension LagKernelFit {
             let design = LagKernelDesign(log: log, runs: trainRuns)
             let targets = try Targets(runs: trainRuns, tests: tests, design: design)
             let kernel = pilot
-            let system = normalSystem(design, targets, kernel: kernel)
+            let path = try effectsPath(design, targets, kernel: kernel, lambdas: grid, prior: prior, threads: threads)
             trajectories += validation.count * tests.count
             for (p, lambda) in grid.enumerated() {
-                guard let fitted = try? thetaStep(design, targets, system: system, lambda: lambda, prior: prior, threads: threads) else {
+                guard let fitted = path[p] else {
                     singular[p] = true
                     continue
                 }
