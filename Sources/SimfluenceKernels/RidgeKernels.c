@@ -4,19 +4,7 @@
 // gives the same bits.
 #pragma clang fp contract(off)
 
-#define W SF_LANES
-typedef double lanes __attribute__((vector_size(8 * W), aligned(8)));
-typedef int64_t mask __attribute__((vector_size(8 * W), aligned(8)));
-typedef float flanes __attribute__((vector_size(4 * W), aligned(4)));
-
-#if defined(__linux__) && defined(__x86_64__) && defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
-
-#define LOAD(p) (*(const lanes *)(p))
-#define STORE(p, x) (*(lanes *)(p) = (x))
+#include "KernelLanes.h"
 
 /// Adds weight x half `half` (0 or 1) of record `i` of `src` to *sum, as doubles: records of 2W
 /// doubles, or with `single` of 2W floats (converted exactly). No weight (`weighted` 0) adds the
@@ -67,10 +55,15 @@ void gather_pairs(long start, long end, const int32_t *index, const double *weig
 
 static inline __attribute__((always_inline))
 void ridge_rows(long rows, const long *entry_start, const int32_t *local, const double *count,
-                const void *v, const double *lp, void *ul, int single) {
+                const void *v, const double *lp, double carry, const uint8_t *run_start, void *ul, int single) {
+    lanes carried = {0};
     for (long r = 0; r < rows; r++) {
         lanes sb, sa;
         gather_pairs(entry_start[r], entry_start[r + 1], local, count, v, single, &sb, &sa);
+        if (run_start) {
+            carried = run_start[r] ? sb : carry * carried + sb;
+            sb = carried;
+        }
         lanes l = LOAD(lp + W * r);
         lanes u = sb + l * sa;
         lanes lu = l * u;
@@ -88,13 +81,19 @@ void ridge_rows(long rows, const long *entry_start, const int32_t *local, const 
 MULTIVERSION
 void sf_ridge_rows(long rows, const long *entry_start, const int32_t *local, const double *count,
                    const double *v, const double *lp, double *ul) {
-    ridge_rows(rows, entry_start, local, count, v, lp, ul, 0);
+    ridge_rows(rows, entry_start, local, count, v, lp, 0, 0, ul, 0);
+}
+
+MULTIVERSION
+void sf_ridge_rows_carried(long rows, const long *entry_start, const int32_t *local, const double *count,
+                           const double *v, const double *lp, double carry, const uint8_t *run_start, double *ul) {
+    ridge_rows(rows, entry_start, local, count, v, lp, carry, run_start, ul, 0);
 }
 
 MULTIVERSION
 void sf_ridge_rows_single(long rows, const long *entry_start, const int32_t *local, const double *count,
                           const float *v, const double *lp, float *ul) {
-    ridge_rows(rows, entry_start, local, count, v, lp, ul, 1);
+    ridge_rows(rows, entry_start, local, count, v, lp, 0, 0, ul, 1);
 }
 
 static inline __attribute__((always_inline))

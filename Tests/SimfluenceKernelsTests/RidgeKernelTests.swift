@@ -96,6 +96,37 @@ import Testing
         }
     }
 
+    /// The row pass with the carry-over filter (runs of 1 to 6 rows, decay 0.7): along a run the
+    /// B sums are filtered, c = sb at a run's first row and 0.7 c + sb after, and u = c + L sa.
+    @Test(arguments: [false, true])
+    func carriedRowPassMatchesScalarReference(weighted: Bool) {
+        let p = Problem(seed: weighted ? 12 : 13)
+        let W = Self.W, carry = 0.7
+        let runStart: [UInt8] = (0..<p.rows).map { r in r == 0 || r % 6 == 2 || r % 11 == 5 ? 1 : 0 }
+        var ul = [Double](repeating: 0, count: 2 * W * p.rows)
+        p.start.withUnsafeBufferPointer { st in
+            p.local.withUnsafeBufferPointer { lo in
+                p.count.withUnsafeBufferPointer { co in
+                    sf_ridge_rows_carried(p.rows, st.baseAddress, lo.baseAddress, weighted ? co.baseAddress : nil,
+                                          p.v, p.lp, carry, runStart, &ul)
+                }
+            }
+        }
+        for lane in 0..<W {
+            var c = 0.0
+            for r in 0..<p.rows {
+                let range = p.start[r]..<p.start[r + 1]
+                let sb = Self.gathered(range, p.local, weighted ? p.count : nil, p.v, lane: lane, offset: 0)
+                let sa = Self.gathered(range, p.local, weighted ? p.count : nil, p.v, lane: lane, offset: W)
+                c = runStart[r] != 0 ? sb : carry * c + sb
+                let l = p.lp[W * r + lane]
+                let u = c + l * sa
+                #expect(ul[2 * W * r + lane].bitPattern == u.bitPattern)
+                #expect(ul[2 * W * r + W + lane].bitPattern == (l * u).bitPattern)
+            }
+        }
+    }
+
     /// The column-oriented copy of a problem's pattern: per example its (row, weight) pairs in
     /// row order, as `IterativeRidge` builds it.
     static func columns(_ p: Problem) -> (start: [Int], row: [Int32], count: [Double]) {

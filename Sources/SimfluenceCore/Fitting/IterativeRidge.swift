@@ -324,7 +324,7 @@ public struct IterativeRidge: @unchecked Sendable {
         colRow.withUnsafeBufferPointer { cr in
         (weights ?? []).withUnsafeBufferPointer { w in
             sf_ridge_columns(design.activeCount, cs.baseAddress, cr.baseAddress, weights == nil ? nil : w.baseAddress,
-                             d(ul), nil, 0, form.usesA ? 1 : 0, form.usesB ? 1 : 0, d(out), nil)
+                             laneDoubles(ul), nil, 0, form.usesA ? 1 : 0, form.usesB ? 1 : 0, laneDoubles(out), nil)
         }}}
     }
 
@@ -461,10 +461,11 @@ public struct IterativeRidge: @unchecked Sendable {
     /// the new rz, and the next direction; lanes that reach the target stop (their p becomes 0).
     private func iterate(_ cg: inout CGState, _ ws: Workspace) {
         let W = IterativeRidge.width
-        let scalars = ws.scalars, s = d(scalars)
+        let scalars = ws.scalars, s = laneDoubles(scalars)
         let pq = apply(ws.p, into: ws.q, lambda: cg.lambda, ws, dot: true, single: cg.single)
         scalars[0] = Lanes(repeating: 0).replacing(with: cg.rz / pq, where: cg.active)
-        sf_cg_update(design.activeCount, s, d(ws.x), d(ws.r), d(ws.p), d(ws.q), preconditioner(ws), s + W, s + 2 * W)
+        sf_cg_update(design.activeCount, s, laneDoubles(ws.x), laneDoubles(ws.r), laneDoubles(ws.p), laneDoubles(ws.q),
+                     preconditioner(ws), s + W, s + 2 * W)
         let rzNew = scalars[1], rrNew = scalars[2]
         for k in 0..<W where cg.active[k] { cg.iterations[k] += 1 }
         let stillActive = cg.active .& (rrNew .> cg.target2)
@@ -505,14 +506,14 @@ public struct IterativeRidge: @unchecked Sendable {
     private func nextDirection(updating keep: SIMD8<Int64>, _ ws: Workspace, single: Bool) {
         var keep = keep
         withUnsafeBytes(of: &keep) { k in
-            sf_cg_direction(design.activeCount, d(ws.scalars), k.baseAddress!.assumingMemoryBound(to: Int64.self), d(ws.r),
-                            preconditioner(ws), d(ws.p), single ? ws.pSingle : nil)
+            sf_cg_direction(design.activeCount, laneDoubles(ws.scalars), k.baseAddress!.assumingMemoryBound(to: Int64.self), laneDoubles(ws.r),
+                            preconditioner(ws), laneDoubles(ws.p), single ? ws.pSingle : nil)
         }
     }
 
     /// The preconditioner for the kernels: nil for the identity, which saves reading it.
     private func preconditioner(_ ws: Workspace) -> UnsafePointer<Double>? {
-        preconditioned ? UnsafePointer(d(ws.pre)) : nil
+        preconditioned ? UnsafePointer(laneDoubles(ws.pre)) : nil
     }
 
     /// out = (X^T X + lambda I) v; with `dot`, returns v . out per lane (else zero). With `single`,
@@ -527,9 +528,9 @@ public struct IterativeRidge: @unchecked Sendable {
         design.entryCount.withUnsafeBufferPointer { ec in
             let count = unitCounts ? nil : ec.baseAddress
             if single, let pSingle = ws.pSingle, let ulSingle = ws.ulSingle {
-                sf_ridge_rows_single(design.rowCount, es.baseAddress, el.baseAddress, count, pSingle, d(ws.lp), ulSingle)
+                sf_ridge_rows_single(design.rowCount, es.baseAddress, el.baseAddress, count, pSingle, laneDoubles(ws.lp), ulSingle)
             } else {
-                sf_ridge_rows(design.rowCount, es.baseAddress, el.baseAddress, count, d(v), d(ws.lp), d(ws.ul))
+                sf_ridge_rows(design.rowCount, es.baseAddress, el.baseAddress, count, laneDoubles(v), laneDoubles(ws.lp), laneDoubles(ws.ul))
             }
         }}}
         colStart.withUnsafeBufferPointer { cs in
@@ -540,11 +541,11 @@ public struct IterativeRidge: @unchecked Sendable {
                 let dotOut = dot ? UnsafeMutableRawPointer(rp).assumingMemoryBound(to: Double.self) : nil
                 let usesA: Int32 = form.usesA ? 1 : 0, usesB: Int32 = form.usesB ? 1 : 0
                 if single, let ulSingle = ws.ulSingle {
-                    sf_ridge_columns_single(design.activeCount, cs.baseAddress, cr.baseAddress, count, ulSingle, d(v), lambda,
-                                            usesA, usesB, d(out), dotOut)
+                    sf_ridge_columns_single(design.activeCount, cs.baseAddress, cr.baseAddress, count, ulSingle, laneDoubles(v), lambda,
+                                            usesA, usesB, laneDoubles(out), dotOut)
                 } else {
-                    sf_ridge_columns(design.activeCount, cs.baseAddress, cr.baseAddress, count, d(ws.ul), d(v), lambda,
-                                     usesA, usesB, d(out), dotOut)
+                    sf_ridge_columns(design.activeCount, cs.baseAddress, cr.baseAddress, count, laneDoubles(ws.ul), laneDoubles(v), lambda,
+                                     usesA, usesB, laneDoubles(out), dotOut)
                 }
             }
         }}}
@@ -565,6 +566,6 @@ private final class TraceHook: @unchecked Sendable {
 
 /// A lane array as the kernels' double pointer.
 @inline(__always)
-private func d(_ p: UnsafeMutablePointer<IterativeRidge.Lanes>) -> UnsafeMutablePointer<Double> {
+func laneDoubles(_ p: UnsafeMutablePointer<IterativeRidge.Lanes>) -> UnsafeMutablePointer<Double> {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self)
 }

@@ -31,6 +31,13 @@
 void sf_ridge_rows(long rows, const long *entry_start, const int32_t *local, const double *count,
                    const double *v, const double *lp, double *ul);
 
+/// The row pass with the carry-over filter of the B side (the extended methods' linear-carry):
+/// along each run the example B sums are filtered, c_r = sb_r at a row where `run_start[r]` is
+/// non-zero and c_r = carry c_{r-1} + sb_r otherwise, and u_r = c_r + L_r sa_r; ul = (u_r, L_r u_r)
+/// as in `sf_ridge_rows`.
+void sf_ridge_rows_carried(long rows, const long *entry_start, const int32_t *local, const double *count,
+                           const double *v, const double *lp, double carry, const uint8_t *run_start, double *ul);
+
 /// The row pass from a single-precision copy of v, writing single-precision ul (same layouts,
 /// floats for doubles): each gathered value is converted exactly to double, the sums and u are
 /// computed in double and rounded to float once at the end. Half the bytes per random access;
@@ -65,5 +72,25 @@ void sf_cg_update(long m, const double *alpha, double *x, double *r, const doubl
 /// NULL it receives p rounded to float (the copy `sf_ridge_rows_single` gathers from).
 void sf_cg_direction(long m, const double *beta, const int64_t *keep, const double *r, const double *pre,
                      double *p, float *p_single);
+
+/// The extended methods' shared terms (`ExtendedIterative` in SimfluenceCore), per lane: q
+/// shared unknowns per side in `shared` (2q lane vectors: the B side's pooled b when `pooled`,
+/// then its K = `knots` step values v_k; then the A side's a and u_k). Per row r: batch size
+/// size[r], the carried batch size carried_size[r] (size[r] without carry-over), and the
+/// hat-function knot k_r and weight w_r of its step (read when K > 1).
+
+/// Adds the shared columns to the row records of a product: per row r, with
+/// hv = carried_size[r] b + (1 - w_r) v_{k_r} + w_r v_{k_r + 1} (v_0 alone when K = 1) and ha
+/// likewise from size[r], a and the u_k, u = ul_u[r] + hv + L_r ha and ul = (u, L_r u).
+void sf_extended_rows(long rows, const double *lp, const double *size, const double *carried_size, const long *knot,
+                      const double *weight, long knots, int pooled, long q, const double *shared, double *ul);
+
+/// The shared columns' part of X^T u from row records ul = (u, L u), last row first: with
+/// `run_start` (carry-over) the B side's u is replaced in ul by its reverse filter
+/// U_r = u_r + carry U_{r+1} within a run (U_r = u_r at a run's last row); shared_out (2q lane
+/// vectors) receives the sums over rows of size[r] U_r (b), the hat weights times u_r (v_k), of
+/// size[r] L_r u_r (a) and the hat weights times L_r u_r (u_k).
+void sf_extended_columns(long rows, const double *size, const long *knot, const double *weight, long knots, int pooled,
+                         long q, double carry, const uint8_t *run_start, double *ul, double *shared_out);
 
 #endif

@@ -32,6 +32,8 @@ public enum ExtendedFit {
     /// has several) by cross-validation over whole runs (rolled-out, clamped all-steps MSE of the
     /// teacher-forced fit) unless fixed. With a fixed lambda and several carry-over decays, the
     /// decay alone is cross-validated (5 folds; with fewer than 2 runs the first decay is used).
+    /// Several decays on large systems are scored on a sample of the test examples
+    /// (``decaySampling(_:log:runs:tests:solver:lambda:)``).
     public static func fit(_ method: ExtendedRidgeMethod, log: TrainingLog, runs: [TrainingRun], lambda: LambdaChoice,
                            configuration: ExtendedConfiguration? = nil, every: Int? = nil,
                            tests: [Int]? = nil, threads: Int = Parallel.defaultThreads,
@@ -51,9 +53,11 @@ public enum ExtendedFit {
         case .fixed(let value):
             chosen = (value, config.stepKnots > 0 ? config.smoothing : 0, carries[0])
             if carries.count > 1 && runs.count >= 2 {
-                _ = try RidgeFit.checkedArguments(lambda: value, tests: tests, log: log)
+                let scored = try RidgeFit.checkedArguments(lambda: value, tests: tests, log: log)
+                let sampling = try decaySampling(config, log: log, runs: runs, tests: scored, solver: solver, lambda: value)
                 chosen = try select(config: config, log: log, runs: runs, lambdas: [value], mus: mus, carries: carries,
-                                    folds: 5, every: every, threads: threads, solver: solver).chosen
+                                    folds: 5, every: every, threads: threads, solver: solver,
+                                    foldTolerance: sampling?.tolerance, scored: sampling?.tests ?? scored).chosen
             }
         case .auto(var grid, let folds):
             // linear-rollout repeats linear-time's teacher-forced search, and linear-carry searches
@@ -61,8 +65,13 @@ public enum ExtendedFit {
             if (config.rollout || carries.count > 1) && grid.count > 2 {
                 grid = Array(Set(grid)).sorted().enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
             }
+            let sampling = carries.count > 1
+                ? try decaySampling(config, log: log, runs: runs, tests: Array(log.testIDs.indices), solver: solver,
+                                    lambda: grid.max() ?? 0)
+                : nil
             let result = try select(config: config, log: log, runs: runs, lambdas: grid, mus: mus, carries: carries,
-                                    folds: folds, every: every, threads: threads, solver: solver)
+                                    folds: folds, every: every, threads: threads, solver: solver,
+                                    foldTolerance: sampling?.tolerance, scored: sampling?.tests)
             selection = result.selection
             chosen = result.chosen
             muScores = result.scores
@@ -80,6 +89,20 @@ public enum ExtendedFit {
         }
         let seconds = (clock.now - start).inSeconds
         return MethodFit(simulator: simulator, selection: selection, seconds: seconds)
+    }
+
+    /// How several carry-over decays are cross-validated on large systems (more than
+    /// ``LambdaSearch/exactCrossValidationLimit`` unknowns per test example): on a sample of
+    /// `tests` (``ScoringSample``), folds solved to the fit's own tolerance at `lambda` (the
+    /// looser ``crossValidationTolerance(_:unknowns:)`` distorts the high decays' scores, which
+    /// carry-over makes worse conditioned). Nil on small systems: every test example, the default
+    /// fold tolerances.
+    private static func decaySampling(_ config: ExtendedConfiguration, log: TrainingLog, runs: [TrainingRun], tests: [Int],
+                                      solver: RidgeSolverChoice, lambda: Double) throws -> (tolerance: Double?, tests: [Int])? {
+        let design = try RidgeDesign(log: log, runs: runs)
+        let unknowns = ExtendedLayout(m: design.activeCount, pooled: config.pooled, knots: config.stepKnots).n
+        guard unknowns > LambdaSearch.exactCrossValidationLimit else { return nil }
+        return (try RidgeFit.iterativeTolerance(solver, unknowns: unknowns, lambda: lambda), ScoringSample.tests(tests, runs: runs))
     }
 
     /// Fits at a fixed lambda, smoothing strength and carry-over decay on all `runs`
@@ -240,9 +263,11 @@ public enum ExtendedFit {
     /// Folds whose normal equations exceed ``RidgeFit/denseUnknownLimit`` unknowns (with `solver`
     /// automatic or CG, a positive grid and one smoothing strength) are solved by conjugate
     /// gradients (``iterativeFoldScores(_:lambdas:tests:trainRuns:testIDs:local:bounds:rollout:threads:)``).
+    /// `scored`: the test examples whose trajectories are scored (default: every one).
     static func select(config: ExtendedConfiguration, log: TrainingLog, runs: [TrainingRun], lambdas: [Double], mus: [Double],
                        carries: [Double] = [0], folds: Int, every: Int?, threads: Int,
-                       solver choice: RidgeSolverChoice = .automatic, foldTolerance: Double? = nil) throws
+                       solver choice: RidgeSolverChoice = .automatic, foldTolerance: Double? = nil,
+                       scored: [Int]? = nil) throws
         -> (selection: LambdaSelection, chosen: (lambda: Double, mu: Double, carry: Double), scores: [Double]) {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: lambdas)
         let grid = split.grid
@@ -250,7 +275,7 @@ public enum ExtendedFit {
         let perCarry = points.count
         let k = split.count
         let testCount = log.testIDs.count, testIDs = log.testIDs
-        let allTests = Array(0..<testCount)
+        let allTests = Array(0..<testCount), scoredTests = scored ?? allTests
         var sums = [Double](repeating: 0, count: carries.count * perCarry)
         var singular = [Bool](repeating: false, count: carries.count * perCarry)
         var trajectories = 0
@@ -262,7 +287,7 @@ public enum ExtendedFit {
             if validation.isEmpty || testCount == 0 { continue }
             let design = try RidgeDesign(log: log, runs: trainRuns)
             if design.activeCount == 0 { continue }
-            trajectories += validation.count * testCount
+            trajectories += validation.count * scoredTests.count
             let basis = StepBasis(knots: config.stepKnots, lastStep: lastStep(trainRuns))
             let local = validation.map { LocalRun(run: $0, local: design.local, basis: basis, every: every) }
             let bounds = config.clampMultiple.map { ExtendedFit.bounds(trainRuns, tests: allTests, multiple: $0) }
@@ -280,15 +305,16 @@ public enum ExtendedFit {
                 let structure = ExtendedStructure(design: design, runs: trainRuns, pooled: config.pooled, basis: basis, carry: carry)
                 let cg = ExtendedIterative(structure: structure, smoothing: mus[0],
                                            tolerance: foldTolerance ?? crossValidationTolerance(tolerance, unknowns: foldLayout.n))
-                results = try iterativeFoldScores(cg, lambdas: grid, tests: allTests, trainRuns: trainRuns, testIDs: testIDs,
+                results = try iterativeFoldScores(cg, lambdas: grid, tests: scoredTests, trainRuns: trainRuns, testIDs: testIDs,
                                                   local: local, bounds: bounds, rollout: rollout, threads: threads)
             } else {
             let solver = ExtendedSolver(design, runs: trainRuns, pooled: config.pooled, basis: basis, points: points, carry: carry)
             try results.withUnsafeMutableBufferPointer { rb in
                 let out = RidgeSharedPointer(base: rb.baseAddress!)
-                try ridgeParallel(testCount, threads: threads) { items in
+                try ridgeParallel(scoredTests.count, threads: threads) { items in
                     let ws = ExtendedSolver.Workspace(solver: solver)
-                    for z in items {
+                    for item in items {
+                        let z = scoredTests[item]
                         try solver.assemble(z: z, runs: trainRuns, testIDs: testIDs, ws)
                         let lo = bounds?.lower[z] ?? -.infinity, hi = bounds?.upper[z] ?? .infinity
                         for p in 0..<g {
@@ -302,7 +328,7 @@ public enum ExtendedFit {
             }
             }
             for p in 0..<g {
-                for z in 0..<testCount {
+                for z in scoredTests {
                     let v = results[z * g + p]
                     if v.isNaN { singular[ci * g + p] = true } else { sums[ci * g + p] += v }
                 }
@@ -337,7 +363,7 @@ extension ExtendedFit {
 
     /// One fold's scores by conjugate gradients: results[z * lambdas.count + l] = the sum over
     /// the validation runs `local` of test example z's clamped rollout all-steps MSE at
-    /// lambdas[l] (ascending). Per block of 8 test examples the lambda-free setup (losses, X^T y,
+    /// lambdas[l] (ascending), for z in `tests` (0 for the log's other test examples). Per block of 8 test examples the lambda-free setup (losses, X^T y,
     /// penalty weights, the shared block's factor) is done once and the grid is walked from the
     /// largest lambda down, each solve warm-started at the previous solution.
     static func iterativeFoldScores(_ cg: ExtendedIterative, lambdas: [Double], tests: [Int], trainRuns: [TrainingRun],
@@ -345,7 +371,7 @@ extension ExtendedFit {
                                     rollout: ExtendedRollout, threads: Int) throws -> [Double] {
         let g = lambdas.count, w = ExtendedIterative.width
         let blocks = (tests.count + w - 1) / w
-        var results = [Double](repeating: 0, count: tests.count * g)
+        var results = [Double](repeating: 0, count: testIDs.count * g)
         let order = IterativeRidge.convergenceOrder(tests: tests, runs: trainRuns)
         try results.withUnsafeMutableBufferPointer { rb in
             let out = RidgeSharedPointer(base: rb.baseAddress!)

@@ -35,9 +35,10 @@ struct ExtendedIterative: @unchecked Sendable {
     let traceSink: (@Sendable (String) -> Void)? = IterativeRidge.trace
     /// Active examples m, shared terms per side q, unknowns n = 2m + 2q.
     let m: Int, q: Int, n: Int
-    /// Without carry-over the example part of both products runs in the C kernels of
-    /// ``IterativeRidge`` (same lane layout): the row pattern as Int32.
+    /// The example part of both products runs in the C kernels of ``IterativeRidge`` (same lane
+    /// layout): the row pattern as Int32, and with carry-over 1 at each row that starts a run.
     let rowLocal: [Int32]
+    let runStartFlags: [UInt8]
     /// Every multiplicity is 1: the kernels skip the multiplies.
     let unitCounts: Bool
 
@@ -49,7 +50,8 @@ struct ExtendedIterative: @unchecked Sendable {
         q = structure.layout.p + structure.layout.knots
         n = 2 * m + 2 * q
         preconditioned = IterativeRidge.preconditions(rows: structure.design.rowCount, unknowns: n)
-        rowLocal = structure.carry == 0 ? structure.design.entryLocal.map { Int32($0) } : []
+        rowLocal = structure.design.entryLocal.map { Int32($0) }
+        runStartFlags = structure.carry != 0 ? structure.runStart.map { $0 ? 1 : 0 } : []
         unitCounts = structure.design.entryCount.allSatisfy { $0 == 1 }
         self.maxIterations = maxIterations ?? max(200, min(20 * n, 5000))
     }
@@ -57,9 +59,11 @@ struct ExtendedIterative: @unchecked Sendable {
     /// Per-thread scratch space.
     final class Workspace {
         let x, r, z, p, ap, b, pre: UnsafeMutablePointer<Lanes>
-        /// Per row: L_{t-1}, L_t, the row sums u and the filtered B-side sums U; `ul` (2 per row:
-        /// u, L_{t-1} u) for the kernels.
-        let lp, y, u, carried, ul: UnsafeMutablePointer<Lanes>
+        /// The kernels' lane scalars: alpha or beta, then r.z and r.r.
+        let scalars: UnsafeMutablePointer<Lanes>
+        /// Per row: L_{t-1}, L_t, and the row records `ul` of a product (2 per row: u, L_{t-1} u;
+        /// with carry-over the column pass writes the filtered B-side sums U over u).
+        let lp, y, ul: UnsafeMutablePointer<Lanes>
         /// The shared block's Gram matrix (data only) and its penalised Cholesky factor, 2q x 2q.
         let sharedGram, sharedFactor: UnsafeMutablePointer<Lanes>
         /// Per example the lambda-free diagonal-block entries (B-A and A-A).
@@ -77,15 +81,15 @@ struct ExtendedIterative: @unchecked Sendable {
                 p.initialize(repeating: Lanes(), count: c)
                 return p
             }
-            x = lanes(n); r = lanes(n); z = lanes(n); p = lanes(n); ap = lanes(n); b = lanes(n); pre = lanes(3 * m)
-            lp = lanes(rows); y = lanes(rows); u = lanes(rows); carried = lanes(rows); ul = lanes(2 * rows)
+            x = lanes(n); r = lanes(n); z = lanes(n); p = lanes(n); ap = lanes(n); b = lanes(n); pre = lanes(3 * m); scalars = lanes(3)
+            lp = lanes(rows); y = lanes(rows); ul = lanes(2 * rows)
             sharedGram = lanes(qq); sharedFactor = lanes(qq)
             exampleBA = lanes(m); exampleAA = lanes(m)
             prev = .allocate(capacity: rows); cur = .allocate(capacity: rows)
         }
 
         deinit {
-            for v in [x, r, z, p, ap, b, pre, lp, y, u, carried, ul, sharedGram, sharedFactor, exampleBA, exampleAA] { v.deallocate() }
+            for v in [x, r, z, p, ap, b, pre, scalars, lp, y, ul, sharedGram, sharedFactor, exampleBA, exampleAA] { v.deallocate() }
             prev.deallocate(); cur.deallocate()
         }
     }
@@ -119,8 +123,11 @@ struct ExtendedIterative: @unchecked Sendable {
             try design.gather(z: tests[k < tests.count ? k : 0], runs: runs, testIDs: testIDs, prev: ws.prev, cur: ws.cur)
             for row in 0..<rows { ws.lp[row][k] = ws.prev[row]; ws.y[row][k] = ws.cur[row] }
         }
-        ws.u.update(from: ws.y, count: rows)
-        transpose(ws)
+        for row in 0..<rows {
+            ws.ul[2 * row] = ws.y[row]
+            ws.ul[2 * row + 1] = ws.lp[row] * ws.y[row]
+        }
+        _ = columnPass(nil, lambda: 0, ws)
         ws.b.update(from: ws.ap, count: n)
         // The shared block's Gram matrix, row by row (at most 3 + 3 non-zero shared columns).
         let qq = 2 * q
@@ -228,130 +235,41 @@ struct ExtendedIterative: @unchecked Sendable {
         return true
     }
 
-    /// X u for the row sums in `ws.u` -> (X^T X) v... : the row pass, ws.u = X v (per lane).
-    private func rows(_ v: UnsafeMutablePointer<Lanes>, _ ws: Workspace) {
-        let s = structure, design = s.design, l = s.layout, carry = s.carry
-        let vb = l.pooled ? v[2 * m] : Lanes(), va = l.pooled ? v[2 * m + q] : Lanes()
-        var cB = Lanes()
-        design.entryStart.withUnsafeBufferPointer { es in
-        design.entryLocal.withUnsafeBufferPointer { el in
-        design.entryCount.withUnsafeBufferPointer { ec in
-            for row in 0..<design.rowCount {
-                var sB = Lanes(), sA = Lanes()
-                for e in es[row]..<es[row + 1] {
-                    let i = el[e], c = Lanes(repeating: ec[e])
-                    sB += c * v[2 * i]
-                    sA += c * v[2 * i + 1]
-                }
-                let size = s.rowSize[row]
-                sB += size * vb
-                sA += size * va
-                if carry != 0 { cB = (s.runStart[row] ? Lanes() : carry * cB) + sB } else { cB = sB }
-                var hv = Lanes(), hu = Lanes()
-                if l.knots == 1 {
-                    hv = v[2 * m + l.p]; hu = v[2 * m + q + l.p]
-                } else if l.knots > 1 {
-                    let k = s.rowKnot[row], w = s.rowW[row]
-                    hv = (1 - w) * v[2 * m + l.p + k] + w * v[2 * m + l.p + k + 1]
-                    hu = (1 - w) * v[2 * m + q + l.p + k] + w * v[2 * m + q + l.p + k + 1]
-                }
-                ws.u[row] = cB + hv + ws.lp[row] * (sA + hu)
-            }
-        }}}
-    }
-
-    /// ws.ap = X^T (ws.u): the reverse carry-over filter of the B side, the gather by example, and
-    /// the shared sums over rows.
-    private func transpose(_ ws: Workspace) {
-        let s = structure, l = s.layout, rows = s.design.rowCount, carry = s.carry
-        // ws.carried = U (B side), in place of a second array when there is no carry-over.
-        let bSide: UnsafeMutablePointer<Lanes>
-        if carry != 0 {
-            var next = Lanes()
-            for row in stride(from: rows - 1, through: 0, by: -1) {
-                let continues = row + 1 < rows && !s.runStart[row + 1]
-                next = ws.u[row] + (continues ? carry * next : Lanes())
-                ws.carried[row] = next
-            }
-            bSide = ws.carried
-        } else {
-            bSide = ws.u
-        }
-        s.colStart.withUnsafeBufferPointer { cs in
-        s.colRow.withUnsafeBufferPointer { cr in
-        s.colCount.withUnsafeBufferPointer { cc in
-            for i in 0..<m {
-                var oB = Lanes(), oA = Lanes()
-                for e in cs[i]..<cs[i + 1] {
-                    let r = Int(cr[e]), c = Lanes(repeating: cc[e])
-                    oB += c * bSide[r]
-                    oA += c * (ws.lp[r] * ws.u[r])
-                }
-                ws.ap[2 * i] = oB
-                ws.ap[2 * i + 1] = oA
-            }
-        }}}
-        let base = ws.ap + 2 * m
-        base.update(repeating: Lanes(), count: 2 * q)
-        for row in 0..<rows {
-            let ua = ws.lp[row] * ws.u[row]
-            if l.pooled {
-                base[0] += s.rowSize[row] * bSide[row]
-                base[q] += s.rowSize[row] * ua
-            }
-            if l.knots == 1 {
-                base[l.p] += ws.u[row]; base[q + l.p] += ua
-            } else if l.knots > 1 {
-                let k = s.rowKnot[row], w = s.rowW[row]
-                base[l.p + k] += (1 - w) * ws.u[row]
-                base[l.p + k + 1] += w * ws.u[row]
-                base[q + l.p + k] += (1 - w) * ua
-                base[q + l.p + k + 1] += w * ua
-            }
-        }
-    }
-
-    /// ws.ap = (X^T X + R(lambda)) v; returns v . ws.ap per lane (examples first, in order).
-    @discardableResult
-    private func apply(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
-        if structure.carry == 0 { return applyByKernels(v, lambda: lambda, ws) }
-        rows(v, ws)
-        transpose(ws)
-        for i in 0..<(2 * m) { ws.ap[i] += lambda * v[i] }
-        var dot = Lanes()
-        for i in 0..<(2 * m) { dot += v[i] * ws.ap[i] }
-        return dot + applySharedPenalty(v, ws)
-    }
-
-    /// ``apply(_:lambda:_:)`` without carry-over: the example part of the row pass and the whole
-    /// column pass (with lambda v and the examples' dot product) in the C kernels, the shared
-    /// columns added per row in between and summed over rows after.
-    private func applyByKernels(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
+    /// The row pass, ws.ul = (u, L u) per row with u = X v, in the C kernels: the examples' batch
+    /// sums (with carry-over, the B side filtered along each run), then the shared columns
+    /// added per row (`sf_extended_rows`; the pooled B column is the filtered batch size).
+    private func rowPass(_ v: UnsafeMutablePointer<Lanes>, _ ws: Workspace) {
         let s = structure, design = s.design, l = s.layout, rowCount = design.rowCount
-        let dv = UnsafeMutableRawPointer(v).assumingMemoryBound(to: Double.self)
-        let dul = UnsafeMutableRawPointer(ws.ul).assumingMemoryBound(to: Double.self)
+        let dv = laneDoubles(v), dlp = laneDoubles(ws.lp), dul = laneDoubles(ws.ul)
         design.entryStart.withUnsafeBufferPointer { es in
         rowLocal.withUnsafeBufferPointer { el in
         design.entryCount.withUnsafeBufferPointer { ec in
-            sf_ridge_rows(rowCount, es.baseAddress, el.baseAddress, unitCounts ? nil : ec.baseAddress, dv,
-                          UnsafeMutableRawPointer(ws.lp).assumingMemoryBound(to: Double.self), dul)
-        }}}
-        let sh = v + 2 * m
-        if q > 0 {
-            let vb = l.pooled ? sh[0] : Lanes(), va = l.pooled ? sh[q] : Lanes()
-            for row in 0..<rowCount {
-                let size = s.rowSize[row]
-                var hv = size * vb, ha = size * va
-                if l.knots == 1 {
-                    hv += sh[l.p]; ha += sh[q + l.p]
-                } else if l.knots > 1 {
-                    let k = s.rowKnot[row], w = s.rowW[row]
-                    hv += (1 - w) * sh[l.p + k] + w * sh[l.p + k + 1]
-                    ha += (1 - w) * sh[q + l.p + k] + w * sh[q + l.p + k + 1]
+            let counts = unitCounts ? nil : ec.baseAddress
+            if s.carry != 0 {
+                runStartFlags.withUnsafeBufferPointer { rs in
+                    sf_ridge_rows_carried(rowCount, es.baseAddress, el.baseAddress, counts, dv, dlp, s.carry, rs.baseAddress, dul)
                 }
-                let u = ws.ul[2 * row] + hv + ws.lp[row] * ha
-                ws.ul[2 * row] = u
-                ws.ul[2 * row + 1] = ws.lp[row] * u
+            } else {
+                sf_ridge_rows(rowCount, es.baseAddress, el.baseAddress, counts, dv, dlp, dul)
+            }
+        }}}
+        if q > 0 {
+            sf_extended_rows(rowCount, dlp, s.rowSize, s.carriedSize, s.rowKnot, s.rowW, l.knots, l.pooled ? 1 : 0, q,
+                             laneDoubles(v + 2 * m), dul)
+        }
+    }
+
+    /// The column pass from the row records ws.ul = (u, L u): ws.ap = X^T u + lambda v (v nil:
+    /// X^T u alone). With carry-over the B side reads the reverse filter U_r = u_r + rho U_{r+1}
+    /// (written over u in ws.ul); the shared columns summed over rows (`sf_extended_columns`) and
+    /// the examples' part gathered (`sf_ridge_columns`) in the C kernels. Returns the examples' v . ws.ap per lane (zero
+    /// without v); the shared part's penalty and dot product are the caller's.
+    private func columnPass(_ v: UnsafeMutablePointer<Lanes>?, lambda: Double, _ ws: Workspace) -> Lanes {
+        let s = structure, l = s.layout, rowCount = s.design.rowCount, carry = s.carry
+        if q > 0 || carry != 0 {
+            runStartFlags.withUnsafeBufferPointer { rs in
+                sf_extended_columns(rowCount, s.rowSize, s.rowKnot, s.rowW, l.knots, l.pooled ? 1 : 0, q, carry,
+                                    carry != 0 ? rs.baseAddress : nil, laneDoubles(ws.ul), laneDoubles(ws.ap + 2 * m))
             }
         }
         var dot = Lanes()
@@ -359,32 +277,18 @@ struct ExtendedIterative: @unchecked Sendable {
         s.colRow.withUnsafeBufferPointer { cr in
         s.colCount.withUnsafeBufferPointer { cc in
             withUnsafeMutablePointer(to: &dot) { dp in
-                sf_ridge_columns(m, cs.baseAddress, cr.baseAddress, unitCounts ? nil : cc.baseAddress, dul, dv, lambda, 1, 1,
-                                 UnsafeMutableRawPointer(ws.ap).assumingMemoryBound(to: Double.self),
-                                 UnsafeMutableRawPointer(dp).assumingMemoryBound(to: Double.self))
+                sf_ridge_columns(m, cs.baseAddress, cr.baseAddress, unitCounts ? nil : cc.baseAddress, laneDoubles(ws.ul),
+                                 v.map(laneDoubles), lambda, 1, 1, laneDoubles(ws.ap), v == nil ? nil : laneDoubles(dp))
             }
         }}}
-        let base = ws.ap + 2 * m
-        base.update(repeating: Lanes(), count: 2 * q)
-        if q > 0 {
-            for row in 0..<rowCount {
-                let u = ws.ul[2 * row], ua = ws.ul[2 * row + 1]
-                if l.pooled {
-                    base[0] += s.rowSize[row] * u
-                    base[q] += s.rowSize[row] * ua
-                }
-                if l.knots == 1 {
-                    base[l.p] += u; base[q + l.p] += ua
-                } else if l.knots > 1 {
-                    let k = s.rowKnot[row], w = s.rowW[row]
-                    base[l.p + k] += (1 - w) * u
-                    base[l.p + k + 1] += w * u
-                    base[q + l.p + k] += (1 - w) * ua
-                    base[q + l.p + k + 1] += w * ua
-                }
-            }
-        }
-        return dot + applySharedPenalty(v, ws)
+        return dot
+    }
+
+    /// ws.ap = (X^T X + R(lambda)) v; returns v . ws.ap per lane (examples first, in order).
+    @discardableResult
+    private func apply(_ v: UnsafeMutablePointer<Lanes>, lambda: Double, _ ws: Workspace) -> Lanes {
+        rowPass(v, ws)
+        return columnPass(v, lambda: lambda, ws) + applySharedPenalty(v, ws)
     }
 
     /// Adds the shared terms' penalty times v to ws.ap's shared part; returns the shared part's
@@ -435,7 +339,12 @@ struct ExtendedIterative: @unchecked Sendable {
         } else {
             ws.z.update(from: ws.r, count: 2 * m)
         }
-        // Shared block: forward and back substitution with its Cholesky factor.
+        applySharedPreconditioner(ws)
+    }
+
+    /// ws.z = M^-1 ws.r on the shared terms: forward and back substitution with the shared
+    /// block's Cholesky factor.
+    private func applySharedPreconditioner(_ ws: Workspace) {
         let qq = 2 * q, f = ws.sharedFactor, z = ws.z + 2 * m, r = ws.r + 2 * m
         for i in 0..<qq {
             var v = r[i]
@@ -447,6 +356,38 @@ struct ExtendedIterative: @unchecked Sendable {
             for k in (i + 1)..<max(i + 1, qq) { v -= f[k * qq + i] * z[k] }
             z[i] = v / f[i * qq + i]
         }
+    }
+
+    /// One CG iteration on the `active` lanes: x += alpha p and r -= alpha (X^T X + R) p, the
+    /// examples' part with its block preconditioner in the C kernels (`sf_cg_update`,
+    /// `sf_cg_direction`), the shared terms' here; lanes whose residual meets `target2` leave
+    /// `active` (their p becomes 0). Returns the new r . M^-1 r.
+    private func iterate(rz: Lanes, active: inout SIMDMask<Lanes.MaskStorage>, target2: Lanes, lambda: Double,
+                         _ ws: Workspace) -> Lanes {
+        let W = Self.width, s = laneDoubles(ws.scalars)
+        let pre = preconditioned ? UnsafePointer(laneDoubles(ws.pre)) : nil
+        let pq = apply(ws.p, lambda: lambda, ws)
+        let alpha = Lanes(repeating: 0).replacing(with: rz / pq, where: active)
+        ws.scalars[0] = alpha
+        sf_cg_update(m, s, laneDoubles(ws.x), laneDoubles(ws.r), laneDoubles(ws.p), laneDoubles(ws.ap), pre, s + W, s + 2 * W)
+        var rzNew = ws.scalars[1], rrNew = ws.scalars[2]
+        for i in (2 * m)..<n {
+            ws.x[i] += alpha * ws.p[i]
+            ws.r[i] -= alpha * ws.ap[i]
+            rrNew += ws.r[i] * ws.r[i]
+        }
+        applySharedPreconditioner(ws)
+        for i in (2 * m)..<n { rzNew += ws.r[i] * ws.z[i] }
+        active = active .& (rrNew .> target2)
+        let beta = Lanes(repeating: 0).replacing(with: rzNew / rz, where: active)
+        ws.scalars[0] = beta
+        var keep = SIMD8<Int64>(repeating: 0).replacing(with: -1, where: active)
+        withUnsafeBytes(of: &keep) { k in
+            sf_cg_direction(m, s, k.baseAddress!.assumingMemoryBound(to: Int64.self), laneDoubles(ws.r), pre, laneDoubles(ws.p), nil)
+        }
+        let keepShared = Lanes(repeating: 0).replacing(with: 1, where: active)
+        for i in (2 * m)..<n { ws.p[i] = keepShared * (ws.z[i] + beta * ws.p[i]) }
+        return rzNew
     }
 
     /// Solves the prepared block at `lambda` > 0; the solution is left in ws.x. With `warmStart`,
@@ -475,23 +416,8 @@ struct ExtendedIterative: @unchecked Sendable {
             let keep0 = Lanes(repeating: 1).replacing(with: 0, where: .!active)
             for i in 0..<n { ws.p[i] = keep0 * ws.z[i] }
             while any(active) && total < maxIterations {
-                let pq = apply(ws.p, lambda: lambda, ws)
-                let alpha = Lanes(repeating: 0).replacing(with: rz / pq, where: active)
-                var rrNew = Lanes()
-                for i in 0..<n {
-                    ws.x[i] += alpha * ws.p[i]
-                    ws.r[i] -= alpha * ws.ap[i]
-                    rrNew += ws.r[i] * ws.r[i]
-                }
-                applyPreconditioner(ws)
-                var rzNew = Lanes()
-                for i in 0..<n { rzNew += ws.r[i] * ws.z[i] }
                 for k in 0..<Self.width where active[k] { iterations[k] += 1 }
-                active = active .& (rrNew .> target2)
-                let beta = Lanes(repeating: 0).replacing(with: rzNew / rz, where: active)
-                let keep = Lanes(repeating: 0).replacing(with: 1, where: active)
-                for i in 0..<n { ws.p[i] = keep * (ws.z[i] + beta * ws.p[i]) }
-                rz = rzNew
+                rz = iterate(rz: rz, active: &active, target2: target2, lambda: lambda, ws)
                 total += 1
             }
         }
