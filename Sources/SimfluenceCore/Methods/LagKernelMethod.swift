@@ -35,7 +35,8 @@ public struct LagKernelMethod: RecurrenceSimulated {
         let design = LagKernelDesign(log: request.log, runs: request.runs)
         let n = design.n, width = request.tests?.count ?? request.log.testIDs.count
         let longest = design.batches.map(\.count).max() ?? 0
-        let doubles = PackedCholesky.packedCount(n) + 2 * n * width + design.rowCount * width
+        // The shared normal matrix, and with a loss scale one matrix and its factor per worker thread.
+        let doubles = PackedCholesky.packedCount(n) * (1 + 2 * max(1, request.threads)) + 2 * n * width + 2 * design.rowCount * width
             + design.groupSizes.count * (n + width) + (longest + 1) * n
         let scores = gradientPrior ? FitMemory.estimateClassic(log: request.log, features: request.inputs.gradients).bytes : 0
         return FitMemory.Estimate(bytes: 8 * doubles + scores,
