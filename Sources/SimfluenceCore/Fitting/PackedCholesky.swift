@@ -160,6 +160,22 @@ enum PackedCholesky {
         return s
     }
 
+    /// Solves a small symmetric positive semi-definite system `packed` x = `rhs` (order
+    /// `rhs.count`, packed lower triangle) after adding `relativeRidge` times its largest diagonal
+    /// entry (at least 1e-300) to the diagonal, so that directions without information come out 0
+    /// instead of failing; nil if it still does not factor. For the handful of unknowns of a fit's
+    /// inner step (lag-kernel weights, prior weights), not for large systems.
+    static func solveRidged(_ packed: [Double], _ rhs: [Double], relativeRidge: Double) -> [Double]? {
+        let n = rhs.count
+        var m = packed, x = rhs
+        let largest = (0..<n).map { m[rowStart($0) + $0] }.max() ?? 0
+        for i in 0..<n { m[rowStart(i) + i] += relativeRidge * max(largest, 1e-300) }
+        let failed = m.withUnsafeMutableBufferPointer { factor($0.baseAddress!, n: n) }
+        guard failed == nil else { return nil }
+        m.withUnsafeBufferPointer { f in x.withUnsafeMutableBufferPointer { solve(f.baseAddress!, n: n, $0.baseAddress!) } }
+        return x
+    }
+
     /// Solves L L^T x = b in place (`x` holds b on entry), with L the factor in `p` (only read, so
     /// one factor can serve many solves at once).
     static func solve(_ p: UnsafePointer<Double>, n: Int, _ x: UnsafeMutablePointer<Double>) {

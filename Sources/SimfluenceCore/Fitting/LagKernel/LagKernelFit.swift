@@ -307,17 +307,13 @@ public enum LagKernelFit {
 
     /// The prior weights gamma solving the small symmetric positive semi-definite system `packed`
     /// (lower triangle) gamma = `rhs`, with a relative ridge of 1e-10 on the diagonal so that
-    /// components that coincide or vanish get weight 0 instead of failing; all 0 if it still fails.
+    /// components that coincide or vanish get weight 0 instead of failing; all 0 when the system
+    /// is zero or still fails.
     static func priorWeights(packed: [Double], rhs: [Double]) -> [Double] {
-        let k = rhs.count
-        var m = packed, x = rhs
-        let largest = (0..<k).map { m[PackedCholesky.rowStart($0) + $0] }.max() ?? 0
-        guard largest > 0 else { return [Double](repeating: 0, count: k) }
-        for p in 0..<k { m[PackedCholesky.rowStart(p) + p] += 1e-10 * largest }
-        let failed = m.withUnsafeMutableBufferPointer { PackedCholesky.factor($0.baseAddress!, n: k) }
-        guard failed == nil else { return [Double](repeating: 0, count: k) }
-        m.withUnsafeBufferPointer { f in x.withUnsafeMutableBufferPointer { PackedCholesky.solve(f.baseAddress!, n: k, $0.baseAddress!) } }
-        return x
+        let zeros = [Double](repeating: 0, count: rhs.count)
+        let largest = rhs.indices.map { packed[PackedCholesky.rowStart($0) + $0] }.max() ?? 0
+        guard largest > 0 else { return zeros }
+        return PackedCholesky.solveRidged(packed, rhs, relativeRidge: 1e-10) ?? zeros
     }
 
     /// M v for a symmetric M held as its packed lower triangle.
@@ -385,20 +381,13 @@ public enum LagKernelFit {
         let u = bins - 1
         var packed = [Double](repeating: 0, count: PackedCholesky.packedCount(u))
         var rhs = [Double](repeating: 0, count: u)
-        var largest = 0.0
         for m in 1..<bins {
             for q in 1...m { packed[PackedCholesky.rowStart(m - 1) + q - 1] = total[m * bins + q] }
             rhs[m - 1] = total[bins * bins + m] - total[m * bins + 0]
-            largest = max(largest, total[m * bins + m])
         }
         // A bin no row reaches (or B = 0) has no information: a tiny ridge keeps it at 0.
-        for m in 0..<u { packed[PackedCholesky.rowStart(m) + m] += 1e-12 * max(largest, 1e-300) }
-        let failed = packed.withUnsafeMutableBufferPointer { PackedCholesky.factor($0.baseAddress!, n: u) }
-        guard failed == nil else { return kernel }
-        packed.withUnsafeMutableBufferPointer { p in
-            rhs.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: u, $0.baseAddress!) }
-        }
-        return LagKernel(starts: kernel.starts, weights: [1] + rhs, lossScale: kernel.lossScale)
+        guard let weights = PackedCholesky.solveRidged(packed, rhs, relativeRidge: 1e-12) else { return kernel }
+        return LagKernel(starts: kernel.starts, weights: [1] + weights, lossScale: kernel.lossScale)
     }
 
     /// The simulator of a solution: B and the step terms in the model's layout, the clamp range,
