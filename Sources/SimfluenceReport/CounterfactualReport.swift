@@ -30,13 +30,15 @@ public enum CounterfactualReport {
 
     private static func table(_ result: CounterfactualResult) -> String {
         var out = "<section id=\"metrics\"><h2>Scores on real retraining</h2><table class=\"metrics\"><thead><tr>"
-        for h in ["method", "all-steps MSE", "LDS", "order-LDS", "edit sign accuracy", "median relative error of the change", "Spearman of changes"] {
+        for h in ["method", "all-steps MSE", "LDS", "fit-run LDS", "order-LDS", "edit sign accuracy", "median relative error of the change",
+                  "Spearman of changes"] {
             out += "<th scope=\"col\">\(Markup.escape(h))</th>"
         }
         out += "</tr></thead><tbody>"
         for s in result.scores {
             out += "<tr data-method=\"\(Markup.escape(s.method))\"><th scope=\"row\">\(Markup.escape(s.method))</th>"
-            for v in [s.random.allStepsMSE.mean, s.random.spearmanAcrossRuns?.mean, s.orders.spearmanAcrossOrders?.mean,
+            for v in [s.random.allStepsMSE.mean, s.random.spearmanAcrossRuns?.mean, s.fitRuns.spearmanAcrossRuns?.mean,
+                      s.orders.spearmanAcrossOrders?.mean,
                       s.edits?.signAccuracy, s.edits?.medianRelativeError, s.edits?.spearman] {
                 out += "<td class=\"num\">\(number(v))</td>"
             }

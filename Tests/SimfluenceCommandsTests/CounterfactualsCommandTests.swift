@@ -19,6 +19,9 @@ import Testing
         #expect(results.map { $0["method"] as? String } == ["linear", "tracin-cp", "persistence", "mean-run"])
         // TracIn-CP ignores order: its order-LDS is 0 by construction; edits: 2 methods x 1 reference x 2 tests x 5 kinds x 2 sizes.
         #expect(results[1]["order_lds"] as? Double == 0)
+        // Every method and baseline is also scored on its own fit runs (mean-run ranks none of them).
+        #expect(results.allSatisfy { $0["fit_run_lds"] is Double && $0["fit_run_mse"] is Double })
+        #expect(results[3]["fit_run_lds"] as? Double == 0)
         #expect((object["edits"] as? [Any])?.count == 40)
         #expect(results[0]["edits"] as? Double == 20 && results[2]["edits"] is NSNull)
         let share = try #require(object["order_share"] as? Double)

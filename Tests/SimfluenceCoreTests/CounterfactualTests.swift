@@ -94,4 +94,54 @@ import Testing
                       [Self.run("c", [[1]], finals: [0]), Self.run("d", [[1]], finals: [1])]]
         #expect(OrderGroups.orderShare(groups: groups, random: random) == 0.125)
     }
+
+    /// A workload whose truth is the additive model: every step adds B_i(z) of its examples.
+    struct PlantedAdditive: RetrainableWorkload {
+        static let b: [[Double]] = [[-0.31, 0.17, -0.05, 0.23, -0.41, 0.09, 0.37, -0.13],
+                                    [0.11, -0.29, 0.43, -0.07, 0.19, -0.37, 0.03, 0.27]]
+        var trainIDs: [String] { (0..<8).map(String.init) }
+        var testIDs: [String] { ["z0", "z1"] }
+        var logMetadata: [String: String] { [:] }
+        func curriculum(subset: Int, order: Int) -> [[Int]] {
+            var g = SeededGenerator(seed: UInt64(subset))
+            let chosen = Array((0..<8).shuffled(using: &g).prefix(5))
+            var o = SeededGenerator(seed: UInt64(1000 + order))
+            return chosen.shuffled(using: &o).map { [$0] }
+        }
+        func retrain(name: String, batches: [[Int]]) -> TrainingRun {
+            var rows: [[Double]] = [[1, 1]]
+            for batch in batches {
+                let last = rows[rows.count - 1]
+                rows.append((0..<2).map { z in last[z] + batch.reduce(0) { $0 + Self.b[z][$1] } })
+            }
+            return TrainingRun(name: name, batches: batches, firstLossStep: 0, losses: Matrix(rowArrays: rows))
+        }
+        func referenceGradients(threads: Int) throws -> GradientFeatures? { nil }
+    }
+
+    @Test func fitRunScoresAreTheMethodsOwnRunsInSample() throws {
+        var design = CounterfactualDesign()
+        design.fitRuns = 12
+        design.randomRuns = 6
+        design.orderSubsets = 1
+        design.orders = 3
+        design.editReferences = 1
+        design.editTests = 1
+        design.editSizes = [1]
+        let result = try CounterfactualStudy.run(PlantedAdditive(), design: design, methods: [.additive],
+                                                 inputs: MethodInputs(lambda: .fixed(1e-9)), threads: 2)
+        let additive = try #require(result.scores.first { $0.method == "additive" })
+        // The additive simulator recovers the planted model: its own runs are reproduced, so it
+        // ranks them (fit-run LDS 1 up to runs that drew the same subset: their true finals tie,
+        // their predictions differ by rounding), and the held-out ones too.
+        #expect(additive.fitRuns.allStepsMSE.mean < 1e-12)
+        #expect(try #require(additive.fitRuns.spearmanAcrossRuns?.mean) > 0.99)
+        #expect(try #require(additive.random.spearmanAcrossRuns?.mean) > 0.99)
+        // Scored on the fit runs, not the held-out ones: 12 trajectories per test example.
+        #expect(additive.fitRuns.allStepsMSE.count == 12 * 2)
+        // mean-run predicts one trajectory for every run: no ranking, on its own runs either.
+        let meanRun = try #require(result.scores.first { $0.method == "mean-run" })
+        #expect(meanRun.fitRuns.spearmanAcrossRuns?.mean == 0)
+        #expect(meanRun.fitRuns.allStepsMSE.mean > 1e-3)
+    }
 }

@@ -100,12 +100,13 @@ struct Counterfactuals: ParsableCommand {
     }
 
     static func table(_ result: CounterfactualResult) -> String {
-        let header = ["method", "all-steps MSE", "LDS", "order-LDS", "edit sign acc.", "edit median rel. err.", "edit Spearman", "edits"]
+        let header = ["method", "all-steps MSE", "LDS", "fit-run LDS", "order-LDS", "edit sign acc.", "edit median rel. err.",
+                      "edit Spearman", "edits"]
         let rows = result.scores.map { s -> [String] in
             func n(_ x: Double?) -> String { x.map(Format.number) ?? "-" }
             return [s.method, Format.number(s.random.allStepsMSE.mean), n(s.random.spearmanAcrossRuns?.mean),
-                    n(s.orders.spearmanAcrossOrders?.mean), n(s.edits?.signAccuracy), n(s.edits?.medianRelativeError),
-                    n(s.edits?.spearman), s.edits.map { String($0.count) } ?? "-"]
+                    n(s.fitRuns.spearmanAcrossRuns?.mean), n(s.orders.spearmanAcrossOrders?.mean), n(s.edits?.signAccuracy),
+                    n(s.edits?.medianRelativeError), n(s.edits?.spearman), s.edits.map { String($0.count) } ?? "-"]
         }
         return TextTable(header: header, rows: rows).rendered()
     }
@@ -124,6 +125,9 @@ struct Counterfactuals: ParsableCommand {
                     ("method", .string(s.method)),
                     ("all_steps_mse", .number(s.random.allStepsMSE.mean)),
                     ("lds", .number(s.random.spearmanAcrossRuns?.mean)), ("lds_std", .number(s.random.spearmanAcrossRuns?.std)),
+                    ("fit_run_lds", .number(s.fitRuns.spearmanAcrossRuns?.mean)),
+                    ("fit_run_lds_std", .number(s.fitRuns.spearmanAcrossRuns?.std)),
+                    ("fit_run_mse", .number(s.fitRuns.allStepsMSE.mean)),
                     ("order_lds", .number(s.orders.spearmanAcrossOrders?.mean)),
                     ("order_lds_std", .number(s.orders.spearmanAcrossOrders?.std)),
                     ("edit_sign_accuracy", .number(s.edits?.signAccuracy)),

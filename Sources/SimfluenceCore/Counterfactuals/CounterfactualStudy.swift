@@ -47,6 +47,12 @@ public struct CounterfactualScores: Sendable {
     public var random: MethodScores
     /// Scores on the order groups (order-LDS = Spearman across orders).
     public var orders: MethodScores
+    /// Scores on the fit runs themselves, simulated from their starting losses like held-out
+    /// runs (in-sample): the fit-run LDS (``MethodScores/spearmanAcrossRuns``) is the ranking of
+    /// curricula the method reaches on the very runs it learned from. Near the held-out LDS, the
+    /// model class limits the method (more runs will not help); far above it, the method has the
+    /// model but not the data (more runs, priors or sharing across test examples help).
+    public var fitRuns: MethodScores
     /// Scores of the method's own targeted edits; nil for baselines.
     public var edits: EditScores?
     /// Wall time of the fit, seconds (0 for baselines).
@@ -130,14 +136,20 @@ public enum CounterfactualStudy {
             let orders = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
                                        predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: orderRuns, unseen: unseen),
                                        heldOut: orderRuns)
-            scores.append(CounterfactualScores(method: method.name, random: random, orders: orders, edits: nil, fitSeconds: fit.seconds))
+            let inSample = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
+                                         predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: fitRuns, unseen: unseen),
+                                         heldOut: fitRuns)
+            scores.append(CounterfactualScores(method: method.name, random: random, orders: orders, fitRuns: inSample, edits: nil,
+                                               fitSeconds: fit.seconds))
             fitted.append((method, fit.simulator))
         }
         let orderBaselines = Baselines.all(training: fitRuns, heldOut: orderRuns)
+        let fitBaselines = Baselines.all(training: fitRuns, heldOut: fitRuns)
         for (k, random) in Baselines.all(training: fitRuns, heldOut: randomRuns).enumerated() {
             scores.append(CounterfactualScores(
                 method: random.name, random: Scoring.score(method: random.name, lambda: nil, predictions: random.predictions, heldOut: randomRuns),
                 orders: Scoring.score(method: random.name, lambda: nil, predictions: orderBaselines[k].predictions, heldOut: orderRuns),
+                fitRuns: Scoring.score(method: random.name, lambda: nil, predictions: fitBaselines[k].predictions, heldOut: fitRuns),
                 edits: nil, fitSeconds: 0))
         }
         stage("fitting every method and simulating the held-out runs")
