@@ -565,10 +565,12 @@ struct FixedFitProblem: Sendable {
         let gram = self.gram
         let sharedOnly = config.rolloutSharedOnly
         let localRuns = self.localRuns
+        let losses = rollout.losses(localRuns, z: z)
         if !sharedOnly {
             let result = LBFGS.minimise(&theta, scale: scale, iterations: config.rolloutIterations) { x, g in
                 let data = rollout.sumOfSquares(localRuns, z: z, theta: x, lo: lo, hi: hi, grad: g,
-                                                states: scratch.states, alphas: scratch.alphas, clampedFlags: scratch.flags)
+                                                states: scratch.states, alphas: scratch.alphas, clampedFlags: scratch.flags,
+                                                losses: losses)
                 return data + pen.value(x, layout: layout, gram: gram, grad: g)
             }
             return result.iterations
@@ -588,7 +590,7 @@ struct FixedFitProblem: Sendable {
                 fullGrad.withUnsafeMutableBufferPointer { gb in
                     rollout.sumOfSquares(localRuns, z: z, theta: fb.baseAddress!, lo: lo, hi: hi, grad: gb.baseAddress!,
                                          states: scratch.states, alphas: scratch.alphas, clampedFlags: scratch.flags,
-                                         exampleSums: sums)
+                                         exampleSums: sums, losses: losses)
                         + pen.value(fb.baseAddress!, layout: layout, gram: gram, grad: gb.baseAddress!)
                 }
             }
