@@ -585,7 +585,8 @@ struct FixedFitProblem: Sendable {
         var full = theta, fullGrad = [Double](repeating: 0, count: layout.n)
         let result = LBFGS.minimise(&sub, scale: shared.map { scale[$0] }, iterations: config.rolloutIterations) { x, g in
             for (k, i) in shared.enumerated() { full[i] = x[k] }
-            for i in 0..<layout.n { fullGrad[i] = 0 }
+            // Only the shared entries are read back (the examples' gradient is never used here).
+            for i in shared { fullGrad[i] = 0 }
             let total = full.withUnsafeBufferPointer { fb in
                 fullGrad.withUnsafeMutableBufferPointer { gb in
                     rollout.sumOfSquares(localRuns, z: z, theta: fb.baseAddress!, lo: lo, hi: hi, grad: gb.baseAddress!,

@@ -215,6 +215,15 @@ struct ExtendedRollout {
                 // Adjoint: lam = dJ/dL_t (including everything downstream of step t); with
                 // carry-over, dCarried = dJ/d(carried sum at step t) = dpre_t + rho dCarried_{t+1}.
                 var lam = 0.0, dCarried = 0.0
+                // The four knot slots of the current knot interval, accumulated in registers (in
+                // the same order as in memory, so the same bits) while the steps stay in it: as
+                // memory updates each step waited on the previous step's store.
+                var slot = -1, gu0 = 0.0, gu1 = 0.0, gv0 = 0.0, gv1 = 0.0
+                func flush() {
+                    guard slot >= 0 else { return }
+                    grad[l.uStart + slot] = gu0; grad[l.uStart + slot + 1] = gu1
+                    grad[l.vStart + slot] = gv0; grad[l.vStart + slot + 1] = gv1
+                }
                 var j = steps - 1
                 while j >= 0 {
                     if r.observed[j + 1] { lam += 2 * (states[j + 1] - truth[(j + 1) * width + z]) }
@@ -237,15 +246,22 @@ struct ExtendedRollout {
                             grad[l.vStart] += dpre
                         } else if l.knots > 1 {
                             let k = r.knot[j], w = r.w[j]
-                            grad[l.uStart + k] += (1 - w) * dAlpha
-                            grad[l.uStart + k + 1] += w * dAlpha
-                            grad[l.vStart + k] += (1 - w) * dpre
-                            grad[l.vStart + k + 1] += w * dpre
+                            if k != slot {
+                                flush()
+                                slot = k
+                                gu0 = grad[l.uStart + k]; gu1 = grad[l.uStart + k + 1]
+                                gv0 = grad[l.vStart + k]; gv1 = grad[l.vStart + k + 1]
+                            }
+                            gu0 += (1 - w) * dAlpha
+                            gu1 += w * dAlpha
+                            gv0 += (1 - w) * dpre
+                            gv1 += w * dpre
                         }
                     }
                     lam = dpre * alphas[j]
                     j -= 1
                 }
+                flush()
             }}
           }
         }
