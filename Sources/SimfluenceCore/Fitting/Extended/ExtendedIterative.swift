@@ -90,8 +90,9 @@ struct ExtendedIterative: @unchecked Sendable {
     /// Per-thread scratch space.
     final class Workspace {
         let x, r, z, p, ap, b, pre: UnsafeMutablePointer<Lanes>
-        /// Deflation (n each): A Z_B, A Z_A, and M^-1 A Z_B, M^-1 A Z_A at the current lambda.
-        let azB, azA, wB, wA: UnsafeMutablePointer<Lanes>
+        /// Deflation (n each): the lambda-free part of A Z_B and A Z_A (data and shared penalty,
+        /// set by `prepare`), then A Z_B, A Z_A and M^-1 A Z_B, M^-1 A Z_A at the current lambda.
+        let hzB, hzA, azB, azA, wB, wA: UnsafeMutablePointer<Lanes>
         /// The kernels' lane scalars: alpha or beta, then r.z and r.r.
         let scalars: UnsafeMutablePointer<Lanes>
         /// Per row: L_{t-1}, L_t, and the row records `ul` of a product (2 per row: u, L_{t-1} u;
@@ -116,7 +117,7 @@ struct ExtendedIterative: @unchecked Sendable {
             }
             x = lanes(n); r = lanes(n); z = lanes(n); p = lanes(n); ap = lanes(n); b = lanes(n); pre = lanes(3 * m); scalars = lanes(3)
             let dn = s.deflationShared.isEmpty ? 1 : n
-            azB = lanes(dn); azA = lanes(dn); wB = lanes(dn); wA = lanes(dn)
+            hzB = lanes(dn); hzA = lanes(dn); azB = lanes(dn); azA = lanes(dn); wB = lanes(dn); wA = lanes(dn)
             lp = lanes(rows); y = lanes(rows); ul = lanes(2 * rows)
             sharedGram = lanes(qq); sharedFactor = lanes(qq)
             exampleBA = lanes(m); exampleAA = lanes(m)
@@ -124,7 +125,7 @@ struct ExtendedIterative: @unchecked Sendable {
         }
 
         deinit {
-            for v in [x, r, z, p, ap, b, pre, scalars, lp, y, ul, sharedGram, sharedFactor, exampleBA, exampleAA, azB, azA, wB, wA] {
+            for v in [x, r, z, p, ap, b, pre, scalars, lp, y, ul, sharedGram, sharedFactor, exampleBA, exampleAA, hzB, hzA, azB, azA, wB, wA] {
                 v.deallocate()
             }
             prev.deallocate(); cur.deallocate()
@@ -213,6 +214,15 @@ struct ExtendedIterative: @unchecked Sendable {
                 }
                 ws.exampleBA[i] = ba
                 ws.exampleAA[i] = aa
+            }
+        }
+        // The deflation directions' lambda-free products (a solve adds lambda Z on the examples).
+        if !deflationShared.isEmpty {
+            for (side, hz) in [(0, ws.hzB), (1, ws.hzA)] {
+                ws.r.update(repeating: Lanes(), count: n)
+                addDeflation(ws.r, Lanes(repeating: side == 0 ? 1 : 0), Lanes(repeating: side == 1 ? 1 : 0))
+                _ = apply(ws.r, lambda: 0, ws)
+                hz.update(from: ws.ap, count: n)
             }
         }
     }
@@ -462,16 +472,17 @@ struct ExtendedIterative: @unchecked Sendable {
         }
     }
 
-    /// Sets up deflation at `lambda`: A Z and M^-1 A Z into the workspace (ws.r, ws.z and ws.ap
-    /// are overwritten) and E^-1. Nil without deflation. Call after the preconditioner's setup.
+    /// Sets up deflation at `lambda`: A Z (the prepared lambda-free part plus lambda Z on the
+    /// examples, so no product per solve: a warm-started walk down a grid solves in a few
+    /// iterations per lambda) and M^-1 A Z into the workspace (ws.r and ws.z are overwritten),
+    /// and E^-1. Nil without deflation. Call after the preconditioner's setup.
     private func deflationSetUp(lambda: Double, _ ws: Workspace) throws -> Deflation? {
         guard !deflationShared.isEmpty else { return nil }
-        for (side, az, w) in [(0, ws.azB, ws.wB), (1, ws.azA, ws.wA)] {
-            ws.r.update(repeating: Lanes(), count: n)
-            addDeflation(ws.r, Lanes(repeating: side == 0 ? 1 : 0), Lanes(repeating: side == 1 ? 1 : 0))
-            _ = apply(ws.r, lambda: lambda, ws)
-            az.update(from: ws.ap, count: n)
-            ws.r.update(from: ws.ap, count: n)
+        let lam = Lanes(repeating: lambda)
+        for (side, hz, az, w) in [(0, ws.hzB, ws.azB, ws.wB), (1, ws.hzA, ws.azA, ws.wA)] {
+            az.update(from: hz, count: n)
+            for i in 0..<m { az[2 * i + side] += lam }
+            ws.r.update(from: az, count: n)
             applyPreconditioner(ws)
             w.update(from: ws.z, count: n)
         }
