@@ -192,3 +192,17 @@ void sf_cg_direction(long m, const double *beta, const int64_t *keep, const doub
         }
     }
 }
+
+MULTIVERSION
+void sf_cg_shift_update(long m, long half, long count, const int64_t *shifts, long stride, const double *scalars,
+                        const double *r, double *xp) {
+    for (long i = 0; i < m; i++) {
+        lanes ri = LOAD(r + 2 * W * i + W * half);
+        for (long s = 0; s < count; s++) {
+            double *x = xp + 2 * W * (i * stride + shifts[s]), *p = x + W;
+            lanes pi = LOAD(p);
+            STORE(x, LOAD(x) + LOAD(scalars + 3 * W * s) * pi);
+            STORE(p, LOAD(scalars + 3 * W * s + W) * ri + LOAD(scalars + 3 * W * s + 2 * W) * pi);
+        }
+    }
+}

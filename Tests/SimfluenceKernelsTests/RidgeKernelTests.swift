@@ -260,4 +260,34 @@ import Testing
             }
         }
     }
+
+    /// The shifted systems' step: listed systems only, x += alpha p then p = zeta r + beta p
+    /// from the chosen half of r.
+    @Test(arguments: [0, 1])
+    func shiftUpdateMatchesScalarReference(half: Int) {
+        let p = Problem(seed: 13)
+        let m = p.m, W = Self.W, systems = 4
+        let r = p.v
+        var xp = (0..<(2 * W * m * systems)).map { Double($0 % 17) * 0.03 - 0.2 }
+        let before = xp
+        let shifts: [Int64] = [3, 1]
+        let scalars = (0..<(3 * W * shifts.count)).map { 0.1 + 0.07 * Double($0 % 11) }
+        sf_cg_shift_update(m, half, shifts.count, shifts, systems, scalars, r, &xp)
+        for i in 0..<m {
+            for j in 0..<systems {
+                let s = shifts.firstIndex(of: Int64(j))
+                for lane in 0..<W {
+                    let x = 2 * W * (i * systems + j) + lane, d = x + W
+                    guard let s else {
+                        #expect(xp[x].bitPattern == before[x].bitPattern && xp[d].bitPattern == before[d].bitPattern)
+                        continue
+                    }
+                    let alpha = scalars[3 * W * s + lane], zeta = scalars[3 * W * s + W + lane]
+                    let beta = scalars[3 * W * s + 2 * W + lane]
+                    #expect(xp[x].bitPattern == (before[x] + alpha * before[d]).bitPattern)
+                    #expect(xp[d].bitPattern == (zeta * r[2 * W * i + W * half + lane] + beta * before[d]).bitPattern)
+                }
+            }
+        }
+    }
 }

@@ -425,7 +425,7 @@ public struct IterativeRidge: @unchecked Sendable {
     }
 
     /// r = b - (X^T X + lambda I) x into `ws.r`; returns r . r per lane.
-    private func residual(lambda: Double, _ ws: Workspace) -> Lanes {
+    func residual(lambda: Double, _ ws: Workspace) -> Lanes {
         apply(ws.x, into: ws.q, lambda: lambda, ws)
         var rr = Lanes()
         for i in 0..<(2 * design.activeCount) {
@@ -502,12 +502,13 @@ public struct IterativeRidge: @unchecked Sendable {
     }
 
     /// p = M^-1 r + scalars[0] p in the lanes of `updating` that are all ones, 0 in the others
-    /// (`sf_cg_direction`); with `single`, also p rounded to float into `ws.pSingle`.
-    private func nextDirection(updating keep: SIMD8<Int64>, _ ws: Workspace, single: Bool) {
+    /// (`sf_cg_direction`); with `single`, also p rounded to float into `ws.pSingle`. M is the
+    /// identity when `preconditioned` is false (the shifted solve's seed).
+    func nextDirection(updating keep: SIMD8<Int64>, _ ws: Workspace, single: Bool, preconditioned: Bool = true) {
         var keep = keep
         withUnsafeBytes(of: &keep) { k in
             sf_cg_direction(design.activeCount, laneDoubles(ws.scalars), k.baseAddress!.assumingMemoryBound(to: Int64.self), laneDoubles(ws.r),
-                            preconditioner(ws), laneDoubles(ws.p), single ? ws.pSingle : nil)
+                            preconditioned ? preconditioner(ws) : nil, laneDoubles(ws.p), single ? ws.pSingle : nil)
         }
     }
 
@@ -520,7 +521,7 @@ public struct IterativeRidge: @unchecked Sendable {
     /// X^T X v is computed from `ws.pSingle` (which must hold v rounded to float) through
     /// `ws.ulSingle`; lambda v and the dot product use the double v.
     @discardableResult
-    private func apply(_ v: UnsafeMutablePointer<Lanes>, into out: UnsafeMutablePointer<Lanes>, lambda: Double,
+    func apply(_ v: UnsafeMutablePointer<Lanes>, into out: UnsafeMutablePointer<Lanes>, lambda: Double,
                        _ ws: Workspace, dot: Bool = false, single: Bool = false) -> Lanes {
         var result = Lanes()
         design.entryStart.withUnsafeBufferPointer { es in

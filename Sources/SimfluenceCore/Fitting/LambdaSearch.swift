@@ -59,7 +59,8 @@ public enum LambdaSearch {
 
     /// ``select(log:runs:form:grid:folds:threads:)`` with the fold solver chosen: `iterative`
     /// false forces the dense exact path everywhere (the reference the CG path is tested against).
-    /// `foldTolerance` forces the CG folds' relative residual (default: by size, see
+    /// `foldTolerance` forces CG folds (for the additive form too) and their relative residual
+    /// (default: by size, see
     /// ``iterativeFoldResults(design:trainRuns:testIDs:form:grid:plan:threads:foldTolerance:)``);
     /// the tests use it to check the loose tolerance of large systems on small ones.
     public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
@@ -94,7 +95,7 @@ public enum LambdaSearch {
             let plan = ValidationPlan(design: design, runs: validation)
             let g = grid.count
             var results: [Double]
-            if useIterative && usesIterativeCV(form, design: design) {
+            if useIterative && (usesIterativeCV(form, design: design) || foldTolerance != nil) {
                 results = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form,
                                                    grid: grid, plan: plan, threads: threads, foldTolerance: foldTolerance)
             } else {

@@ -73,6 +73,15 @@ void sf_cg_update(long m, const double *alpha, double *x, double *r, const doubl
 void sf_cg_direction(long m, const double *beta, const int64_t *keep, const double *r, const double *pre,
                      double *p, float *p_single);
 
+/// One step of the shifted systems of multi-shift CG (`IterativeRidge.solveShifted`). `xp` holds
+/// per example i and system j (of `stride`) the solution lane vector at 2W (i stride + j) and
+/// the search direction's right after it, for the form's one half (`half` 0: B, 1: A) of the
+/// seed residual `r` (parameter layout). For each of the `count` systems j = shifts[s], with the
+/// lane vectors alpha, zeta, beta at 3W s of `scalars`: x += alpha p, then p = zeta r + beta p.
+/// Systems not listed are not touched.
+void sf_cg_shift_update(long m, long half, long count, const int64_t *shifts, long stride, const double *scalars,
+                        const double *r, double *xp);
+
 /// The extended methods' shared terms (`ExtendedIterative` in SimfluenceCore), per lane: q
 /// shared unknowns per side in `shared` (2q lane vectors: the B side's pooled b when `pooled`,
 /// then its K = `knots` step values v_k; then the A side's a and u_k). Per row r: batch size

@@ -15,6 +15,33 @@ struct LocalRun: Sendable {
 
     var steps: Int { stepStart.count - 1 }
 
+    /// The run's arrays as pointers, for the rollout loops (which L-BFGS runs hundreds of times
+    /// per test example: array accesses there cost a bounds check and a retain each).
+    struct View {
+        let stepStart: UnsafePointer<Int>, idx: UnsafePointer<Int>, cnt: UnsafePointer<Double>
+        let size: UnsafePointer<Double>, knot: UnsafePointer<Int>, w: UnsafePointer<Double>
+        let observed: UnsafePointer<Bool>
+        let steps: Int
+    }
+
+    /// Calls `body` with a ``View`` of the run, valid only inside it.
+    func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+        try stepStart.withUnsafeBufferPointer { st in
+        try idx.withUnsafeBufferPointer { ix in
+        try cnt.withUnsafeBufferPointer { cn in
+        try size.withUnsafeBufferPointer { sz in
+        try knot.withUnsafeBufferPointer { kn in
+        try w.withUnsafeBufferPointer { ww in
+        try observed.withUnsafeBufferPointer { ob in
+            // An empty array's buffer may have no address; nothing is read from it then.
+            func base<T>(_ b: UnsafeBufferPointer<T>) -> UnsafePointer<T> {
+                b.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<T>.alignment)!
+            }
+            return try body(View(stepStart: base(st), idx: base(ix), cnt: base(cn), size: base(sz), knot: base(kn), w: base(ww),
+                                 observed: base(ob), steps: steps))
+        }}}}}}}
+    }
+
     init(run: TrainingRun, local: [Int], basis: StepBasis, every: Int?) {
         self.run = run
         var stepStart = [0], idx: [Int] = [], cnt: [Double] = [], size: [Double] = [], knot: [Int] = [], w: [Double] = []
@@ -62,7 +89,7 @@ struct ExtendedRollout {
     /// theta, and the additive step term v_t.
     /// With `sums` (from ``exampleSums(_:theta:)``), the examples' part is read from it instead.
     @inline(__always)
-    func coefficients(_ r: LocalRun, _ j: Int, _ theta: UnsafePointer<Double>,
+    func coefficients(_ r: LocalRun.View, _ j: Int, _ theta: UnsafePointer<Double>,
                       sums: UnsafePointer<Double>? = nil) -> (alpha: Double, beta: Double, v: Double) {
         let l = layout
         var alpha = 0.0, beta = 0.0
@@ -103,7 +130,7 @@ struct ExtendedRollout {
     /// [lo, hi]; +infinity if not finite.
     func mse(_ r: LocalRun, z: Int, theta: UnsafePointer<Double>, lo: Double, hi: Double) -> Double {
         let width = r.run.losses.columns
-        return r.run.losses.storage.withUnsafeBufferPointer { truth in
+        return r.run.losses.storage.withUnsafeBufferPointer { truth in r.withView { r in
             var loss = truth[z]
             var sum = 0.0, count = 0, carried = 0.0
             for j in 0..<r.steps {
@@ -118,7 +145,7 @@ struct ExtendedRollout {
             }
             let v = count == 0 ? 0 : sum / Double(count)
             return v.isFinite ? v : .infinity
-        }
+        }}
     }
 
     /// Per run of `runs` and simulated step j, the batch sums of the examples' own effects under
@@ -140,6 +167,15 @@ struct ExtendedRollout {
         }
     }
 
+    /// Per run of `runs`, test column `z` of its losses (row r at r): what
+    /// ``sumOfSquares(_:z:theta:lo:hi:grad:states:alphas:clampedFlags:exampleSums:losses:)`` reads at
+    /// every step, copied once so that its repeated rollouts read one contiguous column (from the
+    /// cache) instead of one value per loss row of the log (a cache line each: on the medium
+    /// benchmark workload a third of linear-rollout's L-BFGS time waited on those loads).
+    func losses(_ runs: [LocalRun], z: Int) -> [[Double]] {
+        runs.map { r in (0..<r.run.losses.rows).map { r.run.losses[$0, z] } }
+    }
+
     /// Sum over runs and observed steps of the squared rollout error, and (if `grad` is given)
     /// its gradient with respect to theta added to `grad`. Clamped steps pass no gradient.
     /// `scratch` needs room for the longest run's steps + 1 (two arrays). With `exampleSums`
@@ -148,15 +184,17 @@ struct ExtendedRollout {
     func sumOfSquares(_ runs: [LocalRun], z: Int, theta: UnsafePointer<Double>, lo: Double, hi: Double,
                       grad: UnsafeMutablePointer<Double>?, states: UnsafeMutablePointer<Double>,
                       alphas: UnsafeMutablePointer<Double>, clampedFlags: UnsafeMutablePointer<Bool>,
-                      exampleSums: [[Double]]? = nil) -> Double {
+                      exampleSums: [[Double]]? = nil, losses: [[Double]]? = nil) -> Double {
         let l = layout
         var total = 0.0
-        for (ri, r) in runs.enumerated() {
+        for (ri, run) in runs.enumerated() {
           (exampleSums?[ri] ?? []).withUnsafeBufferPointer { sumsBuffer in
             let sums = exampleSums == nil ? nil : sumsBuffer.baseAddress
-            let width = r.run.losses.columns
-            let steps = r.steps
-            r.run.losses.storage.withUnsafeBufferPointer { truth in
+            // The test example's losses: its own contiguous copy when given (the same values).
+            let width = losses == nil ? run.run.losses.columns : 1, z = losses == nil ? z : 0
+            (losses?[ri] ?? run.run.losses.storage).withUnsafeBufferPointer { truthBuffer in run.withView { r in
+                let truth = truthBuffer.baseAddress!
+                let steps = r.steps
                 var loss = truth[z]
                 states[0] = loss
                 var carried = 0.0
@@ -177,6 +215,15 @@ struct ExtendedRollout {
                 // Adjoint: lam = dJ/dL_t (including everything downstream of step t); with
                 // carry-over, dCarried = dJ/d(carried sum at step t) = dpre_t + rho dCarried_{t+1}.
                 var lam = 0.0, dCarried = 0.0
+                // The four knot slots of the current knot interval, accumulated in registers (in
+                // the same order as in memory, so the same bits) while the steps stay in it: as
+                // memory updates each step waited on the previous step's store.
+                var slot = -1, gu0 = 0.0, gu1 = 0.0, gv0 = 0.0, gv1 = 0.0
+                func flush() {
+                    guard slot >= 0 else { return }
+                    grad[l.uStart + slot] = gu0; grad[l.uStart + slot + 1] = gu1
+                    grad[l.vStart + slot] = gv0; grad[l.vStart + slot + 1] = gv1
+                }
                 var j = steps - 1
                 while j >= 0 {
                     if r.observed[j + 1] { lam += 2 * (states[j + 1] - truth[(j + 1) * width + z]) }
@@ -199,16 +246,23 @@ struct ExtendedRollout {
                             grad[l.vStart] += dpre
                         } else if l.knots > 1 {
                             let k = r.knot[j], w = r.w[j]
-                            grad[l.uStart + k] += (1 - w) * dAlpha
-                            grad[l.uStart + k + 1] += w * dAlpha
-                            grad[l.vStart + k] += (1 - w) * dpre
-                            grad[l.vStart + k + 1] += w * dpre
+                            if k != slot {
+                                flush()
+                                slot = k
+                                gu0 = grad[l.uStart + k]; gu1 = grad[l.uStart + k + 1]
+                                gv0 = grad[l.vStart + k]; gv1 = grad[l.vStart + k + 1]
+                            }
+                            gu0 += (1 - w) * dAlpha
+                            gu1 += w * dAlpha
+                            gv0 += (1 - w) * dpre
+                            gv1 += w * dpre
                         }
                     }
                     lam = dpre * alphas[j]
                     j -= 1
                 }
-            }
+                flush()
+            }}
           }
         }
         return total
