@@ -83,14 +83,8 @@ import SimfluenceCore
     /// runs and order groups retrained, gradient features recorded for TracIn-CP, edits retrained.
     @Test func theCounterfactualStudyRunsOnTheLanguageWorkload() throws {
         let w = try sharedWorkload()
-        var design = CounterfactualDesign()
-        design.fitRuns = 4
-        design.randomRuns = 3
-        design.orderSubsets = 1
-        design.orders = 3
-        design.editReferences = 1
-        design.editTests = 1
-        design.editSizes = [2]
+        let design = CounterfactualDesign(fitRuns: 4, randomRuns: 3, orderSubsets: 1, orders: 3, editReferences: 1, editTests: 1,
+                                          editSizes: [2])
         let result = try CounterfactualStudy.run(w, design: design, methods: [.linear, .tracinCP],
                                                  inputs: MethodInputs(lambda: .fixed(0.1)), threads: 2)
         #expect(result.fitLog.runs.count == 4 && result.randomLog.runs.count == 3 && result.orderLog.runs.count == 3)

@@ -120,14 +120,8 @@ import Testing
     }
 
     @Test func fitRunScoresAreTheMethodsOwnRunsInSample() throws {
-        var design = CounterfactualDesign()
-        design.fitRuns = 12
-        design.randomRuns = 6
-        design.orderSubsets = 1
-        design.orders = 3
-        design.editReferences = 1
-        design.editTests = 1
-        design.editSizes = [1]
+        let design = CounterfactualDesign(fitRuns: 12, randomRuns: 6, orderSubsets: 1, orders: 3, editReferences: 1, editTests: 1,
+                                          editSizes: [1])
         let result = try CounterfactualStudy.run(PlantedAdditive(), design: design, methods: [.additive],
                                                  inputs: MethodInputs(lambda: .fixed(1e-9)), threads: 2)
         let additive = try #require(result.scores.first { $0.method == "additive" })

@@ -1,20 +1,31 @@
 /// How many runs of each family a counterfactual study trains, and which edits it makes.
 public struct CounterfactualDesign: Sendable, Equatable {
     /// Runs the simulators are fitted on (random subsets, one order each).
-    public var fitRuns: Int = 32
+    public var fitRuns: Int
     /// Held-out runs on further random subsets (LDS).
-    public var randomRuns: Int = 48
+    public var randomRuns: Int
     /// Held-out order groups: `orderSubsets` random subsets, each trained in `orders` orders (order-LDS).
-    public var orderSubsets: Int = 8
-    public var orders: Int = 6
+    public var orderSubsets: Int
+    public var orders: Int
     /// Targeted edits: on the first `editReferences` random held-out runs, for the
     /// `editTests` test examples whose final loss varies most across the fit runs, every
     /// ``EditKind`` for every k in `editSizes`, per method.
-    public var editReferences: Int = 2
-    public var editTests: Int = 3
-    public var editSizes: [Int] = [5, 10, 20]
+    public var editReferences: Int
+    public var editTests: Int
+    public var editSizes: [Int]
 
-    public init() {}
+    /// A design; by default 32 fit runs, 48 random runs, 8 subsets x 6 orders, and edits of 2
+    /// references x 3 test examples x k = 5, 10, 20.
+    public init(fitRuns: Int = 32, randomRuns: Int = 48, orderSubsets: Int = 8, orders: Int = 6, editReferences: Int = 2,
+                editTests: Int = 3, editSizes: [Int] = [5, 10, 20]) {
+        self.fitRuns = fitRuns
+        self.randomRuns = randomRuns
+        self.orderSubsets = orderSubsets
+        self.orders = orders
+        self.editReferences = editReferences
+        self.editTests = editTests
+        self.editSizes = editSizes
+    }
 
     /// Subsets, in the workload's numbering: fit runs 1...fitRuns, random held-out runs next,
     /// then the order groups' subsets.
