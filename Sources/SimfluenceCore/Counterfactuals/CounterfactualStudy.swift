@@ -141,17 +141,13 @@ public enum CounterfactualStudy {
         for (m, method) in methods.enumerated() {
             FitProgress.report("fitting methods", "\(method)", done: m, total: methods.count)
             let fit = try MethodFitting.fit(method, log: all, runs: fitRuns, inputs: inputs, threads: threads)
-            let random = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
-                                       predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: randomRuns, unseen: unseen),
-                                       heldOut: randomRuns)
-            let orders = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
-                                       predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: orderRuns, unseen: unseen),
-                                       heldOut: orderRuns)
-            let inSample = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
-                                         predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: fitRuns, unseen: unseen),
-                                         heldOut: fitRuns)
-            scores.append(CounterfactualScores(method: method.name, random: random, orders: orders, fitRuns: inSample, edits: nil,
-                                               fitSeconds: fit.seconds))
+            // Held-out families and, in-sample, the fit runs, each simulated from its runs' starting losses.
+            func scored(_ runs: [TrainingRun]) throws -> MethodScores {
+                Scoring.score(method: method.name, lambda: fit.simulator.lambda,
+                              predictions: try HeldOutSimulation.predict(fit.simulator, heldOut: runs, unseen: unseen), heldOut: runs)
+            }
+            scores.append(CounterfactualScores(method: method.name, random: try scored(randomRuns), orders: try scored(orderRuns),
+                                               fitRuns: try scored(fitRuns), edits: nil, fitSeconds: fit.seconds))
             fitted.append((method, fit.simulator))
         }
         let orderBaselines = Baselines.all(training: fitRuns, heldOut: orderRuns)
