@@ -150,14 +150,16 @@ public enum CounterfactualStudy {
                                                fitRuns: try scored(fitRuns), edits: nil, fitSeconds: fit.seconds))
             fitted.append((method, fit.simulator))
         }
-        let orderBaselines = Baselines.all(training: fitRuns, heldOut: orderRuns)
-        let fitBaselines = Baselines.all(training: fitRuns, heldOut: fitRuns)
-        for (k, random) in Baselines.all(training: fitRuns, heldOut: randomRuns).enumerated() {
-            scores.append(CounterfactualScores(
-                method: random.name, random: Scoring.score(method: random.name, lambda: nil, predictions: random.predictions, heldOut: randomRuns),
-                orders: Scoring.score(method: random.name, lambda: nil, predictions: orderBaselines[k].predictions, heldOut: orderRuns),
-                fitRuns: Scoring.score(method: random.name, lambda: nil, predictions: fitBaselines[k].predictions, heldOut: fitRuns),
-                edits: nil, fitSeconds: 0))
+        // The baselines (persistence, mean-run of the fit runs), scored on the same families.
+        func baselines(_ runs: [TrainingRun]) -> [MethodScores] {
+            Baselines.all(training: fitRuns, heldOut: runs).map {
+                Scoring.score(method: $0.name, lambda: nil, predictions: $0.predictions, heldOut: runs)
+            }
+        }
+        let (random, orders, own) = (baselines(randomRuns), baselines(orderRuns), baselines(fitRuns))
+        for k in random.indices {
+            scores.append(CounterfactualScores(method: random[k].method, random: random[k], orders: orders[k], fitRuns: own[k],
+                                               edits: nil, fitSeconds: 0))
         }
         stage("fitting every method and simulating the held-out runs")
 

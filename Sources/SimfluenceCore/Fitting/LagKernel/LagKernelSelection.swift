@@ -2,8 +2,8 @@ extension LagKernelFit {
     /// Fits at a fixed `lambda` on `runs` for the test examples `tests` (indices into the log's
     /// test ids), the kernel started from `start` (default ``LagKernel/immediate(starts:)`` on the
     /// default bins) and held there when `fixedKernel`.
-    /// With a `prior` (gradient scores, tests x train in `tests` order) B is shrunk towards a
-    /// fitted multiple of it per test example instead of towards 0.
+    /// With a `prior` (components, each tests x train in `tests` order: gradient scores) B is
+    /// shrunk towards a fitted combination of them per test example instead of towards 0.
     public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
                            start: LagKernel? = nil, fixedKernel: Bool = false, prior: [Matrix]? = nil,
                            threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
