@@ -10,6 +10,11 @@ import Foundation
 ///                 "rows":R,"columns":C,"bytes":N},"checksum":"fnv1a64:<16 hex digits>"}\n
 ///     <N bytes: A then B as little-endian float64, row-major>
 ///
+/// A stack (``StackMethod``) stores no A and B: its header has a member
+/// `"stack":{"methods":[...],"weights":[...],"bytes":[...]}` before `"payload"`, and its payload
+/// is its components' own model files (each complete, with its own checksum), one after another,
+/// of the given sizes.
+///
 /// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
 /// `"extended":{"step_columns":S,"bounds":true|false}` (and `"carry":rho` when the additive
 /// effects carry over, rho != 0; `"lag_kernel":{"starts":[...],"weights":[...]}` for a
@@ -56,7 +61,10 @@ public enum ModelFile {
     /// The file's bytes.
     public static func encode(_ sim: FittedSimulator) -> Data {
         let parts = payloadParts(sim)
-        var out = Data(headerThroughChecksumPrefix(sim, payloadBytes: 8 * parts.reduce(0) { $0 + $1.count }))
+        let nested = sim.components.map { encode($0.simulator) }
+        let nestedBytes = nested.reduce(0) { $0 + $1.count }
+        var out = Data(headerThroughChecksumPrefix(sim, payloadBytes: 8 * parts.reduce(0) { $0 + $1.count } + nestedBytes,
+                                                   componentBytes: nested.map(\.count)))
         let hexStart = out.count
         out.append(contentsOf: Array(repeating: UInt8(ascii: "0"), count: 16))
         out.append(contentsOf: Array("\"}\n".utf8))
@@ -71,6 +79,7 @@ public enum ModelFile {
                 }
             }
         }
+        for part in nested { out.append(part) }
         let sum = out.withUnsafeBytes { fnv1a64($0) }
         let hex = Array(hex16(sum).utf8)
         out.replaceSubrange(hexStart..<(hexStart + 16), with: hex)
@@ -78,8 +87,10 @@ public enum ModelFile {
     }
 
     /// The payload's arrays in file order: A and B, then for extended simulators the step terms u
-    /// and v (when there are step columns) and the lower and upper loss bounds (when bounded).
+    /// and v (when there are step columns) and the lower and upper loss bounds (when bounded);
+    /// none for a stack, whose payload is its components' files.
     static func payloadParts(_ sim: FittedSimulator) -> [[Double]] {
+        guard sim.components.isEmpty else { return [] }
         var parts = [sim.a.storage, sim.b.storage]
         if let u = sim.stepAlpha, u.columns > 0 {
             parts.append(u.storage)
@@ -89,8 +100,9 @@ public enum ModelFile {
         return parts
     }
 
-    /// The magic line and the JSON header up to and including `"checksum":"fnv1a64:`.
-    static func headerThroughChecksumPrefix(_ sim: FittedSimulator, payloadBytes: Int) -> [UInt8] {
+    /// The magic line and the JSON header up to and including `"checksum":"fnv1a64:`;
+    /// `componentBytes` are the sizes of a stack's component files.
+    static func headerThroughChecksumPrefix(_ sim: FittedSimulator, payloadBytes: Int, componentBytes: [Int] = []) -> [UInt8] {
         let rows = sim.testIDs.count, columns = sim.trainIDs.count
         let stepColumns = sim.stepAlpha?.columns ?? 0
         let bounded = sim.lossLower != nil && sim.lossUpper != nil
@@ -121,6 +133,11 @@ public enum ModelFile {
             }
             header += "}"
         }
+        if !sim.components.isEmpty {
+            header += ",\"stack\":{\"methods\":\(strings(sim.components.map(\.simulator.method.name)))"
+            header += ",\"weights\":[" + sim.components.map { JSONText.number($0.weight) }.joined(separator: ",") + "]"
+            header += ",\"bytes\":[" + componentBytes.map(String.init).joined(separator: ",") + "]}"
+        }
         header += ",\"payload\":{\"encoding\":\"float64-le\",\"layout\":\"A then B, each tests x train, row-major\""
         header += ",\"rows\":\(rows),\"columns\":\(columns),\"bytes\":\(payloadBytes)}"
         header += ",\"checksum\":\"\(checksumPrefix)"
@@ -150,7 +167,7 @@ public enum ModelFile {
         let (fileVersion, headerStart) = try magicLine(bytes, source: source)
         let header = try headerLine(bytes, start: headerStart, source: source)
         let fields = try headerFields(header, fileVersion: fileVersion, source: source, registry: registry)
-        return try payload(bytes, start: header.payloadStart, fields: fields, source: source)
+        return try payload(bytes, start: header.payloadStart, fields: fields, source: source, registry: registry)
     }
 
     /// Line 1: the magic and the format version; returns the version and where line 2 starts.
@@ -246,6 +263,8 @@ public enum ModelFile {
         var startingStep: Int, startingLosses: [Double]
         var stepColumns = 0, bounded = false, carry = 0.0
         var lagKernel: LagKernel?
+        /// A stack's component weights and file sizes (empty otherwise).
+        var stackWeights: [Double] = [], stackBytes: [Int] = []
         var payloadBytes: Int
     }
 
@@ -343,6 +362,24 @@ public enum ModelFile {
             }
             guard fields.stepColumns >= 0 && fields.stepColumns < 1 << 30 else { throw fail(2, "\"extended\".\"step_columns\" is out of range") }
         }
+        if let node = members["stack"], !node.value.isNull {
+            let stack = try ctx.object(node, "\"stack\"")
+            fields.stackWeights = try ctx.array(try ctx.field(stack, "weights", in: "\"stack\"", line: 2), "\"stack\".\"weights\"").map { node in
+                guard let w = node.value.double, w.isFinite, w >= 0 else { throw fail(2, "\"stack\".\"weights\" must hold finite numbers >= 0") }
+                return w
+            }
+            fields.stackBytes = try ctx.array(try ctx.field(stack, "bytes", in: "\"stack\"", line: 2), "\"stack\".\"bytes\"").map { node in
+                let b = try ctx.int(node, "each of \"stack\".\"bytes\"")
+                guard b > 0 && b <= header.payloadBytes else { throw fail(2, "\"stack\".\"bytes\" must hold sizes between 1 and the payload's") }
+                return b
+            }
+            guard !fields.stackWeights.isEmpty, fields.stackWeights.count == fields.stackBytes.count else {
+                throw fail(2, "\"stack\" needs one weight and one size per component, and at least one component")
+            }
+            guard members["extended"] == nil || members["extended"]!.value.isNull else {
+                throw fail(2, "a stack has no \"extended\" terms of its own: its components carry them")
+            }
+        }
         return fields
     }
 
@@ -387,7 +424,8 @@ public enum ModelFile {
 
     /// The payload: A and B, then the step terms and the loss bounds of extended simulators.
     private static func payload(_ bytes: UnsafeRawBufferPointer, start payloadStart: Int, fields f: HeaderFields,
-                                source: String) throws -> FittedSimulator {
+                                source: String, registry: MethodRegistry) throws -> FittedSimulator {
+        if !f.stackWeights.isEmpty { return try stackPayload(bytes, start: payloadStart, fields: f, source: source, registry: registry) }
         let rows = f.testIDs.count, columns = f.trainIDs.count
         let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
         let (abBytes, o2) = cells.multipliedReportingOverflow(by: 16)
@@ -421,6 +459,36 @@ public enum ModelFile {
         }
         sim.carry = f.carry
         sim.lagKernel = f.lagKernel
+        return sim
+    }
+
+    /// A stack's payload: its component files, each decoded and verified on its own, with the
+    /// stack's training and test ids.
+    private static func stackPayload(_ bytes: UnsafeRawBufferPointer, start payloadStart: Int, fields f: HeaderFields,
+                                     source: String, registry: MethodRegistry) throws -> FittedSimulator {
+        let total = f.stackBytes.reduce(0) { $0 + $1 }
+        guard total == f.payloadBytes else {
+            throw SimfluenceError.input(file: source, line: 2, message:
+                "the stack's components add up to \(total) bytes, but the header says the payload has \(f.payloadBytes)")
+        }
+        var offset = payloadStart
+        let components = try f.stackBytes.enumerated().map { k, size -> StackComponent in
+            let part = try decode(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]),
+                                  source: "\(source) (stack component \(k + 1))", registry: registry)
+            offset += size
+            guard part.trainIDs == f.trainIDs, part.testIDs == f.testIDs, part.components.isEmpty else {
+                throw SimfluenceError.input(file: source, line: nil, message:
+                    "stack component \(k + 1) (\(part.method.name)) does not simulate the stack's training and test ids, or is itself a stack")
+            }
+            return StackComponent(weight: f.stackWeights[k], simulator: part)
+        }
+        var sim = FittedSimulator.stack(components, method: f.method, provenance: f.provenance)
+        sim.seen = f.seen
+        sim.fittedOn = f.fittedOn
+        sim.startingStep = f.startingStep
+        sim.startingLosses = f.startingLosses
+        sim.lambda = f.lambda
+        sim.form = f.form
         return sim
     }
 }

@@ -9,7 +9,7 @@ extension ModelFile {
     /// second 1.6 GB copy and no second pass after the write.
     static func writeStreaming(_ sim: FittedSimulator, to path: String) throws {
         #if _endian(little)
-        guard 16 * sim.a.storage.count >= 1 << 22 else {
+        guard 16 * sim.a.storage.count >= 1 << 22 && sim.components.isEmpty else {
             try AtomicFile.write(encode(sim), to: path)
             return
         }

@@ -23,8 +23,9 @@ public enum FitChecks {
     }
 
     /// Refuses a model whose parameters are not all finite (a fit that overflowed), naming the
-    /// first test and training example affected.
+    /// first test and training example affected; a stack's are its components'.
     public static func requireFiniteParameters(_ sim: FittedSimulator) throws {
+        for part in sim.components { try requireFiniteParameters(part.simulator) }
         for (name, m) in [("A", sim.a), ("B", sim.b)] {
             if let k = m.storage.firstIndex(where: { !$0.isFinite }) {
                 let z = k / max(1, m.columns), i = k % max(1, m.columns)

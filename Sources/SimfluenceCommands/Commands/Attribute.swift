@@ -73,7 +73,7 @@ struct Attribute: ParsableCommand {
         if let model {
             fitted = try ModelFile.read(model)
         } else if let log, let split, let runs {
-            let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
+            let gradients = method.readsGradients ? try gradientOptions.features(forLog: runs) : nil
             let inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
             fitted = try MethodFitting.fit(method, log: log, runs: split.training, inputs: inputs,
                                            threads: compute.threadCount).simulator

@@ -28,8 +28,15 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let sim = try ModelFile.read(model)
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        func path(_ name: String) -> String { (output as NSString).appendingPathComponent(name) }
+        let written = try export(sim, into: output)
+        print("wrote \(written.joined(separator: ", ")) to \(output)")
+    }
+
+    /// Writes `sim`'s arrays and model.json into `folder` (created if missing), and a stack's
+    /// components each into a subfolder `component<k>-<method>`; returns the files written.
+    func export(_ sim: FittedSimulator, into folder: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         var written: [String] = []
         func write(_ name: String, _ m: Matrix, rowIDs: [String], columnIDs: [String]) throws {
             switch format {
@@ -45,8 +52,21 @@ struct Export: ParsableCommand {
                 written.append(name + ".csv")
             }
         }
-        try write("A", sim.a.transposed(), rowIDs: sim.trainIDs, columnIDs: sim.testIDs)
-        try write("B", sim.b.transposed(), rowIDs: sim.trainIDs, columnIDs: sim.testIDs)
+        var stack: [(String, JSON)] = []
+        if sim.components.isEmpty {
+            try write("A", sim.a.transposed(), rowIDs: sim.trainIDs, columnIDs: sim.testIDs)
+            try write("B", sim.b.transposed(), rowIDs: sim.trainIDs, columnIDs: sim.testIDs)
+        } else {
+            // A stack's parameters are its components'.
+            var folders: [JSON] = []
+            for (k, part) in sim.components.enumerated() {
+                let name = "component\(k + 1)-\(part.simulator.method.name)"
+                written += try export(part.simulator, into: path(name)).map { name + "/" + $0 }
+                folders.append(.object([("folder", .string(name)), ("method", .string(part.simulator.method.name)),
+                                        ("weight", .number(part.weight))]))
+            }
+            stack = [("stack", .array(folders))]
+        }
         if let u = sim.stepAlpha, let v = sim.stepBeta {
             let steps = (1...max(1, u.columns)).map { "step\($0)" }
             try write("u", u.transposed(), rowIDs: steps, columnIDs: sim.testIDs)
@@ -63,11 +83,11 @@ struct Export: ParsableCommand {
             ("starting_step", .number(Double(sim.startingStep))),
             ("starting_losses", .array(sim.startingLosses.map { .number($0) })),
             ("files", .array(written.map { .string($0) })),
-            ("layout", .string("A and B: training x test (rows in train_ids order, columns in test_ids order); u, v: steps x test; bounds: 2 x test")),
+            ("layout", .string("A and B: training x test (rows in train_ids order, columns in test_ids order); u, v: steps x test; bounds: 2 x test; a stack: its components' folders, its trajectory the weighted sum of theirs")),
             ("provenance", .object(sim.metadata.keys.sorted().map { ($0, .string(sim.metadata[$0] ?? "")) })),
-        ])
+        ] + stack)
         try AtomicFile.write(Data((info.rendered() + "\n").utf8), to: path("model.json"))
-        print("wrote \((written + ["model.json"]).joined(separator: ", ")) to \(output)")
+        return written + ["model.json"]
     }
 }
 

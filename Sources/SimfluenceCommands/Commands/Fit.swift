@@ -61,7 +61,7 @@ struct Fit: ParsableCommand {
 
     private func execute() throws {
         let log = try Inputs.log(runs)
-        let gradients = method.needsGradients ? try gradientOptions.features(forLog: runs) : nil
+        let gradients = method.readsGradients ? try gradientOptions.features(forLog: runs) : nil
         var inputs = MethodInputs(lambda: try lambda.choice(), gradients: gradients, damping: gradientOptions.damping)
         inputs.every = try subsampling.every(for: log)
         inputs.solver = solverOptions.choice
@@ -79,14 +79,18 @@ struct Fit: ParsableCommand {
             ]
             if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
             if let choice = simulator.provenance.details["auto_choice"] { object.append(("auto_choice", .string(choice))) }
+            if let weights = simulator.provenance.details["stack_weights"] { object.append(("stack_weights", .string(weights))) }
             print(JSON.object(object).rendered())
         } else {
             if verbose, let s = fit.selection { printSelection(s) }
             let how = fit.selection.map { "chosen by \($0.folds)-fold cross-validation" } ?? "fixed"
             let slice = shard.map { " (shard \($0): \(simulator.testIDs.count) of them)" } ?? ""
             if let choice = simulator.provenance.details["auto_choice"] { print("auto chose \(choice)") }
+            if let weights = simulator.provenance.details["stack_weights"] { print("stack weights: \(weights)") }
             print("fitted \(simulator.method.name) on \(log.runs.count) runs, \(log.trainIDs.count) training examples, \(log.testIDs.count) test examples\(slice)")
-            if let lambda = simulator.lambda {
+            if !simulator.components.isEmpty {
+                print("a stack of \(simulator.components.count) simulators (\(simulator.components.map(\.simulator.method.name).joined(separator: ", "))), weighed by cross-validation; \(Format.seconds(fit.seconds))")
+            } else if let lambda = simulator.lambda {
                 print("lambda = \(Format.number(lambda)) (\(how)); \(Format.seconds(fit.seconds))")
             } else {
                 print("scores from gradient features; scale = \(simulator.provenance.scale.map { String($0.scale) } ?? "1 (raw)"); \(Format.seconds(fit.seconds))")

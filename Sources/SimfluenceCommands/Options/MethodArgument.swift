@@ -2,11 +2,11 @@ import ArgumentParser
 import Simfluence
 
 extension MethodName: ExpressibleByArgument {
-    /// A registered method's name, or "auto" (``AutoMethod``).
+    /// A registered method's name, or a combination's ("auto", "stack"; ``MethodRegistry/combinations``).
     public init?(argument: String) {
-        if argument == AutoMethod.auto.name { self.init(AutoMethod.auto) } else { self.init(argument) }
+        self.init(argument)
     }
-    public static var allValueStrings: [String] { allCases.map(\.name) + [AutoMethod.auto.name] }
+    public static var allValueStrings: [String] { allCases.map(\.name) + MethodRegistry.combinations.map(\.name) }
 }
 
 extension UnseenPolicy: ExpressibleByArgument {
@@ -29,7 +29,7 @@ extension ShardSpec {
 extension MethodRegistry {
     /// The methods as a help paragraph: "name: summary" per method.
     var helpText: String {
-        (helpLines + ["\(AutoMethod.auto.name): \(AutoMethod.auto.summary)"]).joined(separator: "; ")
+        helpLines.joined(separator: "; ")
     }
 }
 

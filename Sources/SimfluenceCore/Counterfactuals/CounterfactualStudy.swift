@@ -132,7 +132,7 @@ public enum CounterfactualStudy {
         stage("training the fit and held-out runs")
 
         var inputs = inputs
-        if methods.contains(where: \.needsGradients) && inputs.gradients == nil {
+        if methods.contains(where: \.readsGradients) && inputs.gradients == nil {
             progress("recording gradient features")
             inputs.gradients = try workload.referenceGradients(threads: threads)
         }

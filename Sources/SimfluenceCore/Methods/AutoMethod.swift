@@ -18,7 +18,7 @@ public struct AutoMethod: MethodDescriptor {
     public var summary: String {
         "picks linear, linear-carry, lag-kernel or lag-kernel-tracin (with gradients) by the lowest cross-validated all-steps MSE over the training runs"
     }
-    public var needs: MethodNeeds { MethodNeeds(gradients: false, gappedLogs: .interpolated) }
+    public var needs: MethodNeeds { MethodNeeds(gradients: false, gappedLogs: .interpolated, gradientsWhenGiven: true) }
     public var solvers: Set<SolverKind> { [.auto] }
     public var sharding: ShardSupport { .unsupported("it compares methods fitted on every test example") }
 

@@ -89,10 +89,14 @@ public struct MethodNeeds: Sendable, Equatable {
     public var gradients: Bool
     /// What the method does with a log whose losses were recorded only every k steps.
     public var gappedLogs: GappedLogHandling
+    /// Whether the method uses gradient features when the log has them, without needing them
+    /// (`auto` and `stack` then add lag-kernel-tracin to their candidates).
+    public var gradientsWhenGiven: Bool
 
-    public init(gradients: Bool, gappedLogs: GappedLogHandling) {
+    public init(gradients: Bool, gappedLogs: GappedLogHandling, gradientsWhenGiven: Bool = false) {
         self.gradients = gradients
         self.gappedLogs = gappedLogs
+        self.gradientsWhenGiven = gradientsWhenGiven
     }
 }
 

@@ -22,6 +22,9 @@ public struct MethodName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { name }
     /// Whether the method needs gradient features besides the log.
     public var needsGradients: Bool { descriptor.needs.gradients }
+    /// Whether a command should load the log's gradient features for the method: it needs them,
+    /// or uses them when given.
+    public var readsGradients: Bool { descriptor.needs.gradients || descriptor.needs.gradientsWhenGiven }
 
     /// Every built-in method, in registration order (Simfluence's first).
     public static var allCases: [MethodName] { MethodRegistry.builtIn.methods }

@@ -13,17 +13,24 @@ public struct MethodRegistry: Sendable {
         var byName: [String: Int] = [:]
         for (k, d) in descriptors.enumerated() {
             precondition(byName[d.name] == nil, "method '\(d.name)' registered twice")
-            precondition(d.name != "all" && !d.name.isEmpty, "'\(d.name)' cannot be a method name")
+            precondition(d.name != "all" && !d.name.isEmpty && !Self.combinations.contains { $0.name == d.name },
+                         "'\(d.name)' cannot be a method name")
             byName[d.name] = k
         }
         self.methods = descriptors.map(MethodName.init)
         self.byName = byName
     }
 
-    /// The method called `name`, or nil.
+    /// The method called `name` (a registered one or one of ``combinations``), or nil.
     public func method(named name: String) -> MethodName? {
-        byName[name].map { methods[$0] }
+        if let k = byName[name] { return methods[k] }
+        return Self.combinations.first { $0.name == name }.map(MethodName.init)
     }
+
+    /// Methods that combine the built-in ones (`auto` picks one, `stack` weighs several): known
+    /// by name to commands and model files, but not among ``methods``, so `--method all` does not
+    /// fit every candidate a second time.
+    public static let combinations: [any MethodDescriptor] = [AutoMethod.auto, StackMethod.stack]
 
     /// This registry with `descriptor` appended.
     public func adding(_ descriptor: any MethodDescriptor) -> MethodRegistry {
@@ -51,6 +58,6 @@ public struct MethodRegistry: Sendable {
 
     /// One line per method for help texts: "name: summary", grouped by family in order.
     public var helpLines: [String] {
-        methods.map { "\($0.name): \($0.descriptor.summary)" }
+        (methods.map(\.descriptor) + Self.combinations).map { "\($0.name): \($0.summary)" }
     }
 }

@@ -56,6 +56,10 @@ public struct FittedSimulator: Sendable, Equatable {
     /// default): beta = beta(c_t), or the geometric carry-over above. Never set together with
     /// ``carry``.
     public var lagKernel: LagKernel? = nil
+    /// The simulators of a stack (``StackMethod``) and their weights: the stack's trajectory is
+    /// the weighted sum of theirs, each rolled out on its own. Empty (the default) for every other
+    /// simulator; a stack's own ``a`` and ``b`` are zero and unused.
+    public var components: [StackComponent] = []
 
     /// Whether the simulator uses any extended term (step terms, carry-over, a lag kernel or clamping).
     public var isExtended: Bool {
@@ -144,6 +148,7 @@ public struct FittedSimulator: Sendable, Equatable {
             return out
         }
         var copy = self
+        copy.components = components.map { StackComponent(weight: $0.weight, simulator: $0.simulator.addingTypicalExample()) }
         copy.a = widened(a)
         copy.b = widened(b)
         copy.trainIDs.append(Self.typicalExampleID)
