@@ -72,5 +72,11 @@ import Testing
         ModelFile.encode(other).withUnsafeBytes { raw in
             expectInputError(file: "m", line: nil, ["stack component 2 (lag-kernel)", "training and test ids"]) { try ModelFile.decode(raw, source: "m") }
         }
+        // A stack inside a stack is refused from the component's header.
+        var nested = Self.stack()
+        nested.components[0].simulator = Self.stack()
+        ModelFile.encode(nested).withUnsafeBytes { raw in
+            expectInputError(file: "m (stack component 1)", line: 2, ["itself a stack"]) { try ModelFile.decode(raw, source: "m") }
+        }
     }
 }

@@ -164,9 +164,20 @@ public enum ModelFile {
     /// header's fields, the payload.
     public static func decode(_ bytes: UnsafeRawBufferPointer, source: String,
                               registry: MethodRegistry = .builtIn) throws -> FittedSimulator {
+        try decode(bytes, source: source, registry: registry, component: false)
+    }
+
+    /// ``decode(_:source:registry:)`` of a whole file, or of a stack's component (`component`),
+    /// which may not be a stack itself: refused from its header, before its payload is read, so
+    /// a file cannot nest stacks to any depth.
+    private static func decode(_ bytes: UnsafeRawBufferPointer, source: String, registry: MethodRegistry,
+                               component: Bool) throws -> FittedSimulator {
         let (fileVersion, headerStart) = try magicLine(bytes, source: source)
         let header = try headerLine(bytes, start: headerStart, source: source)
         let fields = try headerFields(header, fileVersion: fileVersion, source: source, registry: registry)
+        if component && !fields.stackWeights.isEmpty {
+            throw SimfluenceError.input(file: source, line: 2, message: "a stack's component is itself a stack; components must be single simulators")
+        }
         return try payload(bytes, start: header.payloadStart, fields: fields, source: source, registry: registry)
     }
 
@@ -474,11 +485,11 @@ public enum ModelFile {
         var offset = payloadStart
         let components = try f.stackBytes.enumerated().map { k, size -> StackComponent in
             let part = try decode(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]),
-                                  source: "\(source) (stack component \(k + 1))", registry: registry)
+                                  source: "\(source) (stack component \(k + 1))", registry: registry, component: true)
             offset += size
-            guard part.trainIDs == f.trainIDs, part.testIDs == f.testIDs, part.components.isEmpty else {
+            guard part.trainIDs == f.trainIDs, part.testIDs == f.testIDs else {
                 throw SimfluenceError.input(file: source, line: nil, message:
-                    "stack component \(k + 1) (\(part.method.name)) does not simulate the stack's training and test ids, or is itself a stack")
+                    "stack component \(k + 1) (\(part.method.name)) does not simulate the stack's training and test ids")
             }
             return StackComponent(weight: f.stackWeights[k], simulator: part)
         }
