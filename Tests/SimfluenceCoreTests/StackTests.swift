@@ -117,6 +117,24 @@ import Testing
         #expect(widened.components.allSatisfy { $0.simulator.trainIDs.count == log.trainIDs.count + 1 })
     }
 
+    /// A candidate that cannot be fitted is left out, named with its error; the others are
+    /// weighed. When none can be fitted, the first error is the stack's.
+    @Test func leavesOutACandidateThatFails() throws {
+        let (log, _) = LagKernelTests.plantedLog(runs: 8, seed: 24)
+        let inputs = MethodInputs(lambda: .auto(grid: [0.01, 0.1, 1], folds: 3))
+        let failing = MethodName(FailingMethod())
+        let stack = StackMethod(candidates: [failing, .linear, .lagKernel])
+        let fit = try stack.fit(FitRequest(log: log, runs: log.runs, inputs: inputs))
+        let explanation = try #require(fit.simulator.provenance.details["stack_weights"])
+        #expect(explanation.contains("left out: failing (failing on purpose)"), "\(explanation)")
+        #expect(explanation.contains("lag-kernel "))
+        let methods = fit.simulator.components.isEmpty ? [fit.simulator.method] : fit.simulator.components.map(\.simulator.method)
+        #expect(!methods.contains(failing))
+        #expect(throws: SimfluenceError.invalidArgument("failing on purpose")) {
+            _ = try StackMethod(candidates: [failing]).fit(FitRequest(log: log, runs: log.runs, inputs: inputs))
+        }
+    }
+
     @Test func needsCrossValidation() {
         let (log, _) = LagKernelTests.plantedLog(runs: 4, seed: 23)
         #expect(throws: SimfluenceError.self) {
@@ -124,5 +142,20 @@ import Testing
         }
         #expect(MethodName("stack")?.name == "stack" && MethodName("auto")?.name == "auto")
         #expect(!MethodName.allCases.contains { $0.name == "stack" || $0.name == "auto" })
+    }
+}
+
+/// A method whose fit always throws (for the stack's handling of candidates that fail).
+struct FailingMethod: RecurrenceSimulated {
+    var name: String { "failing" }
+    var family: MethodFamily { .extended }
+    var summary: String { "always fails (a test of the stack)" }
+    var needs: MethodNeeds { MethodNeeds(gradients: false, gappedLogs: .interpolated) }
+    var solvers: Set<SolverKind> { [.auto] }
+    var sharding: ShardSupport { .byTestRows }
+    func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate { FitMemory.Estimate(bytes: 0, detail: "") }
+    func fit(_ request: FitRequest) throws -> MethodFit { throw SimfluenceError.invalidArgument("failing on purpose") }
+    func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
+        throw SimfluenceError.invalidArgument("failing on purpose")
     }
 }

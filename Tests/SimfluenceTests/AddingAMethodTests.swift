@@ -106,6 +106,21 @@ struct ConstantDriftMethod: MethodDescriptor {
         #expect(throws: SimfluenceError.self) { try bytes.withUnsafeBytes { try ModelFile.decode($0, source: "m") } }
     }
 
+    /// The new method joins a stack beside a built-in one; the log's exact dynamics take all the
+    /// weight, and a stack holding it reads back with the registry that knows it.
+    @Test func joinsAStack() throws {
+        let stack = StackMethod(candidates: [.linear, Self.method])
+        let fit = try stack.fit(FitRequest(log: Self.log, runs: Self.log.runs, inputs: MethodInputs(lambda: .auto(grid: [0.1, 1], folds: 3))))
+        #expect(fit.simulator.method == Self.method, "\(fit.simulator.provenance.details)")
+        let linear = try MethodFitting.fit(.linear, log: Self.log, runs: Self.log.runs, inputs: MethodInputs(lambda: .fixed(0.1))).simulator
+        let mixed = FittedSimulator.stack([StackComponent(weight: 0.5, simulator: linear), StackComponent(weight: 0.5, simulator: fit.simulator)],
+                                          method: MethodName(stack), provenance: FitProvenance())
+        let registry = MethodRegistry.builtIn.adding(ConstantDriftMethod())
+        let back = try ModelFile.encode(mixed).withUnsafeBytes { try ModelFile.decode($0, source: "m", registry: registry) }
+        #expect(back == mixed)
+        #expect(back.components[1].simulator.method.descriptor is ConstantDriftMethod)
+    }
+
     @Test func shardsMergeAndBootstraps() throws {
         var parts: [FittedSimulator] = []
         for k in 1...2 {
