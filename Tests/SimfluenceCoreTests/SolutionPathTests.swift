@@ -54,13 +54,7 @@ import Testing
         let grid = Array(LambdaSearch.defaultGrid.reversed())
         for tests in [Array(0..<8), Array(16..<21)] {
             let cg = try Self.walk(log, form: form, tests: tests, grid: grid, tolerance: 1e-13)
-            for (j, lambda) in grid.enumerated() {
-                let exact = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: lambda, tests: tests, solver: .dense)
-                let a = Matrix(rows: tests.count, columns: log.trainIDs.count, storage: cg.a[j].flatMap { $0 })
-                let b = Matrix(rows: tests.count, columns: log.trainIDs.count, storage: cg.b[j].flatMap { $0 })
-                #expect(FastSolverTests.maxRelativeDifference(exact.a, a) <= 1e-8, "\(form) lambda \(lambda) A")
-                #expect(FastSolverTests.maxRelativeDifference(exact.b, b) <= 1e-8, "\(form) lambda \(lambda) B")
-            }
+            try ShiftedSolveTests.expectDense(log, form: form, tests: tests, grid: grid, a: cg.a, b: cg.b)
         }
     }
 
