@@ -7,13 +7,13 @@ extension IterativeRidge {
     /// Why: the ridge solutions x(lambda) = sum_k (v_k . b) / (s_k + lambda) v_k (s_k, v_k the
     /// eigenpairs of X^T X) move smoothly along the grid, so a few earlier solutions span most of
     /// the next one. Measured on the medium benchmark workload (linear, folds solved to 1e-5):
-    /// ~233 CG iterations per block and fold for the warm-started walk from the last solution,
-    /// ~170 from the projection on the last five (NumPy prototype of the same walk: 243 and 164).
+    /// ~258 CG iterations per block and fold for the walk warm-started from the last solution,
+    /// ~157 from the projection on the last five (NumPy prototype of the same walk: 243 and 167).
     ///
     /// Storage: per kept solution x and X^T X x (the lambda-free product), 2 x 2m lane vectors
     /// each; ``defaultCapacity`` solutions.
     final class SolutionPath {
-        /// Solutions kept: on the medium workload's walk five save 32% of the iterations, all
+        /// Solutions kept: on the medium workload's walk five save 31% of the iterations, all
         /// ten 34% (NumPy prototype), so more would cost memory (2 x 12.8 MB per solution on the
         /// large workload) for nothing.
         static let defaultCapacity = 5
