@@ -44,13 +44,20 @@ import Testing
         for tests in [Array(0..<8), Array(16..<21)] {
             let cg = try Self.shifted(log, form: form, tests: tests, grid: grid, tolerance: 1e-13)
             #expect(cg.residual <= 1e-12)
-            for (j, lambda) in grid.enumerated() {
-                let exact = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: lambda, tests: tests, solver: .dense)
-                let a = Matrix(rows: tests.count, columns: log.trainIDs.count, storage: cg.a[j].flatMap { $0 })
-                let b = Matrix(rows: tests.count, columns: log.trainIDs.count, storage: cg.b[j].flatMap { $0 })
-                #expect(FastSolverTests.maxRelativeDifference(exact.a, a) <= 1e-8, "\(form) lambda \(lambda) A")
-                #expect(FastSolverTests.maxRelativeDifference(exact.b, b) <= 1e-8, "\(form) lambda \(lambda) B")
-            }
+            try Self.expectDense(log, form: form, tests: tests, grid: grid, a: cg.a, b: cg.b)
+        }
+    }
+
+    /// Expects the rows a[j], b[j] (per test example, over the log's training examples) to match
+    /// the dense exact fit at every grid[j] to 1e-8 relative.
+    static func expectDense(_ log: TrainingLog, form: RecurrenceForm, tests: [Int], grid: [Double],
+                            a: [[[Double]]], b: [[[Double]]]) throws {
+        for (j, lambda) in grid.enumerated() {
+            let exact = try RidgeFit.fit(log: log, runs: log.runs, form: form, lambda: lambda, tests: tests, solver: .dense)
+            let aj = Matrix(rows: tests.count, columns: log.trainIDs.count, storage: a[j].flatMap { $0 })
+            let bj = Matrix(rows: tests.count, columns: log.trainIDs.count, storage: b[j].flatMap { $0 })
+            #expect(FastSolverTests.maxRelativeDifference(exact.a, aj) <= 1e-8, "\(form) lambda \(lambda) A")
+            #expect(FastSolverTests.maxRelativeDifference(exact.b, bj) <= 1e-8, "\(form) lambda \(lambda) B")
         }
     }
 

@@ -201,6 +201,14 @@ public struct IterativeRidge: @unchecked Sendable {
         /// The prepared test columns (at most `width`; missing lanes repeat the first), and their ids.
         var tests: [Int] = []
         var names: [String] = []
+        /// The lambda at which `q` holds (X^T X + lambda I) x for the current `x` (the last
+        /// residual check of a solve), or nil; read by ``IterativeRidge/record(lambda:_:on:)``.
+        var productLambda: Double?
+        /// The lambda at which `r` holds b - (X^T X + lambda I) x for the current `x`, set by
+        /// ``IterativeRidge/projectStart(lambda:_:_:)``: a warm-started solve at that lambda then
+        /// starts from it instead of computing the product (one per solve on a walk down a grid).
+        /// Cleared by every solve.
+        var residualLambda: Double?
 
         init(m: Int, rows: Int, mixedPrecision: Bool = false) {
             self.m = m
@@ -338,6 +346,7 @@ public struct IterativeRidge: @unchecked Sendable {
     /// recomputes the true residual and decides whether to restart (``endCycle(_:_:)``).
     func solve(lambda: Double, _ ws: Workspace, warmStart: Bool = false) throws -> BlockResult {
         precondition(!mixedPrecision || ws.pSingle != nil, "a mixed-precision solve needs a Workspace(mixedPrecision: true)")
+        ws.productLambda = nil
         var cg = try setUp(lambda: lambda, ws, warmStart: warmStart)
         while true {
             restart(&cg, ws)
@@ -375,6 +384,8 @@ public struct IterativeRidge: @unchecked Sendable {
     private func setUp(lambda: Double, _ ws: Workspace, warmStart: Bool) throws -> CGState {
         let W = IterativeRidge.width
         let m = design.activeCount
+        let residualReady = warmStart && ws.residualLambda == lambda
+        ws.residualLambda = nil
         var bNorm2 = Lanes()
         for i in 0..<m { bNorm2 += ws.b[2 * i] * ws.b[2 * i] + ws.b[2 * i + 1] * ws.b[2 * i + 1] }
         if preconditioned {
@@ -386,14 +397,21 @@ public struct IterativeRidge: @unchecked Sendable {
         }
         let target2 = (tolerance * tolerance) * bNorm2
         let accept2 = (acceptance * acceptance) * bNorm2
+        var dropped = false
         if warmStart {
-            for i in 0..<(2 * m) where !(ws.x[i] == ws.x[i]) { ws.x[i] = Lanes() }   // drop NaNs
+            for i in 0..<(2 * m) where !(ws.x[i] == ws.x[i]) { ws.x[i] = Lanes(); dropped = true }   // drop NaNs
         } else {
             ws.x.update(repeating: Lanes(), count: 2 * m)
         }
         var active = SIMDMask<Lanes.MaskStorage>(repeating: true)
         for k in 0..<W where bNorm2[k] == 0 { active[k] = false }
-        if warmStart { _ = residual(lambda: lambda, ws) } else { ws.r.update(from: ws.b, count: 2 * m) }
+        if residualReady && !dropped {
+            // ws.r holds the start's residual (projectStart).
+        } else if warmStart {
+            _ = residual(lambda: lambda, ws)
+        } else {
+            ws.r.update(from: ws.b, count: 2 * m)
+        }
         return CGState(lambda: lambda, bNorm2: bNorm2, target2: target2, accept2: accept2, active: active,
                        iterations: [Int](repeating: 0, count: W), single: mixedPrecision)
     }
@@ -481,6 +499,7 @@ public struct IterativeRidge: @unchecked Sendable {
     /// 3 restarts) is spent; otherwise marks the lanes to restart and counts the restart.
     private func endCycle(_ cg: inout CGState, _ ws: Workspace) -> Bool {
         cg.trueRes2 = residual(lambda: cg.lambda, ws)
+        ws.productLambda = cg.lambda
         cg.active = SIMDMask(repeating: true) .& (cg.trueRes2 .> cg.accept2) .& (cg.bNorm2 .> 0)
         if !any(cg.active) || cg.total >= maxIterations || cg.restarts >= 3 { return true }
         cg.restarts += 1

@@ -20,7 +20,9 @@ import SimfluenceKernels
 /// without the preconditioner against 26-29 with it (additive), 38-43 against 25-26
 /// (multiplicative), while the warm-started path over the 11 grid points it replaces takes
 /// ~170. For the linear form it doubles the iterations (the 2 x 2 blocks matter there), so
-/// linear keeps the warm-started path.
+/// linear keeps the preconditioned walk down the grid (since issue-18d each solve started from
+/// the walk's earlier solutions, ``IterativeRidge/SolutionPath``: ~157 iterations per block and
+/// fold on medium).
 ///
 /// Every shifted solution is checked by its true residual at its own lambda; a lane above the
 /// tolerance is finished by the ordinary preconditioned CG (``solve(lambda:_:warmStart:)``),

@@ -39,7 +39,7 @@ public enum LambdaSearch {
     /// yet keeps near-collinear A/B pairs solvable, and 10^3 shrinks nearly everything to zero (the
     /// "no effect" simulator, a natural upper end). Below 10^-2 the CV curve is flat in practice,
     /// and every grid point costs a solve per (fold, test example): at paper scale (27 runs,
-    /// pool 200, 200 test examples, linear: CG warm-started along the grid) all 11 points x 5 folds
+    /// pool 200, 200 test examples, linear: CG walked down the grid, ``IterativeRidge/SolutionPath``) all 11 points x 5 folds
     /// take about 0.35 s on the project's 2-core machine (Benchmarks/run.sh, Docs/Performance.md).
     public static let defaultGrid: [Double] = [
         1e-2, 3.1622776601683794e-2, 1e-1, 3.1622776601683794e-1, 1,

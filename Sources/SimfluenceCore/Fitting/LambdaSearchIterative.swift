@@ -2,7 +2,8 @@
 ///
 /// For the linear and multiplicative forms (and the additive one on large designs) with lambda > 0, every (test example, lambda) system
 /// of a fold is solved by ``IterativeRidge``, eight test examples per vector, from the largest
-/// lambda down, each solve warm-started from the solution at the previous grid point, to a
+/// lambda down, each solve started from the best combination of the solutions at the previous
+/// grid points (``IterativeRidge/projectStart(lambda:_:_:)``), to a
 /// relative residual of 1e-10 on systems of at most ``exactCrossValidationLimit`` unknowns
 /// (scores then agree with the dense Cholesky path to about 1e-9 relative, far below the
 /// differences between grid points, percents) and of 1e-5 on larger ones
@@ -82,6 +83,7 @@ extension LambdaSearch {
             try ridgeParallel(blocks, threads: threads) { items in
                 let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
                 let sw = shifted ? IterativeRidge.ShiftedWorkspace(m: m, lambdas: g) : nil
+                let path = IterativeRidge.SolutionPath(m: shifted ? 0 : m)
                 // Parameters of one test example, as the rollout reads them (pointers rather than
                 // arrays: `score` captures them, and captured arrays would be checked for exclusive
                 // access on every element).
@@ -114,8 +116,9 @@ extension LambdaSearch {
                         }
                         continue
                     }
-                    // From the largest lambda down, each solve warm-started at the previous solution.
-                    var warm = false
+                    // From the largest lambda down, each solve started from the best combination
+                    // of the solutions before it on the walk (IterativeRidge.SolutionPath).
+                    path.reset()
                     for l in (0..<g).reversed() {
                         guard grid[l] > 0 else {
                             for z in tests { fallback.base[z * g + l] = 1 }
@@ -123,11 +126,12 @@ extension LambdaSearch {
                         }
                         let result: IterativeRidge.BlockResult
                         do {
-                            result = try solver.solve(lambda: grid[l], ws, warmStart: warm)
-                            warm = true
+                            solver.projectStart(lambda: grid[l], path, ws)
+                            result = try solver.solve(lambda: grid[l], ws, warmStart: true)
+                            solver.record(lambda: grid[l], ws, on: path)
                         } catch SimfluenceError.singularSystem {
                             for z in tests { fallback.base[z * g + l] = 1 }
-                            warm = false
+                            path.reset()
                             continue
                         }
                         score(l, result)
