@@ -23,7 +23,7 @@ public struct AutoMethod: MethodDescriptor {
     public var sharding: ShardSupport { .unsupported("it compares methods fitted on every test example") }
 
     func applicable(_ inputs: MethodInputs) -> [MethodName] {
-        Self.candidates.filter { !$0.needsGradients || inputs.gradients != nil }
+        Self.candidates.allowed(by: inputs)
     }
 
     public func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate {

@@ -53,3 +53,11 @@ extension MethodName {
     public static let influence = MethodName(ClassicMethodDescriptor.influence)
     public static let influenceScaled = MethodName(ClassicMethodDescriptor.influenceScaled)
 }
+
+extension Array where Element == MethodName {
+    /// The methods `inputs` allow, in order: those that need gradient features only when the
+    /// inputs have them (the candidates of `auto` and `stack`).
+    public func allowed(by inputs: MethodInputs) -> [MethodName] {
+        filter { !$0.needsGradients || inputs.gradients != nil }
+    }
+}

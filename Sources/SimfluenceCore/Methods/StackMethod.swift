@@ -36,7 +36,7 @@ public struct StackMethod: MethodDescriptor {
 
     /// The candidates the request allows.
     func applicable(_ inputs: MethodInputs) -> [MethodName] {
-        (candidates ?? AutoMethod.candidates).filter { !$0.needsGradients || inputs.gradients != nil }
+        (candidates ?? AutoMethod.candidates).allowed(by: inputs)
     }
 
     public var name: String { "stack" }
