@@ -112,6 +112,9 @@ import Testing
         let refitted = try StackMethod.stack.refit(like: stack, FitRequest(log: log, runs: Array(log.runs.prefix(5)), inputs: request.inputs))
         #expect(refitted.components.map(\.weight) == [0.25, 0.75])
         #expect(refitted.components.map(\.simulator.method) == [.linear, .lagKernel])
+        // It clamps through its extended component, and refits without gradient features.
+        #expect(stack.clamps && !linear.clamps && lag.clamps)
+        #expect(!stack.refitNeedsGradients)
         // The typical unseen example reaches every component.
         let widened = stack.addingTypicalExample()
         #expect(widened.components.allSatisfy { $0.simulator.trainIDs.count == log.trainIDs.count + 1 })

@@ -34,7 +34,7 @@ public enum SimulationBootstrap {
         }
         var inputs = MethodInputs(lambda: .fixed(sim.lambda ?? 0))
         inputs.every = sim.provenance.observedEvery
-        if sim.method.needsGradients || sim.components.contains(where: \.simulator.method.needsGradients) {
+        if sim.refitNeedsGradients {
             inputs.gradients = try GradientFeaturesFile.find(forLog: path)
         }
         let runs = LossSubsampling.interpolated(log.runs(named: Set(sim.fittedOn)), every: inputs.every)

@@ -37,9 +37,7 @@ public enum Evaluator {
             let predictions = rollouts.map(\.losses)
             let scores = Scoring.score(method: method.name, lambda: fit.simulator.lambda,
                                        predictions: predictions, heldOut: split.heldOut)
-            // A stack clamps through its extended components.
-            let clamps = fit.simulator.isExtended || fit.simulator.components.contains { $0.simulator.isExtended }
-            let clamped = clamps ? rollouts.reduce(0) { $0 + $1.clamped } : nil
+            let clamped = fit.simulator.clamps ? rollouts.reduce(0) { $0 + $1.clamped } : nil
             results.append(MethodEvaluation(scores: scores, predictions: predictions, fit: fit, clamped: clamped))
         }
         FitProgress.report("fitting and scoring methods", "baselines", done: methods.count, total: methods.count)

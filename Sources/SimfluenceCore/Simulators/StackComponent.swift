@@ -29,6 +29,16 @@ extension FittedSimulator {
         return sim
     }
 
+    /// Whether rollouts can clamp losses to a stored range, so that a clamped count means
+    /// something: an extended simulator, or a stack with one among its components.
+    public var clamps: Bool { isExtended || components.contains { $0.simulator.isExtended } }
+
+    /// Whether a refit (``MethodDescriptor/refit(like:_:)``) needs gradient features: the
+    /// method's, or for a stack any component's.
+    public var refitNeedsGradients: Bool {
+        method.needsGradients || components.contains { $0.simulator.method.needsGradients }
+    }
+
     /// The stack's rollout: the weighted sum of its components' rollouts (each its own method's,
     /// summed in component order), and the total of their clamped losses.
     func stackRollout<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]?, firstStep: Int) -> Rollout {
