@@ -103,8 +103,12 @@ struct Fit: ParsableCommand {
 /// Prints a lambda search's grid and scores, one line per grid point, marking the choice.
 func printSelection(_ s: LambdaSelection, to stream: StandardStream = .output) {
     stream.write("lambda grid (\(s.folds)-fold cross-validated all-steps MSE):")
-    for (lambda, score) in zip(s.grid, s.scores) {
-        stream.write("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Format.number(score))\(lambda == s.chosen ? "  <- chosen" : "")")
+    for (p, (lambda, score)) in zip(s.grid, s.scores).enumerated() {
+        let shown = p < s.screened ? "not scored (below the screen)" : Format.number(score)
+        stream.write("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(shown)\(lambda == s.chosen ? "  <- chosen" : "")")
+    }
+    if s.screened > 0 {
+        stream.write("  (the whole grid was scored on a sample of test examples; the rest only down to two points below its choice)")
     }
 }
 

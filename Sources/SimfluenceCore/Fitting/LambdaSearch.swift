@@ -9,12 +9,19 @@ public struct LambdaSelection: Sendable, Equatable {
     public var chosen: Double
     /// Number of folds actually used: min(requested folds, number of runs).
     public var folds: Int
+    /// How many of the smallest grid points the search's screen left unscored (their `scores`
+    /// are NaN): on large systems with many test examples (``LambdaSearch``), the points more
+    /// than two grid steps below the choice of a sample of test examples, where a choice at the
+    /// edge of what was scored would have sent the search down the whole grid. 0: every point
+    /// scored.
+    public var screened: Int
 
-    public init(grid: [Double], scores: [Double], chosen: Double, folds: Int) {
+    public init(grid: [Double], scores: [Double], chosen: Double, folds: Int, screened: Int = 0) {
         self.grid = grid
         self.scores = scores
         self.chosen = chosen
         self.folds = folds
+        self.screened = screened
     }
 }
 
@@ -25,6 +32,11 @@ public struct LambdaSelection: Sendable, Equatable {
 /// validation run is simulated autoregressively from its first recorded loss (ids unseen in that
 /// fit have no effect) and scored by all-steps MSE per (validation run, test example) trajectory.
 /// A lambda's score is the mean over all trajectories of all folds.
+///
+/// On large systems with many test examples the grid is screened first (``LambdaScreen``): the
+/// other test examples are scored only down to two grid points below the choice of a sample of
+/// them, unless the best point scored is the lowest one scored; the points left out are NaN in
+/// ``LambdaSelection/scores`` and counted by ``LambdaSelection/screened``.
 ///
 /// This computes exactly what `RidgeFit.fit` + `FittedSimulator.simulate` +
 /// `TrajectoryError.allStepsMSE` would, but assembles each fold's normal equations once per test
@@ -66,52 +78,132 @@ public enum LambdaSearch {
     public static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
                               grid: [Double], folds: Int, threads: Int,
                               iterative useIterative: Bool, foldTolerance: Double? = nil) throws -> LambdaSelection {
+        try select(log: log, runs: runs, form: form, grid: grid, folds: folds, threads: threads,
+                   iterative: useIterative, foldTolerance: foldTolerance, screen: .automatic)
+    }
+
+    /// The search with its grid screen chosen (``LambdaScreen``): the tests force it on small
+    /// planted logs, or turn it off, to check it against the whole search.
+    static func select(log: TrainingLog, runs: [TrainingRun], form: RecurrenceForm,
+                       grid: [Double], folds: Int, threads: Int,
+                       iterative useIterative: Bool, foldTolerance: Double?, screen: LambdaScreen.Policy) throws -> LambdaSelection {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
         let grid = split.grid
         let k = split.count
         let testCount = log.testIDs.count
-        let testIDs = log.testIDs
+        let g = grid.count
+        let all = Array(0..<testCount)
 
-        var sums = [Double](repeating: 0, count: grid.count)
-        var singular = [Bool](repeating: false, count: grid.count)
+        // Per fold, per (test example, grid point): the fold's sum of validation MSEs. Kept per
+        // fold and summed at the end in one fixed order, so whatever the phases solved, a score is
+        // the same sum as the whole search's.
+        var results = [[Double]](repeating: [Double](repeating: 0, count: testCount * g), count: k)
         var trajectories = 0
-        for fold in 0..<k {
-            FitProgress.report("cross-validating \(grid.count) lambdas (\(form.rawValue) form)", "fold \(fold + 1) of \(k)", done: fold, total: k)
-            let trainRuns = split.training(fold)
-            let validation = split.validation(fold)
-            let design = try RidgeDesign(log: log, runs: trainRuns)
-            for run in validation {
-                guard run.losses.columns == testCount else {
-                    throw SimfluenceError.invalidArgument(
-                        "run '\(run.name)' records \(run.losses.columns) test examples but the log has \(testCount)")
+        var screening: LambdaScreen? = nil
+        switch screen {
+        case .off: break
+        case .always(let s): screening = s
+        case .automatic:
+            if useIterative && foldTolerance == nil && testCount >= LambdaScreen.standard.minimumTests {
+                let design = try RidgeDesign(log: log, runs: split.training(0))
+                if LambdaScreen.isLarge(form: form, design: design) { screening = .standard }
+            }
+        }
+        /// Solves `tests` on every fold down to grid index `lowest`, into `results`.
+        func solveFolds(tests: [Int], lowest: Int, task: String) throws {
+            trajectories = 0
+            let blocks = (tests.count + IterativeRidge.width - 1) / IterativeRidge.width
+            // One unit per block of test examples and fold, reported as the fold it is in.
+            let progress = ProgressCounter(task: task, total: k * blocks) { done in
+                "fold \(min(k, done / max(blocks, 1) + 1)) of \(k)"
+            }
+            for fold in 0..<k {
+                let trainRuns = split.training(fold)
+                let validation = split.validation(fold)
+                let design = try RidgeDesign(log: log, runs: trainRuns)
+                try checkValidation(validation, design: design, testCount: testCount)
+                if validation.isEmpty || testCount == 0 {
+                    for _ in 0..<blocks { progress.advance() }
+                    continue
                 }
-                for batch in run.batches { for i in batch where i < 0 || i >= design.trainCount {
-                    throw SimfluenceError.invalidArgument(
-                        "run '\(run.name)': training index \(i) is outside the log's \(design.trainCount) training examples")
-                } }
-            }
-            if validation.isEmpty || testCount == 0 { continue }
-            trajectories += validation.count * testCount
-            let plan = ValidationPlan(design: design, runs: validation)
-            let g = grid.count
-            var results: [Double]
-            if useIterative && (usesIterativeCV(form, design: design) || foldTolerance != nil) {
-                results = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form,
-                                                   grid: grid, plan: plan, threads: threads, foldTolerance: foldTolerance)
-            } else {
-                results = [Double](repeating: 0, count: testCount * g)
-                try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,
-                                     plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
-            }
-            for l in 0..<g {
-                for z in 0..<testCount {
-                    let v = results[z * g + l]
-                    if v.isNaN { singular[l] = true } else { sums[l] += v }
+                trajectories += validation.count * testCount
+                if tests.isEmpty { continue }
+                let plan = ValidationPlan(design: design, runs: validation)
+                if useIterative && (usesIterativeCV(form, design: design) || foldTolerance != nil) {
+                    let fresh = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: log.testIDs, form: form,
+                                                         grid: grid, plan: plan, threads: threads, foldTolerance: foldTolerance,
+                                                         tests: tests, lowest: lowest, progress: progress)
+                    for z in tests { for l in lowest..<g { results[fold][z * g + l] = fresh[z * g + l] } }
+                } else {
+                    try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: log.testIDs, form: form, grid: grid,
+                                         plan: plan, threads: threads, tests: tests, into: &results[fold],
+                                         wanted: { _, l in l >= lowest })
+                    for _ in 0..<blocks { progress.advance() }
                 }
             }
         }
-        let (scores, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
-        return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
+        /// Scores over grid indices `lowest...` from `results` (every test example).
+        func finish(lowest: Int) throws -> (scores: [Double], best: Int) {
+            var sums = [Double](repeating: 0, count: g)
+            var singular = [Bool](repeating: false, count: g)
+            for fold in 0..<k {
+                for l in lowest..<g {
+                    for z in 0..<testCount {
+                        let v = results[fold][z * g + l]
+                        if v.isNaN { singular[l] = true } else { sums[l] += v }
+                    }
+                }
+            }
+            let part = try CrossValidationScores.finish(sums: Array(sums[lowest...]), singular: Array(singular[lowest...]),
+                                                        trajectories: trajectories, grid: Array(grid[lowest...]))
+            return ([Double](repeating: .nan, count: lowest) + part.scores, lowest + part.best)
+        }
+
+        let task = "cross-validating \(g) lambdas (\(form.rawValue) form)"
+        guard let screening, g > 1 + screening.margin else {
+            try solveFolds(tests: all, lowest: 0, task: task)
+            let (scores, best) = try finish(lowest: 0)
+            return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
+        }
+        // The screen: the whole grid on a sample of test examples, then the rest of them only
+        // down to `margin` grid points below the sample's choice.
+        let sample = ScoringSample.tests(all, runs: runs, size: screening.sampleSize)
+        let inSample = Set(sample)
+        let rest = all.filter { !inSample.contains($0) }
+        try solveFolds(tests: sample, lowest: 0, task: "screening \(g) lambdas on \(sample.count) test examples (\(form.rawValue) form)")
+        var sampleSums = [Double](repeating: 0, count: g)
+        var sampleSingular = [Bool](repeating: false, count: g)
+        for fold in 0..<k { for l in 0..<g { for z in sample {
+            let v = results[fold][z * g + l]
+            if v.isNaN { sampleSingular[l] = true } else { sampleSums[l] += v }
+        } } }
+        let sampleBest = try CrossValidationScores.finish(sums: sampleSums, singular: sampleSingular,
+                                                          trajectories: max(trajectories, 1), grid: grid).best
+        let lowest = max(0, sampleBest - screening.margin)
+        try solveFolds(tests: rest, lowest: lowest, task: lowest > 0 ? "cross-validating lambdas >= \(grid[lowest]) (\(form.rawValue) form)" : task)
+        var (scores, best) = try finish(lowest: lowest)
+        if lowest > 0 && best == lowest {
+            // The minimum sits on the screen's edge: it may lie below, so the whole search.
+            try solveFolds(tests: rest, lowest: 0, task: task)
+            (scores, best) = try finish(lowest: 0)
+            return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
+        }
+        return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k, screened: lowest)
+    }
+
+    /// Refuses validation runs that do not fit the fold's log: wrong test columns, or a training
+    /// index outside the pool.
+    private static func checkValidation(_ validation: [TrainingRun], design: RidgeDesign, testCount: Int) throws {
+        for run in validation {
+            guard run.losses.columns == testCount else {
+                throw SimfluenceError.invalidArgument(
+                    "run '\(run.name)' records \(run.losses.columns) test examples but the log has \(testCount)")
+            }
+            for batch in run.batches { for i in batch where i < 0 || i >= design.trainCount {
+                throw SimfluenceError.invalidArgument(
+                    "run '\(run.name)': training index \(i) is outside the log's \(design.trainCount) training examples")
+            } }
+        }
     }
 
     /// Scores one fold by the exact dense path: for every test example z of `tests` and every grid

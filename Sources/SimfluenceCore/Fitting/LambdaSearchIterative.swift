@@ -46,12 +46,21 @@ extension LambdaSearch {
     }
 
     /// results[z * grid.count + l]: sum over the fold's validation runs of the all-steps MSE of
-    /// test example z at grid[l] (NaN when the system is singular), as the dense path computes it.
+    /// test example z at grid[l] (NaN when the system is singular), as the dense path computes it,
+    /// for z in `tests` (default: every test example) and l >= `lowest` (the walk down the grid
+    /// stops there; entries of other test examples and grid points are 0). A test example's
+    /// results do not depend on which others are solved beside it, and the walk from the top is
+    /// the same whatever its end, so on the warm-started path each entry is bit for bit the one
+    /// of the whole search. `progress` advances once per block of ``IterativeRidge/width`` test
+    /// examples solved.
     static func iterativeFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
                                      form: RecurrenceForm, grid: [Double], plan: ValidationPlan,
-                                     threads: Int, foldTolerance: Double? = nil) throws -> [Double] {
+                                     threads: Int, foldTolerance: Double? = nil,
+                                     tests subset: [Int]? = nil, lowest: Int = 0,
+                                     progress: ProgressCounter? = nil) throws -> [Double] {
         let testCount = testIDs.count
         let g = grid.count
+        let chosenTests = subset ?? Array(0..<testCount)
         let m = design.activeCount
         let n = form == .linear ? 2 * m : m
         var results = [Double](repeating: 0, count: testCount * g)
@@ -59,7 +68,9 @@ extension LambdaSearch {
         var dense = [Double](repeating: 0, count: testCount * g)
         if m == 0 {   // nothing to solve: the dense path scores the no-parameter simulator
             try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,
-                                 plan: plan, threads: threads, tests: Array(0..<testCount), into: &results)
+                                 plan: plan, threads: threads, tests: chosenTests, into: &results,
+                                 wanted: { _, l in l >= lowest })
+            for _ in stride(from: 0, to: chosenTests.count, by: IterativeRidge.width) { progress?.advance() }
             return results
         }
         let small = n <= exactCrossValidationLimit
@@ -69,20 +80,21 @@ extension LambdaSearch {
         let solver = IterativeRidge(design: design, form: form, tolerance: tolerance, acceptance: accepted,
                                     maxIterations: small && foldTolerance == nil ? max(50, min(n, 400)) : nil)
         let w = IterativeRidge.width
-        let blocks = (testCount + w - 1) / w
+        let blocks = (chosenTests.count + w - 1) / w
         // Blocks of test examples that converge alike (every lane runs its own CG, so results do
         // not depend on the grouping; fewer lanes idle while the slowest finishes).
-        let order = IterativeRidge.convergenceOrder(tests: Array(0..<testCount), runs: trainRuns)
+        let order = IterativeRidge.convergenceOrder(tests: chosenTests, runs: trainRuns).map { chosenTests[$0] }
+        let walked = Array(grid[lowest...])
         // Every lambda of the grid from one multi-shift run on the loose (large-system) path of
         // the one-half forms; the warm-started path otherwise.
-        let shifted = !(small && foldTolerance == nil) && IterativeRidge.solvesShifted(form) && grid.allSatisfy { $0 > 0 }
+        let shifted = !(small && foldTolerance == nil) && IterativeRidge.solvesShifted(form) && walked.allSatisfy { $0 > 0 }
         try results.withUnsafeMutableBufferPointer { rb in
         try dense.withUnsafeMutableBufferPointer { db in
             let out = RidgeSharedPointer(base: rb.baseAddress!)
             let fallback = RidgeSharedPointer(base: db.baseAddress!)
             try ridgeParallel(blocks, threads: threads) { items in
                 let ws = IterativeRidge.Workspace(m: m, rows: design.rowCount, mixedPrecision: solver.mixedPrecision)
-                let sw = shifted ? IterativeRidge.ShiftedWorkspace(m: m, lambdas: g) : nil
+                let sw = shifted ? IterativeRidge.ShiftedWorkspace(m: m, lambdas: walked.count) : nil
                 let path = IterativeRidge.SolutionPath(m: shifted ? 0 : m)
                 // Parameters of one test example, as the rollout reads them (pointers rather than
                 // arrays: `score` captures them, and captured arrays would be checked for exclusive
@@ -90,7 +102,7 @@ extension LambdaSearch {
                 let a = UnsafeMutablePointer<Double>.allocate(capacity: m), b = UnsafeMutablePointer<Double>.allocate(capacity: m)
                 defer { a.deallocate(); b.deallocate() }
                 for block in items {
-                    let tests = Array(order[(block * w)..<min(testCount, (block + 1) * w)])
+                    let tests = Array(order[(block * w)..<min(order.count, (block + 1) * w)])
                     try solver.prepare(tests: tests, runs: trainRuns, testIDs: testIDs, ws)
                     /// Scores the solution in `ws.x` at grid[l], or marks it for the dense path.
                     func score(_ l: Int, _ result: IterativeRidge.BlockResult) {
@@ -110,16 +122,17 @@ extension LambdaSearch {
                     }
                     if let sw {
                         do {
-                            try solver.solveShifted(lambdas: grid, ws, sw, deliver: score)
+                            try solver.solveShifted(lambdas: walked, ws, sw) { score(lowest + $0, $1) }
                         } catch SimfluenceError.singularSystem {
-                            for z in tests { for l in 0..<g { fallback.base[z * g + l] = 1 } }
+                            for z in tests { for l in lowest..<g { fallback.base[z * g + l] = 1 } }
                         }
+                        progress?.advance()
                         continue
                     }
                     // From the largest lambda down, each solve started from the best combination
                     // of the solutions before it on the walk (IterativeRidge.SolutionPath).
                     path.reset()
-                    for l in (0..<g).reversed() {
+                    for l in (lowest..<g).reversed() {
                         guard grid[l] > 0 else {
                             for z in tests { fallback.base[z * g + l] = 1 }
                             continue
@@ -136,11 +149,12 @@ extension LambdaSearch {
                         }
                         score(l, result)
                     }
+                    progress?.advance()
                 }
             }
         }}
         // The exact path for whatever CG did not settle (small systems only).
-        let pending = (0..<testCount).filter { z in (0..<g).contains { dense[z * g + $0] != 0 } }
+        let pending = chosenTests.filter { z in (lowest..<g).contains { dense[z * g + $0] != 0 } }
         if !pending.isEmpty && !small {
             throw SimfluenceError.invalidArgument(
                 "cross-validation: the iterative ridge solver did not reach a relative residual of \(accepted) for \(pending.count) test examples (\(n) unknowns each, too many for the dense solver); use a grid of larger lambdas (--lambda-grid)")

@@ -10,9 +10,10 @@
 /// tolerance instead of the loose 1e-5 of ``ExtendedFit/crossValidationTolerance(_:unknowns:)``,
 /// which distorts the scores of high decays. Small systems score every test example. Tests check
 /// that the choice equals exact K-fold's (dense, every test example) on planted logs
-/// (`CrossValidationToleranceTests`). Not used for lambda: on planted logs with 40 test examples
-/// a 16-example sample picked a neighbouring grid point in 2 of 9 cases (lambda's CV curve is
-/// flat near its minimum).
+/// (`CrossValidationToleranceTests`). Lambda is not chosen on a sample alone: on planted logs
+/// with 40 test examples a 16-example sample picked a neighbouring grid point in 2 of 9 cases
+/// (lambda's CV curve is flat near its minimum); a sample only decides how far down the grid
+/// every test example is scored (``LambdaScreen``).
 enum ScoringSample {
     /// Test examples in a sample: two blocks of the conjugate-gradient solver's 8 lanes.
     static let size = 16

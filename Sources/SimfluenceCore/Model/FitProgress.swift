@@ -50,14 +50,21 @@ public enum FitProgress {
 final class ProgressCounter: @unchecked Sendable {
     private let lock = DispatchSemaphore(value: 1)
     private var done = 0
-    let task: String, unit: String, total: Int
+    let task: String, total: Int
+    /// The update's detail after `done` units.
+    let detail: @Sendable (Int) -> String
 
-    /// Reports 0 of `total` `unit`s of `task` at once.
-    init(task: String, unit: String, total: Int) {
+    /// Reports 0 of `total` `unit`s of `task` at once; each update's detail is "done of total unit".
+    convenience init(task: String, unit: String, total: Int) {
+        self.init(task: task, total: total) { "\($0) of \(total) \(unit)" }
+    }
+
+    /// Reports 0 of `total` units of `task` at once; `detail(done)` describes each update.
+    init(task: String, total: Int, detail: @escaping @Sendable (Int) -> String) {
         self.task = task
-        self.unit = unit
         self.total = total
-        FitProgress.report(task, "0 of \(total) \(unit)", done: 0, total: total)
+        self.detail = detail
+        FitProgress.report(task, detail(0), done: 0, total: total)
     }
 
     /// One more unit finished.
@@ -65,6 +72,6 @@ final class ProgressCounter: @unchecked Sendable {
         lock.wait()
         defer { lock.signal() }
         done += 1
-        FitProgress.report(task, "\(done) of \(total) \(unit)", done: done, total: total)
+        FitProgress.report(task, detail(done), done: done, total: total)
     }
 }
