@@ -102,14 +102,21 @@ struct Fit: ParsableCommand {
 
 /// Prints a lambda search's grid and scores, one line per grid point, marking the choice.
 func printSelection(_ s: LambdaSelection, to stream: StandardStream = .output) {
-    stream.write("lambda grid (\(s.folds)-fold cross-validated all-steps MSE):")
+    for line in selectionLines(s) { stream.write(line) }
+}
+
+/// The lines `--verbose` prints for a lambda search: every grid point with its score, the
+/// chosen one marked, points below the search's screen marked as not scored.
+func selectionLines(_ s: LambdaSelection) -> [String] {
+    var lines = ["lambda grid (\(s.folds)-fold cross-validated all-steps MSE):"]
     for (p, (lambda, score)) in zip(s.grid, s.scores).enumerated() {
         let shown = p < s.screened ? "not scored (below the screen)" : Format.number(score)
-        stream.write("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(shown)\(lambda == s.chosen ? "  <- chosen" : "")")
+        lines.append("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(shown)\(lambda == s.chosen ? "  <- chosen" : "")")
     }
     if s.screened > 0 {
-        stream.write("  (the whole grid was scored on a sample of test examples; the rest only down to two points below its choice)")
+        lines.append("  (the whole grid was scored on a sample of test examples; the rest only down to two points below its choice)")
     }
+    return lines
 }
 
 /// Warns (on standard error) when cross-validation chose an end of its grid: the best lambda
