@@ -586,6 +586,18 @@ struct FixedFitProblem: Sendable {
         // over the whole vector with the examples' gradient zeroed, which leaves them in place,
         // without carrying thousands of constant coordinates through every step.)
         let shared = (0..<layout.n).filter { i in !(i < layout.m || (i >= layout.aDev && i < layout.aDev + layout.m)) }
+        if carry == 0 {
+            // Without carry-over: the same minimisation, bit for bit, over what moves only
+            // (SharedTermRollout), its gradient computed only at accepted points.
+            let problem = SharedTermRollout(runs: localRuns, losses: losses, theta: theta, full: layout, basis: basis,
+                                            penalty: pen, gram: gram, lo: lo, hi: hi)
+            var sub = shared.map { theta[$0] }
+            let result = LBFGS.minimise(&sub, scale: shared.map { scale[$0] }, iterations: config.rolloutIterations,
+                                        value: { x, _ in problem.value(x) }, gradient: { x, g in problem.gradient(x, into: g) })
+            for (k, i) in shared.enumerated() { theta[i] = sub[k] }
+            return result.iterations
+        }
+        // With carry-over: the general rollout, the examples' sums fixed, on the whole vector.
         let sums = theta.withUnsafeBufferPointer { rollout.exampleSums(localRuns, theta: $0.baseAddress!) }
         var sub = shared.map { theta[$0] }
         var full = theta, fullGrad = [Double](repeating: 0, count: layout.n)

@@ -277,21 +277,39 @@ enum LBFGS {
     /// final value and the iterations done.
     static func minimise(_ x: inout [Double], scale: [Double], iterations: Int, memory: Int = 8,
                          f: (UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Double) -> (value: Double, iterations: Int) {
+        minimise(&x, scale: scale, iterations: iterations, memory: memory, value: f, gradient: nil)
+    }
+
+    /// Minimises a function whose gradient is asked for separately, only at the points the line
+    /// search accepts (and the start): `value(x, g)` returns f(x) (it may add the gradient into
+    /// `g`, zeroed before), then, if `gradient` is given and the point is accepted,
+    /// `gradient(x, g)` adds the gradient at that same x into the same `g`. The iterates are
+    /// those of ``minimise(_:scale:iterations:memory:f:)`` with the same values and gradients,
+    /// bit for bit: rejected trial points' gradients are never read.
+    static func minimise(_ x: inout [Double], scale: [Double], iterations: Int, memory: Int = 8,
+                         value f: (UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Double,
+                         gradient: ((UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void)?) -> (value: Double, iterations: Int) {
         let n = x.count
         let inv = scale.map { 1 / $0.squareRoot() }  // x = inv * phi
         var phi = (0..<n).map { x[$0] / inv[$0] }
         var gx = [Double](repeating: 0, count: n)
         var xt = [Double](repeating: 0, count: n)
-        func eval(_ p: [Double], _ g: inout [Double]) -> Double {
+        // f at phi; then evalGradient gives the gradient at the same point.
+        func eval(_ p: [Double]) -> Double {
             for i in 0..<n { xt[i] = p[i] * inv[i] }
             for i in 0..<n { gx[i] = 0 }
-            let v = xt.withUnsafeBufferPointer { xb in gx.withUnsafeMutableBufferPointer { gb in f(xb.baseAddress!, gb.baseAddress!) } }
+            return xt.withUnsafeBufferPointer { xb in gx.withUnsafeMutableBufferPointer { gb in f(xb.baseAddress!, gb.baseAddress!) } }
+        }
+        func evalGradient(_ g: inout [Double]) {
+            if let gradient {
+                xt.withUnsafeBufferPointer { xb in gx.withUnsafeMutableBufferPointer { gb in gradient(xb.baseAddress!, gb.baseAddress!) } }
+            }
             for i in 0..<n { g[i] = gx[i] * inv[i] }
-            return v
         }
         var g = [Double](repeating: 0, count: n)
-        var value = eval(phi, &g)
+        var value = eval(phi)
         guard value.isFinite else { return (value, 0) }
+        evalGradient(&g)
         var sList: [[Double]] = [], yList: [[Double]] = [], rho: [Double] = []
         var done = 0
         var gNew = [Double](repeating: 0, count: n)
@@ -333,11 +351,12 @@ enum LBFGS {
             var newValue = value
             for _ in 0..<30 {
                 for i in 0..<n { trial[i] = phi[i] + step * q[i] }
-                newValue = eval(trial, &gNew)
+                newValue = eval(trial)
                 if newValue.isFinite && newValue <= value + 1e-4 * step * slope { accepted = true; break }
                 step *= 0.5
             }
             if !accepted { break }
+            evalGradient(&gNew)
             var s = [Double](repeating: 0, count: n), y = [Double](repeating: 0, count: n)
             var sy = 0.0
             for i in 0..<n { s[i] = trial[i] - phi[i]; y[i] = gNew[i] - g[i]; sy += s[i] * y[i] }

@@ -71,25 +71,49 @@ struct ExtendedPenalty: Sendable {
 
     /// theta^T R theta and its gradient 2 R theta (added to `grad`).
     func value(_ theta: UnsafePointer<Double>, layout l: ExtendedLayout, gram: [Double], grad: UnsafeMutablePointer<Double>?) -> Double {
+        sharedValue(theta, layout: l, gram: gram, grad: grad, from: examplesValue(theta, layout: l, grad: grad))
+    }
+
+    /// The examples' part of ``value(_:layout:gram:grad:)``: sum over i of
+    /// lambda (B_i^2 + A_i^2), its running sum from 0 in the examples' order, and its gradient
+    /// (added to `grad`).
+    func examplesValue(_ theta: UnsafePointer<Double>, layout l: ExtendedLayout, grad: UnsafeMutablePointer<Double>?) -> Double {
         var total = 0.0
         for i in 0..<l.m {
             total += lambda * (theta[i] * theta[i] + theta[l.aDev + i] * theta[l.aDev + i])
             grad?[i] += 2 * lambda * theta[i]
             grad?[l.aDev + i] += 2 * lambda * theta[l.aDev + i]
         }
+        return total
+    }
+
+    /// The rest of ``value(_:layout:gram:grad:)``, the shared terms' part (pooled ridges,
+    /// smoothing and ridges of the knot values), added in order to the running sum `total`
+    /// (the examples' part, ``examplesValue(_:layout:grad:)``, gives the whole penalty's bits),
+    /// and its gradient (added to `grad`). `layout` may have no examples (m = 0): the shared
+    /// terms alone.
+    func sharedValue(_ theta: UnsafePointer<Double>, layout l: ExtendedLayout, gram: [Double], grad: UnsafeMutablePointer<Double>?,
+                     from total: Double) -> Double {
+        var total = total
         if l.pooled {
             total += bTiny * theta[l.bPool] * theta[l.bPool] + aTiny * theta[l.aPool] * theta[l.aPool]
             grad?[l.bPool] += 2 * bTiny * theta[l.bPool]
             grad?[l.aPool] += 2 * aTiny * theta[l.aPool]
         }
         let k = l.knots
-        for (start, smooth, tiny) in [(l.vStart, vSmooth, vTiny), (l.uStart, uSmooth, uTiny)] where k > 0 {
-            for i in 0..<k {
-                var row = tiny * theta[start + i]
-                for j in max(0, i - 2)..<min(k, i + 3) { row += smooth * gram[i * k + j] * theta[start + j] }
-                total += theta[start + i] * row
-                grad?[start + i] += 2 * row
+        guard k > 0 else { return total }
+        gram.withUnsafeBufferPointer { gram in
+            // v, then u (two calls rather than a loop over an array of the pairs: no allocation).
+            func knotValues(_ start: Int, _ smooth: Double, _ tiny: Double) {
+                for i in 0..<k {
+                    var row = tiny * theta[start + i]
+                    for j in max(0, i - 2)..<min(k, i + 3) { row += smooth * gram[i * k + j] * theta[start + j] }
+                    total += theta[start + i] * row
+                    grad?[start + i] += 2 * row
+                }
             }
+            knotValues(l.vStart, vSmooth, vTiny)
+            knotValues(l.uStart, uSmooth, uTiny)
         }
         return total
     }
