@@ -47,8 +47,8 @@ public indirect enum JSON: Sendable {
 
 extension JSON {
     /// A lambda search as `{"folds", "grid", "scores", "chosen", "screened"}`: a score is `null`
-    /// where it is not finite (singular, diverged, or below the screen: the first `screened`
-    /// grid points were not scored, see ``LambdaSelection/screened``).
+    /// where it is not finite (singular, diverged, or below the screen: the first `screened` grid
+    /// points were not scored, see ``LambdaSelection/screened``).
     public init(_ s: LambdaSelection) {
         self = .object([("folds", .number(Double(s.folds))), ("grid", .array(s.grid.map { .number($0) })),
                         ("scores", .array(s.scores.map { .number($0) })), ("chosen", .number(s.chosen)),

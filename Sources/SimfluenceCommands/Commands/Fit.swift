@@ -114,7 +114,7 @@ func selectionLines(_ s: LambdaSelection) -> [String] {
         lines.append("  \(Format.number(lambda).padding(toLength: 10, withPad: " ", startingAt: 0)) \(shown)\(lambda == s.chosen ? "  <- chosen" : "")")
     }
     if s.screened > 0 {
-        lines.append("  (the whole grid was scored on a sample of test examples; the rest only down to two points below its choice)")
+        lines.append("  (the whole grid was scored on a sample of test examples, the rest only down to just below the best point)")
     }
     return lines
 }

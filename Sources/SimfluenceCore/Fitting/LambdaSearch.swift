@@ -10,10 +10,8 @@ public struct LambdaSelection: Sendable, Equatable {
     /// Number of folds actually used: min(requested folds, number of runs).
     public var folds: Int
     /// How many of the smallest grid points the search's screen left unscored (their `scores`
-    /// are NaN): on large systems with many test examples (``LambdaSearch``), the points more
-    /// than two grid steps below the choice of a sample of test examples, where a choice at the
-    /// edge of what was scored would have sent the search down the whole grid. 0: every point
-    /// scored.
+    /// are NaN): on large systems with many test examples (``LambdaSearch``, ``LambdaScreen``),
+    /// the points below the lowest one every test example was scored at. 0: every point scored.
     public var screened: Int
 
     public init(grid: [Double], scores: [Double], chosen: Double, folds: Int, screened: Int = 0) {
@@ -34,8 +32,8 @@ public struct LambdaSelection: Sendable, Equatable {
 /// A lambda's score is the mean over all trajectories of all folds.
 ///
 /// On large systems with many test examples the grid is screened first (``LambdaScreen``): the
-/// other test examples are scored only down to two grid points below the choice of a sample of
-/// them, unless the best point scored is the lowest one scored; the points left out are NaN in
+/// other test examples are scored only down to a grid point below the choice of a sample of
+/// them, lower while the best point is the lowest one scored; the points left out are NaN in
 /// ``LambdaSelection/scores`` and counted by ``LambdaSelection/screened``.
 ///
 /// This computes exactly what `RidgeFit.fit` + `FittedSimulator.simulate` +
@@ -109,8 +107,8 @@ public enum LambdaSearch {
                 if LambdaScreen.isLarge(form: form, design: design) { screening = .standard }
             }
         }
-        /// Solves `tests` on every fold down to grid index `lowest`, into `results`.
-        func solveFolds(tests: [Int], lowest: Int, task: String) throws {
+        /// Solves `tests` on every fold at the grid points `points` (walked from the top), into `results`.
+        func solveFolds(tests: [Int], points: ClosedRange<Int>, task: String) throws {
             trajectories = 0
             let blocks = (tests.count + IterativeRidge.width - 1) / IterativeRidge.width
             // One unit per block of test examples and fold, reported as the fold it is in.
@@ -132,45 +130,50 @@ public enum LambdaSearch {
                 if useIterative && (usesIterativeCV(form, design: design) || foldTolerance != nil) {
                     let fresh = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: log.testIDs, form: form,
                                                          grid: grid, plan: plan, threads: threads, foldTolerance: foldTolerance,
-                                                         tests: tests, lowest: lowest, progress: progress)
-                    for z in tests { for l in lowest..<g { results[fold][z * g + l] = fresh[z * g + l] } }
+                                                         tests: tests, points: points, progress: progress)
+                    for z in tests { for l in points { results[fold][z * g + l] = fresh[z * g + l] } }
                 } else {
                     try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: log.testIDs, form: form, grid: grid,
                                          plan: plan, threads: threads, tests: tests, into: &results[fold],
-                                         wanted: { _, l in l >= lowest })
+                                         wanted: { _, l in points.contains(l) })
                     for _ in 0..<blocks { progress.advance() }
                 }
             }
         }
-        /// Scores over grid indices `lowest...` from `results` (every test example).
-        func finish(lowest: Int) throws -> (scores: [Double], best: Int) {
+        /// Scores at the grid points `points` from `results` (every test example; NaN elsewhere)
+        /// and the best of them.
+        func finish(_ points: ClosedRange<Int>) throws -> (scores: [Double], best: Int) {
             var sums = [Double](repeating: 0, count: g)
             var singular = [Bool](repeating: false, count: g)
             for fold in 0..<k {
-                for l in lowest..<g {
+                for l in points {
                     for z in 0..<testCount {
                         let v = results[fold][z * g + l]
                         if v.isNaN { singular[l] = true } else { sums[l] += v }
                     }
                 }
             }
-            let part = try CrossValidationScores.finish(sums: Array(sums[lowest...]), singular: Array(singular[lowest...]),
-                                                        trajectories: trajectories, grid: Array(grid[lowest...]))
-            return ([Double](repeating: .nan, count: lowest) + part.scores, lowest + part.best)
+            let part = try CrossValidationScores.finish(sums: Array(sums[points]), singular: Array(singular[points]),
+                                                        trajectories: trajectories, grid: Array(grid[points]))
+            var scores = [Double](repeating: .nan, count: g)
+            scores.replaceSubrange(points, with: part.scores)
+            return (scores, points.lowerBound + part.best)
         }
 
         let task = "cross-validating \(g) lambdas (\(form.rawValue) form)"
-        guard let screening, g > 1 + screening.margin else {
-            try solveFolds(tests: all, lowest: 0, task: task)
-            let (scores, best) = try finish(lowest: 0)
+        guard let screening, g > 1 else {
+            try solveFolds(tests: all, points: 0...(g - 1), task: task)
+            let (scores, best) = try finish(0...(g - 1))
             return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
         }
-        // The screen: the whole grid on a sample of test examples, then the rest of them only
-        // down to `margin` grid points below the sample's choice.
+        // The screen: the whole grid on a sample of test examples, then the rest of them from the
+        // top of the grid down to `margin` points below the sample's choice, and further down,
+        // `margin` points at a time, while the best point is the lowest one scored.
         let sample = ScoringSample.tests(all, runs: runs, size: screening.sampleSize)
         let inSample = Set(sample)
         let rest = all.filter { !inSample.contains($0) }
-        try solveFolds(tests: sample, lowest: 0, task: "screening \(g) lambdas on \(sample.count) test examples (\(form.rawValue) form)")
+        try solveFolds(tests: sample, points: 0...(g - 1),
+                       task: "screening \(g) lambdas on \(sample.count) test examples (\(form.rawValue) form)")
         var sampleSums = [Double](repeating: 0, count: g)
         var sampleSingular = [Bool](repeating: false, count: g)
         for fold in 0..<k { for l in 0..<g { for z in sample {
@@ -179,16 +182,19 @@ public enum LambdaSearch {
         } } }
         let sampleBest = try CrossValidationScores.finish(sums: sampleSums, singular: sampleSingular,
                                                           trajectories: max(trajectories, 1), grid: grid).best
-        let lowest = max(0, sampleBest - screening.margin)
-        try solveFolds(tests: rest, lowest: lowest, task: lowest > 0 ? "cross-validating lambdas >= \(grid[lowest]) (\(form.rawValue) form)" : task)
-        var (scores, best) = try finish(lowest: lowest)
-        if lowest > 0 && best == lowest {
-            // The minimum sits on the screen's edge: it may lie below, so the whole search.
-            try solveFolds(tests: rest, lowest: 0, task: task)
-            (scores, best) = try finish(lowest: 0)
-            return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
+        let margin = max(1, screening.margin)
+        var lowest = max(0, sampleBest - margin)
+        while true {
+            let points = lowest...(g - 1)
+            try solveFolds(tests: rest, points: points,
+                           task: lowest > 0 ? "cross-validating lambdas >= \(grid[lowest]) (\(form.rawValue) form)" : task)
+            let (scores, best) = try finish(points)
+            if best > lowest || lowest == 0 {
+                return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k, screened: lowest)
+            }
+            // The best point is the lowest scored: the minimum may lie below.
+            lowest = max(0, lowest - margin)
         }
-        return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k, screened: lowest)
     }
 
     /// Refuses validation runs that do not fit the fold's log: wrong test columns, or a training

@@ -47,20 +47,21 @@ extension LambdaSearch {
 
     /// results[z * grid.count + l]: sum over the fold's validation runs of the all-steps MSE of
     /// test example z at grid[l] (NaN when the system is singular), as the dense path computes it,
-    /// for z in `tests` (default: every test example) and l >= `lowest` (the walk down the grid
-    /// stops there; entries of other test examples and grid points are 0). A test example's
-    /// results do not depend on which others are solved beside it, and the walk from the top is
-    /// the same whatever its end, so on the warm-started path each entry is bit for bit the one
-    /// of the whole search. `progress` advances once per block of ``IterativeRidge/width`` test
+    /// for z in `tests` (default: every test example) and l in `points` (default: the whole grid;
+    /// the walk starts from zero at its top and goes down to its bottom; entries of other test
+    /// examples and grid points are 0). A test example's results do not depend on which others
+    /// are solved beside it, and a walk from the top of the grid is the same whatever its end,
+    /// so there each entry is bit for bit the one of the whole search. `progress` advances once per block of ``IterativeRidge/width`` test
     /// examples solved.
     static func iterativeFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
                                      form: RecurrenceForm, grid: [Double], plan: ValidationPlan,
                                      threads: Int, foldTolerance: Double? = nil,
-                                     tests subset: [Int]? = nil, lowest: Int = 0,
+                                     tests subset: [Int]? = nil, points: ClosedRange<Int>? = nil,
                                      progress: ProgressCounter? = nil) throws -> [Double] {
         let testCount = testIDs.count
         let g = grid.count
         let chosenTests = subset ?? Array(0..<testCount)
+        let points = points ?? 0...(g - 1)
         let m = design.activeCount
         let n = form == .linear ? 2 * m : m
         var results = [Double](repeating: 0, count: testCount * g)
@@ -69,7 +70,7 @@ extension LambdaSearch {
         if m == 0 {   // nothing to solve: the dense path scores the no-parameter simulator
             try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: testIDs, form: form, grid: grid,
                                  plan: plan, threads: threads, tests: chosenTests, into: &results,
-                                 wanted: { _, l in l >= lowest })
+                                 wanted: { _, l in points.contains(l) })
             for _ in stride(from: 0, to: chosenTests.count, by: IterativeRidge.width) { progress?.advance() }
             return results
         }
@@ -84,7 +85,7 @@ extension LambdaSearch {
         // Blocks of test examples that converge alike (every lane runs its own CG, so results do
         // not depend on the grouping; fewer lanes idle while the slowest finishes).
         let order = IterativeRidge.convergenceOrder(tests: chosenTests, runs: trainRuns).map { chosenTests[$0] }
-        let walked = Array(grid[lowest...])
+        let walked = Array(grid[points])
         // Every lambda of the grid from one multi-shift run on the loose (large-system) path of
         // the one-half forms; the warm-started path otherwise.
         let shifted = !(small && foldTolerance == nil) && IterativeRidge.solvesShifted(form) && walked.allSatisfy { $0 > 0 }
@@ -122,9 +123,9 @@ extension LambdaSearch {
                     }
                     if let sw {
                         do {
-                            try solver.solveShifted(lambdas: walked, ws, sw) { score(lowest + $0, $1) }
+                            try solver.solveShifted(lambdas: walked, ws, sw) { score(points.lowerBound + $0, $1) }
                         } catch SimfluenceError.singularSystem {
-                            for z in tests { for l in lowest..<g { fallback.base[z * g + l] = 1 } }
+                            for z in tests { for l in points { fallback.base[z * g + l] = 1 } }
                         }
                         progress?.advance()
                         continue
@@ -132,7 +133,7 @@ extension LambdaSearch {
                     // From the largest lambda down, each solve started from the best combination
                     // of the solutions before it on the walk (IterativeRidge.SolutionPath).
                     path.reset()
-                    for l in (lowest..<g).reversed() {
+                    for l in points.reversed() {
                         guard grid[l] > 0 else {
                             for z in tests { fallback.base[z * g + l] = 1 }
                             continue
@@ -154,7 +155,7 @@ extension LambdaSearch {
             }
         }}
         // The exact path for whatever CG did not settle (small systems only).
-        let pending = chosenTests.filter { z in (lowest..<g).contains { dense[z * g + $0] != 0 } }
+        let pending = chosenTests.filter { z in points.contains { dense[z * g + $0] != 0 } }
         if !pending.isEmpty && !small {
             throw SimfluenceError.invalidArgument(
                 "cross-validation: the iterative ridge solver did not reach a relative residual of \(accepted) for \(pending.count) test examples (\(n) unknowns each, too many for the dense solver); use a grid of larger lambdas (--lambda-grid)")
