@@ -63,6 +63,30 @@ import Testing
         #expect(cut >= 8 && lowered >= 2 && kept >= 2, "cut \(cut), lowered \(lowered), kept \(kept) of 24 searches")
     }
 
+    /// The multi-shift folds of the additive and multiplicative forms (the loose large-system
+    /// path, forced here): the screen solves the scored points from the lowest of them, so the
+    /// scores agree with the whole search's to the folds' tolerance and the choice is the same.
+    @Test func screenedShiftedFoldsPickTheWholeSearchsChoice() throws {
+        var cut = 0
+        for (seed, noise) in [(UInt64(5), 0.2), (UInt64(9), 1.0)] {
+            let log = Self.log(seed: seed, noise: noise)
+            for form in [RecurrenceForm.additive, .multiplicative] {
+                func search(_ screen: LambdaScreen.Policy) throws -> LambdaSelection {
+                    try LambdaSearch.select(log: log, runs: log.runs, form: form, grid: LambdaSearch.defaultGrid, folds: 5,
+                                            threads: 2, iterative: true, foldTolerance: 1e-5, screen: screen)
+                }
+                let whole = try search(.off)
+                let screened = try search(.always(LambdaScreen(sampleSize: 8, margin: 1)))
+                #expect(screened.chosen == whole.chosen, "seed \(seed) \(form): \(screened.chosen) vs \(whole.chosen)")
+                for p in whole.scores.indices where p >= screened.screened {
+                    #expect(abs(screened.scores[p] - whole.scores[p]) <= 1e-2 * abs(whole.scores[p]), "seed \(seed) \(form) point \(p)")
+                }
+                if screened.screened > 0 { cut += 1 }
+            }
+        }
+        #expect(cut >= 2, "the screen cut the grid in only \(cut) of 4 searches")
+    }
+
     /// One thread or two: the same selection, bit for bit.
     @Test func screenIsIndependentOfThreads() throws {
         let log = Self.log(seed: 7, noise: 0.5)

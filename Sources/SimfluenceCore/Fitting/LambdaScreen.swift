@@ -11,7 +11,9 @@
 /// again, from the top, ``margin`` points further down. The sample's own solves count in the
 /// scores (a test example's solve does not depend on which others are solved beside it), and a
 /// walk from the top is the same wherever it stops, so every reported score is bit for bit the
-/// whole search's.
+/// whole search's on the warm-started walk (linear, and every form on small systems); the
+/// multi-shift solves of the additive and multiplicative forms on large systems start from the
+/// lowest point scored, so their scores equal the whole search's to the folds' tolerance.
 ///
 /// The choice equals the whole search's whenever the curve over all test examples has no
 /// second, lower minimum below the points scored. A sample of 16 picked a neighbouring grid

@@ -94,7 +94,7 @@ public enum LambdaSearch {
 
         // Per fold, per (test example, grid point): the fold's sum of validation MSEs. Kept per
         // fold and summed at the end in one fixed order, so whatever the phases solved, a score is
-        // the same sum as the whole search's.
+        // the same sum, in the same order, as the whole search's.
         var results = [[Double]](repeating: [Double](repeating: 0, count: testCount * g), count: k)
         var trajectories = 0
         var screening: LambdaScreen? = nil

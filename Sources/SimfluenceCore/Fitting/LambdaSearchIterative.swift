@@ -50,9 +50,10 @@ extension LambdaSearch {
     /// for z in `tests` (default: every test example) and l in `points` (default: the whole grid;
     /// the walk starts from zero at its top and goes down to its bottom; entries of other test
     /// examples and grid points are 0). A test example's results do not depend on which others
-    /// are solved beside it, and a walk from the top of the grid is the same whatever its end,
-    /// so there each entry is bit for bit the one of the whole search. `progress` advances once per block of ``IterativeRidge/width`` test
-    /// examples solved.
+    /// are solved beside it, and on the warm-started path a walk from the top of the grid is the
+    /// same whatever its end, so there each entry is bit for bit the one of the whole search (the
+    /// multi-shift path solves `points` from their lowest lambda: equal to its tolerance).
+    /// `progress` advances once per block of ``IterativeRidge/width`` test examples solved.
     static func iterativeFoldResults(design: RidgeDesign, trainRuns: [TrainingRun], testIDs: [String],
                                      form: RecurrenceForm, grid: [Double], plan: ValidationPlan,
                                      threads: Int, foldTolerance: Double? = nil,
