@@ -96,65 +96,77 @@ public enum LambdaSearch {
         // fold and summed at the end in one fixed order, so whatever the phases solved, a score is
         // the same sum, in the same order, as the whole search's.
         var results = [[Double]](repeating: [Double](repeating: 0, count: testCount * g), count: k)
-        var trajectories = 0
+        // Validation runs over all folds: each contributes one trajectory per test example scored.
+        let validationRuns = (0..<k).reduce(0) { $0 + split.validation($1).count }
+        /// One fold's training runs, design and validation plan (its runs checked against the log).
+        struct Fold {
+            let trainRuns: [TrainingRun], validation: [TrainingRun], design: RidgeDesign, plan: ValidationPlan
+        }
+        // Folds built once and kept while the screen's phases reuse them (else built per use).
+        var kept = [Fold?](repeating: nil, count: k)
+        var keep = true
+        func fold(_ f: Int) throws -> Fold {
+            if let built = kept[f] { return built }
+            let trainRuns = split.training(f), validation = split.validation(f)
+            let design = try RidgeDesign(log: log, runs: trainRuns)
+            try checkValidation(validation, design: design, testCount: testCount)
+            let built = Fold(trainRuns: trainRuns, validation: validation, design: design,
+                             plan: ValidationPlan(design: design, runs: validation))
+            if keep { kept[f] = built }
+            return built
+        }
         var screening: LambdaScreen? = nil
         switch screen {
         case .off: break
         case .always(let s): screening = s
         case .automatic:
-            if useIterative && foldTolerance == nil && testCount >= LambdaScreen.standard.minimumTests {
-                let design = try RidgeDesign(log: log, runs: split.training(0))
-                if LambdaScreen.isLarge(form: form, design: design) { screening = .standard }
+            if useIterative && foldTolerance == nil && testCount >= LambdaScreen.standard.minimumTests,
+               LambdaScreen.isLarge(form: form, design: try fold(0).design) {
+                screening = .standard
             }
         }
+        keep = screening != nil
         /// Solves `tests` on every fold at the grid points `points` (walked from the top), into `results`.
         func solveFolds(tests: [Int], points: ClosedRange<Int>, task: String) throws {
-            trajectories = 0
             let blocks = (tests.count + IterativeRidge.width - 1) / IterativeRidge.width
             // One unit per block of test examples and fold, reported as the fold it is in.
             let progress = ProgressCounter(task: task, total: k * blocks) { done in
                 "fold \(min(k, done / max(blocks, 1) + 1)) of \(k)"
             }
-            for fold in 0..<k {
-                let trainRuns = split.training(fold)
-                let validation = split.validation(fold)
-                let design = try RidgeDesign(log: log, runs: trainRuns)
-                try checkValidation(validation, design: design, testCount: testCount)
-                if validation.isEmpty || testCount == 0 {
+            for f in 0..<k {
+                let data = try fold(f)
+                if data.validation.isEmpty || tests.isEmpty {
                     for _ in 0..<blocks { progress.advance() }
                     continue
                 }
-                trajectories += validation.count * testCount
-                if tests.isEmpty { continue }
-                let plan = ValidationPlan(design: design, runs: validation)
-                if useIterative && (usesIterativeCV(form, design: design) || foldTolerance != nil) {
-                    let fresh = try iterativeFoldResults(design: design, trainRuns: trainRuns, testIDs: log.testIDs, form: form,
-                                                         grid: grid, plan: plan, threads: threads, foldTolerance: foldTolerance,
-                                                         tests: tests, points: points, progress: progress)
-                    for z in tests { for l in points { results[fold][z * g + l] = fresh[z * g + l] } }
+                if useIterative && (usesIterativeCV(form, design: data.design) || foldTolerance != nil) {
+                    let fresh = try iterativeFoldResults(design: data.design, trainRuns: data.trainRuns, testIDs: log.testIDs,
+                                                         form: form, grid: grid, plan: data.plan, threads: threads,
+                                                         foldTolerance: foldTolerance, tests: tests, points: points, progress: progress)
+                    for z in tests { for l in points { results[f][z * g + l] = fresh[z * g + l] } }
                 } else {
-                    try denseFoldResults(design: design, trainRuns: trainRuns, testIDs: log.testIDs, form: form, grid: grid,
-                                         plan: plan, threads: threads, tests: tests, into: &results[fold],
+                    try denseFoldResults(design: data.design, trainRuns: data.trainRuns, testIDs: log.testIDs, form: form,
+                                         grid: grid, plan: data.plan, threads: threads, tests: tests, into: &results[f],
                                          wanted: { _, l in points.contains(l) })
                     for _ in 0..<blocks { progress.advance() }
                 }
             }
         }
-        /// Scores at the grid points `points` from `results` (every test example; NaN elsewhere)
-        /// and the best of them.
-        func finish(_ points: ClosedRange<Int>) throws -> (scores: [Double], best: Int) {
+        /// Scores at the grid points `points` over the test examples `tests` from `results` (NaN
+        /// at other points) and the best of them.
+        func finish(_ points: ClosedRange<Int>, over tests: [Int]) throws -> (scores: [Double], best: Int) {
             var sums = [Double](repeating: 0, count: g)
             var singular = [Bool](repeating: false, count: g)
-            for fold in 0..<k {
+            for f in 0..<k {
                 for l in points {
-                    for z in 0..<testCount {
-                        let v = results[fold][z * g + l]
+                    for z in tests {
+                        let v = results[f][z * g + l]
                         if v.isNaN { singular[l] = true } else { sums[l] += v }
                     }
                 }
             }
             let part = try CrossValidationScores.finish(sums: Array(sums[points]), singular: Array(singular[points]),
-                                                        trajectories: trajectories, grid: Array(grid[points]))
+                                                        trajectories: validationRuns * tests.count, grid: Array(grid[points]))
             var scores = [Double](repeating: .nan, count: g)
             scores.replaceSubrange(points, with: part.scores)
             return (scores, points.lowerBound + part.best)
@@ -163,7 +175,7 @@ public enum LambdaSearch {
         let task = "cross-validating \(g) lambdas (\(form.rawValue) form)"
         guard let screening, g > 1 else {
             try solveFolds(tests: all, points: 0...(g - 1), task: task)
-            let (scores, best) = try finish(0...(g - 1))
+            let (scores, best) = try finish(0...(g - 1), over: all)
             return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k)
         }
         // The screen: the whole grid on a sample of test examples, then the rest of them from the
@@ -174,21 +186,14 @@ public enum LambdaSearch {
         let rest = all.filter { !inSample.contains($0) }
         try solveFolds(tests: sample, points: 0...(g - 1),
                        task: "screening \(g) lambdas on \(sample.count) test examples (\(form.rawValue) form)")
-        var sampleSums = [Double](repeating: 0, count: g)
-        var sampleSingular = [Bool](repeating: false, count: g)
-        for fold in 0..<k { for l in 0..<g { for z in sample {
-            let v = results[fold][z * g + l]
-            if v.isNaN { sampleSingular[l] = true } else { sampleSums[l] += v }
-        } } }
-        let sampleBest = try CrossValidationScores.finish(sums: sampleSums, singular: sampleSingular,
-                                                          trajectories: max(trajectories, 1), grid: grid).best
+        let sampleBest = try finish(0...(g - 1), over: sample).best
         let margin = max(1, screening.margin)
         var lowest = max(0, sampleBest - margin)
         while true {
             let points = lowest...(g - 1)
             try solveFolds(tests: rest, points: points,
                            task: lowest > 0 ? "cross-validating lambdas >= \(grid[lowest]) (\(form.rawValue) form)" : task)
-            let (scores, best) = try finish(points)
+            let (scores, best) = try finish(points, over: all)
             if best > lowest || lowest == 0 {
                 return LambdaSelection(grid: grid, scores: scores, chosen: grid[best], folds: k, screened: lowest)
             }
