@@ -110,4 +110,12 @@ import Testing
         let two = try LambdaSearch.select(log: noisy, runs: noisy.runs, form: .linear, grid: [0.01, 1], threads: 2)
         #expect(one == two)
     }
+
+    /// Unknowns per test example: one A and one B per active example where the form uses them.
+    @Test(arguments: RecurrenceForm.allCases)
+    func unknownsCountTheFormsParameters(form: RecurrenceForm) {
+        for m in [0, 1, 7, 5000] {
+            #expect(form.unknowns(examples: m) == (form.usesA ? m : 0) + (form.usesB ? m : 0))
+        }
+    }
 }

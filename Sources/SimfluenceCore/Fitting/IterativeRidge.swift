@@ -120,7 +120,7 @@ public struct IterativeRidge: @unchecked Sendable {
     /// Whether CG on `design` uses the block preconditioner by default: when the design has at
     /// least three rows for every four unknowns per test example (``preconditions(rows:unknowns:)``).
     static func preconditions(design: RidgeDesign, form: RecurrenceForm) -> Bool {
-        preconditions(rows: design.rowCount, unknowns: form == .linear ? 2 * design.activeCount : design.activeCount)
+        preconditions(rows: design.rowCount, unknowns: form.unknowns(examples: design.activeCount))
     }
 
     /// The block-Jacobi rule: precondition when rows >= 3/4 x unknowns. Measured (CG iterations to

@@ -39,8 +39,8 @@ struct LambdaScreen: Sendable {
     /// ``LambdaSearch/iterativeFoldResults(design:trainRuns:testIDs:form:grid:plan:threads:foldTolerance:tests:points:progress:)``),
     /// the only ones the screen is used on: small ones are exact and cheap.
     static func isLarge(form: RecurrenceForm, design: RidgeDesign) -> Bool {
-        let n = form == .linear ? 2 * design.activeCount : design.activeCount
-        return LambdaSearch.usesIterativeCV(form, design: design) && n > LambdaSearch.exactCrossValidationLimit
+        LambdaSearch.usesIterativeCV(form, design: design)
+            && form.unknowns(examples: design.activeCount) > LambdaSearch.exactCrossValidationLimit
     }
 
     /// Whether a search screens its grid.

@@ -64,7 +64,7 @@ extension LambdaSearch {
         let chosenTests = subset ?? Array(0..<testCount)
         let points = points ?? 0...(g - 1)
         let m = design.activeCount
-        let n = form == .linear ? 2 * m : m
+        let n = form.unknowns(examples: m)
         var results = [Double](repeating: 0, count: testCount * g)
         // 1 where the dense path must decide.
         var dense = [Double](repeating: 0, count: testCount * g)

@@ -60,7 +60,7 @@ public enum RidgeFit {
                            solver choice: RidgeSolverChoice = .automatic) throws -> FittedSimulator {
         let tests = try checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = try RidgeDesign(log: log, runs: runs)
-        let unknowns = form == .linear ? 2 * design.activeCount : design.activeCount
+        let unknowns = form.unknowns(examples: design.activeCount)
         let tolerance = try iterativeTolerance(choice, unknowns: unknowns, lambda: lambda)
         if let tolerance {
             let preconditioned = IterativeRidge.preconditions(design: design, form: form)

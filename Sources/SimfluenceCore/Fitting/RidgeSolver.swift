@@ -25,7 +25,7 @@ final class RidgeSolver: @unchecked Sendable {
         self.lambdas = lambdas
         let m = design.activeCount
         self.m = m
-        self.n = form == .linear ? 2 * m : m
+        self.n = form.unknowns(examples: m)
         var shared: [UnsafeMutablePointer<Double>] = []
         var failed = [Bool](repeating: false, count: lambdas.count)
         if form.usesB {

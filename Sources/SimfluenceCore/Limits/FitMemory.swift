@@ -33,7 +33,7 @@ public enum FitMemory {
                                 lambdas: Int, threads: Int, lambda: Double? = nil,
                                 solver: RidgeSolverChoice = .automatic) -> Estimate {
         let (m, rows) = activeExamplesAndRows(log: log, runs: runs)
-        let n = form == .linear ? 2 * m : m
+        let n = form.unknowns(examples: m)
         let tests = Double(log.testIDs.count)
         let parameters: Double = 16 * tests * Double(log.trainIDs.count)
         let scores: Double = 8 * tests * Double(max(1, lambdas))

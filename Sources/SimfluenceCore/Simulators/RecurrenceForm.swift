@@ -12,6 +12,10 @@ public enum RecurrenceForm: String, Sendable, CaseIterable, Codable {
     public var usesA: Bool { self != .additive }
     /// Whether the additive terms B_i are parameters of this form.
     public var usesB: Bool { self != .multiplicative }
+
+    /// Unknowns per test example of a ridge fit over `m` active training examples: A_i and B_i
+    /// of each for the linear form, one of them for the others.
+    public func unknowns(examples m: Int) -> Int { self == .linear ? 2 * m : m }
 }
 
 /// What to do when a curriculum names a training example the simulator has no parameters for
