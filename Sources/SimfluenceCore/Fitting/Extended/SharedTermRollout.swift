@@ -34,17 +34,9 @@ final class SharedTermRollout {
     /// Per run: its first step in the flat step arrays, its first step's absolute step number
     /// minus 1 (into the step tables), and its starting loss.
     private let runFirst: [Int], runStepOffset: [Int], runInitial: [Double]
-    /// Per step over all runs (run by run): batch sums of n A_dev and n B_dev, batch size, the
-    /// next loss row's target and whether it is observed.
-    private let sumA: [Double], sumB: [Double], size: [Double], target: [Double]
-    private let observed: [Bool]
-    /// Per absolute step t (0...lastT): knot and weight (``StepBasis/locate(_:)``).
-    private let knotOf: [Int], weightOf: [Double]
-    /// Evaluation state: u_t and v_t per absolute step, and per step of the flat arrays alpha_t,
-    /// the state after it (states[j + run] holds the state before step j of that run) and
-    /// whether it clamped.
-    private var uT: [Double], vT: [Double]
-    private var alphas: [Double], states: [Double], clamped: [Bool]
+    /// The per-step arrays, owned as pointers (the loops run ~10^4 steps per call and L-BFGS
+    /// calls them hundreds of times per test example), freed with the problem.
+    private let b: Buffers
 
     /// Prepares test example `z` (losses `losses`, one array per run of `runs`, as
     /// ``ExtendedRollout/losses(_:z:)``) with the examples' parameters of `theta` (full
@@ -77,15 +69,20 @@ final class SharedTermRollout {
         }
         runFirst.append(sumA.count)
         (self.runFirst, self.runStepOffset, self.runInitial) = (runFirst, runStepOffset, runInitial)
-        (self.sumA, self.sumB, self.size, self.target, self.observed) = (sumA, sumB, size, target, observed)
         let located = (0...lastT).map { basis.locate($0) }
-        knotOf = located.map(\.k)
-        weightOf = located.map(\.w)
-        uT = [Double](repeating: 0, count: lastT + 1)
-        vT = [Double](repeating: 0, count: lastT + 1)
-        alphas = [Double](repeating: 0, count: sumA.count)
-        states = [Double](repeating: 0, count: sumA.count + runs.count)
-        clamped = [Bool](repeating: false, count: sumA.count)
+        let steps = sumA.count
+        b = Buffers(uT: .owned([Double](repeating: 0, count: lastT + 1)), vT: .owned([Double](repeating: 0, count: lastT + 1)),
+                    tables: lastT + 1, knotOf: .owned(located.map(\.k)), weightOf: .owned(located.map(\.w)),
+                    sumA: .owned(sumA), sumB: .owned(sumB), size: .owned(size), target: .owned(target),
+                    observed: .owned(observed), alphas: .owned([Double](repeating: 0, count: steps)),
+                    states: .owned([Double](repeating: 0, count: steps + runs.count)),
+                    clamped: .owned([Bool](repeating: false, count: steps)))
+    }
+
+    deinit {
+        b.uT.deallocate(); b.vT.deallocate(); b.knotOf.deallocate(); b.weightOf.deallocate()
+        b.sumA.deallocate(); b.sumB.deallocate(); b.size.deallocate(); b.target.deallocate()
+        b.observed.deallocate(); b.alphas.deallocate(); b.states.deallocate(); b.clamped.deallocate()
     }
 
     /// The rolled-out sum of squared errors over every run's observed rows plus the penalty
@@ -94,55 +91,53 @@ final class SharedTermRollout {
         let l = layout, knots = l.knots
         let aPool = l.pooled ? x[l.aPool] : 0, bPool = l.pooled ? x[l.bPool] : 0
         var total = 0.0
-        withBuffers { b in
-            // The step terms per absolute step, as ExtendedRollout.coefficients forms them.
-            for t in 0..<b.tables {
-                if knots == 1 {
-                    b.uT[t] = x[l.uStart]
-                    b.vT[t] = x[l.vStart]
-                } else if knots > 1 {
-                    let k = b.knotOf[t], w = b.weightOf[t]
-                    b.uT[t] = (1 - w) * x[l.uStart &+ k] + w * x[l.uStart &+ k &+ 1]
-                    b.vT[t] = (1 - w) * x[l.vStart &+ k] + w * x[l.vStart &+ k &+ 1]
+        // The step terms per absolute step, as ExtendedRollout.coefficients forms them.
+        for t in 0..<b.tables {
+            if knots == 1 {
+                b.uT[t] = x[l.uStart]
+                b.vT[t] = x[l.vStart]
+            } else if knots > 1 {
+                let k = b.knotOf[t], w = b.weightOf[t]
+                b.uT[t] = (1 - w) * x[l.uStart &+ k] + w * x[l.uStart &+ k &+ 1]
+                b.vT[t] = (1 - w) * x[l.vStart &+ k] + w * x[l.vStart &+ k &+ 1]
+            }
+        }
+        // The loop over one run's steps, specialised below for linear-rollout's layout
+        // (knots, no pooled terms) by inlining with constant flags.
+        @inline(__always) func run(_ r: Int, pooled: Bool, hasKnots: Bool) {
+            let first = runFirst[r], steps = runFirst[r + 1] &- first
+            let u = b.uT + runStepOffset[r] + 1, v = b.vT + runStepOffset[r] + 1
+            let sumA = b.sumA + first, sumB = b.sumB + first, size = b.size + first
+            let target = b.target + first, observed = b.observed + first
+            let alphas = b.alphas + first, clamped = b.clamped + first, states = b.states + first + r
+            let lo = self.lo, hi = self.hi
+            var loss = runInitial[r]
+            states[0] = loss
+            var j = 0
+            while j < steps {
+                var alpha = sumA[j], beta = sumB[j]
+                if pooled {
+                    alpha += size[j] * aPool
+                    beta += size[j] * bPool
                 }
-            }
-            // The loop over one run's steps, specialised below for linear-rollout's layout
-            // (knots, no pooled terms) by inlining with constant flags.
-            @inline(__always) func run(_ r: Int, pooled: Bool, hasKnots: Bool) {
-                let first = runFirst[r], steps = runFirst[r + 1] &- first
-                let u = b.uT + runStepOffset[r] + 1, v = b.vT + runStepOffset[r] + 1
-                let sumA = b.sumA + first, sumB = b.sumB + first, size = b.size + first
-                let target = b.target + first, observed = b.observed + first
-                let alphas = b.alphas + first, clamped = b.clamped + first, states = b.states + first + r
-                let lo = self.lo, hi = self.hi
-                var loss = runInitial[r]
-                states[0] = loss
-                var j = 0
-                while j < steps {
-                    var alpha = sumA[j], beta = sumB[j]
-                    if pooled {
-                        alpha += size[j] * aPool
-                        beta += size[j] * bPool
-                    }
-                    if hasKnots { alpha += u[j] }
-                    alphas[j] = alpha
-                    // v is 0 without knots (beta + 0, as ExtendedRollout.beta adds it).
-                    loss = alpha * loss + (beta + v[j])
-                    var c = false
-                    // (loss != loss: isNaN, with a plain comparison.)
-                    if loss < lo { loss = lo; c = true } else if loss > hi { loss = hi; c = true } else if loss != loss { loss = hi; c = true }
-                    clamped[j] = c
-                    states[j &+ 1] = loss
-                    if observed[j] {
-                        let d = loss - target[j]
-                        total += d * d
-                    }
-                    j &+= 1
+                if hasKnots { alpha += u[j] }
+                alphas[j] = alpha
+                // v is 0 without knots (beta + 0, as ExtendedRollout.beta adds it).
+                loss = alpha * loss + (beta + v[j])
+                var c = false
+                // (loss != loss: isNaN, with a plain comparison.)
+                if loss < lo { loss = lo; c = true } else if loss > hi { loss = hi; c = true } else if loss != loss { loss = hi; c = true }
+                clamped[j] = c
+                states[j &+ 1] = loss
+                if observed[j] {
+                    let d = loss - target[j]
+                    total += d * d
                 }
+                j &+= 1
             }
-            for r in 0..<runInitial.count {
-                if !l.pooled && knots > 0 { run(r, pooled: false, hasKnots: true) } else { run(r, pooled: l.pooled, hasKnots: knots > 0) }
-            }
+        }
+        for r in 0..<runInitial.count {
+            if !l.pooled && knots > 0 { run(r, pooled: false, hasKnots: true) } else { run(r, pooled: l.pooled, hasKnots: knots > 0) }
         }
         return total + penalty.sharedValue(x, layout: l, gram: gram, grad: nil, from: examplesPenalty)
     }
@@ -153,94 +148,81 @@ final class SharedTermRollout {
     /// accumulates it, then the penalty's.
     func gradient(_ x: UnsafePointer<Double>, into grad: UnsafeMutablePointer<Double>) {
         let l = layout, knots = l.knots
-        withBuffers { b in
-            // One run's adjoint, specialised below for linear-rollout's layout (knots > 1, no
-            // pooled terms) by inlining with constant flags.
-            @inline(__always) func run(_ r: Int, pooled: Bool, knots: Int) {
-                let first = runFirst[r], steps = runFirst[r + 1] &- first
-                let size = b.size + first, target = b.target + first, observed = b.observed + first
-                let alphas = b.alphas + first, clamped = b.clamped + first, states = b.states + first + r
-                let knotOf = b.knotOf + runStepOffset[r] + 1, weightOf = b.weightOf + runStepOffset[r] + 1
-                let uGrad = grad + l.uStart, vGrad = grad + l.vStart
-                var lam = 0.0
-                // The current knot interval's four gradient slots in registers, as in ExtendedRollout.
-                var slot = -1, gu0 = 0.0, gu1 = 0.0, gv0 = 0.0, gv1 = 0.0
-                var j = steps &- 1
-                while j >= 0 {
-                    if observed[j] { lam += 2 * (states[j &+ 1] - target[j]) }
-                    let dpre = clamped[j] ? 0 : lam
-                    if dpre != 0 {
-                        let dAlpha = dpre * states[j]
-                        if pooled {
-                            grad[l.aPool] += size[j] * dAlpha
-                            grad[l.bPool] += size[j] * dpre
-                        }
-                        if knots == 1 {
-                            uGrad[0] += dAlpha
-                            vGrad[0] += dpre
-                        } else if knots > 1 {
-                            let k = knotOf[j], w = weightOf[j]
-                            if k != slot {
-                                if slot >= 0 {
-                                    uGrad[slot] = gu0; uGrad[slot &+ 1] = gu1
-                                    vGrad[slot] = gv0; vGrad[slot &+ 1] = gv1
-                                }
-                                slot = k
-                                gu0 = uGrad[k]; gu1 = uGrad[k &+ 1]
-                                gv0 = vGrad[k]; gv1 = vGrad[k &+ 1]
-                            }
-                            gu0 += (1 - w) * dAlpha
-                            gu1 += w * dAlpha
-                            gv0 += (1 - w) * dpre
-                            gv1 += w * dpre
-                        }
+        // One run's adjoint, specialised below for linear-rollout's layout (knots > 1, no
+        // pooled terms) by inlining with constant flags.
+        @inline(__always) func run(_ r: Int, pooled: Bool, knots: Int) {
+            let first = runFirst[r], steps = runFirst[r + 1] &- first
+            let size = b.size + first, target = b.target + first, observed = b.observed + first
+            let alphas = b.alphas + first, clamped = b.clamped + first, states = b.states + first + r
+            let knotOf = b.knotOf + runStepOffset[r] + 1, weightOf = b.weightOf + runStepOffset[r] + 1
+            let uGrad = grad + l.uStart, vGrad = grad + l.vStart
+            var lam = 0.0
+            // The current knot interval's four gradient slots in registers, as in ExtendedRollout.
+            var slot = -1, gu0 = 0.0, gu1 = 0.0, gv0 = 0.0, gv1 = 0.0
+            var j = steps &- 1
+            while j >= 0 {
+                if observed[j] { lam += 2 * (states[j &+ 1] - target[j]) }
+                let dpre = clamped[j] ? 0 : lam
+                if dpre != 0 {
+                    let dAlpha = dpre * states[j]
+                    if pooled {
+                        grad[l.aPool] += size[j] * dAlpha
+                        grad[l.bPool] += size[j] * dpre
                     }
-                    lam = dpre * alphas[j]
-                    j &-= 1
+                    if knots == 1 {
+                        uGrad[0] += dAlpha
+                        vGrad[0] += dpre
+                    } else if knots > 1 {
+                        let k = knotOf[j], w = weightOf[j]
+                        if k != slot {
+                            if slot >= 0 {
+                                uGrad[slot] = gu0; uGrad[slot &+ 1] = gu1
+                                vGrad[slot] = gv0; vGrad[slot &+ 1] = gv1
+                            }
+                            slot = k
+                            gu0 = uGrad[k]; gu1 = uGrad[k &+ 1]
+                            gv0 = vGrad[k]; gv1 = vGrad[k &+ 1]
+                        }
+                        gu0 += (1 - w) * dAlpha
+                        gu1 += w * dAlpha
+                        gv0 += (1 - w) * dpre
+                        gv1 += w * dpre
+                    }
                 }
-                if slot >= 0 {
-                    uGrad[slot] = gu0; uGrad[slot &+ 1] = gu1
-                    vGrad[slot] = gv0; vGrad[slot &+ 1] = gv1
-                }
+                lam = dpre * alphas[j]
+                j &-= 1
             }
-            for r in 0..<runInitial.count {
-                if !l.pooled && knots > 1 { run(r, pooled: false, knots: 2) } else { run(r, pooled: l.pooled, knots: knots) }
+            if slot >= 0 {
+                uGrad[slot] = gu0; uGrad[slot &+ 1] = gu1
+                vGrad[slot] = gv0; vGrad[slot &+ 1] = gv1
             }
+        }
+        for r in 0..<runInitial.count {
+            if !l.pooled && knots > 1 { run(r, pooled: false, knots: 2) } else { run(r, pooled: l.pooled, knots: knots) }
         }
         _ = penalty.sharedValue(x, layout: l, gram: gram, grad: grad, from: examplesPenalty)
     }
 
-    /// The arrays as pointers, valid inside `body` only (the loops run ~10^4 steps per call and
-    /// L-BFGS calls them hundreds of times per test example).
+    /// Per step over all runs (run by run): batch sums of n A_dev and n B_dev (`sumA`, `sumB`),
+    /// batch size, the next loss row's target and whether it is observed; per absolute step t
+    /// (0..<tables): knot and weight (``StepBasis/locate(_:)``); evaluation state: u_t and v_t per
+    /// absolute step, and per step of the flat arrays alpha_t, the state after it (states[j + run]
+    /// holds the state before step j of that run) and whether it clamped.
     private struct Buffers {
         let uT: UnsafeMutablePointer<Double>, vT: UnsafeMutablePointer<Double>, tables: Int
-        let knotOf: UnsafePointer<Int>, weightOf: UnsafePointer<Double>
-        let sumA: UnsafePointer<Double>, sumB: UnsafePointer<Double>, size: UnsafePointer<Double>
-        let target: UnsafePointer<Double>, observed: UnsafePointer<Bool>
+        let knotOf: UnsafeMutablePointer<Int>, weightOf: UnsafeMutablePointer<Double>
+        let sumA: UnsafeMutablePointer<Double>, sumB: UnsafeMutablePointer<Double>, size: UnsafeMutablePointer<Double>
+        let target: UnsafeMutablePointer<Double>, observed: UnsafeMutablePointer<Bool>
         let alphas: UnsafeMutablePointer<Double>, states: UnsafeMutablePointer<Double>, clamped: UnsafeMutablePointer<Bool>
     }
+}
 
-    private func withBuffers(_ body: (Buffers) -> Void) {
-        uT.withUnsafeMutableBufferPointer { u in vT.withUnsafeMutableBufferPointer { v in
-        knotOf.withUnsafeBufferPointer { ko in weightOf.withUnsafeBufferPointer { wo in
-        sumA.withUnsafeBufferPointer { sa in sumB.withUnsafeBufferPointer { sb in size.withUnsafeBufferPointer { sz in
-        target.withUnsafeBufferPointer { tg in observed.withUnsafeBufferPointer { ob in
-        alphas.withUnsafeMutableBufferPointer { al in states.withUnsafeMutableBufferPointer { st in
-        clamped.withUnsafeMutableBufferPointer { cl in
-            // An empty array's buffer may have no address; nothing is read from it then.
-            func base<T>(_ b: UnsafeBufferPointer<T>) -> UnsafePointer<T> {
-                b.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<T>.alignment)!
-            }
-            func base<T>(_ b: UnsafeMutableBufferPointer<T>) -> UnsafeMutablePointer<T> {
-                b.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<T>.alignment)!
-            }
-            body(Buffers(uT: base(u), vT: base(v), tables: u.count, knotOf: base(ko), weightOf: base(wo),
-                         sumA: base(sa), sumB: base(sb), size: base(sz), target: base(tg),
-                         observed: base(ob), alphas: base(al), states: base(st), clamped: base(cl)))
-        }}}
-        }}
-        }}}
-        }}
-        }}
+private extension UnsafeMutablePointer {
+    /// A new allocation holding a copy of `values` (at least one element's room, so an empty
+    /// array still has an address); the caller deallocates it.
+    static func owned(_ values: [Pointee]) -> UnsafeMutablePointer<Pointee> {
+        let p = UnsafeMutablePointer<Pointee>.allocate(capacity: max(1, values.count))
+        _ = UnsafeMutableBufferPointer(start: p, count: values.count).initialize(from: values)
+        return p
     }
 }
