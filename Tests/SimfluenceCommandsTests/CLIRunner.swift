@@ -83,10 +83,21 @@ struct CLIRunner {
         return (outData, errData)
     }
 
-    /// A fresh temporary directory.
+    /// A fresh temporary directory, inside this test process's scratch folder (removed when the
+    /// process exits, so test runs leave nothing in the system's temporary folder).
     static func temporaryDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "simfluence-cli-test-" + UUID().uuidString
+        _ = scratchFolderCreated
+        let path = scratchFolder + "/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 }
+
+/// The folder that holds every `CLIRunner.temporaryDirectory()` of this test process.
+private let scratchFolder = NSTemporaryDirectory() + "simfluence-cli-test-" + UUID().uuidString
+
+/// Creates `scratchFolder` once and removes it, with everything the tests wrote, at exit.
+private let scratchFolderCreated: Void = {
+    try? FileManager.default.createDirectory(atPath: scratchFolder, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: scratchFolder) }
+}()
