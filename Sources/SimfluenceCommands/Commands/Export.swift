@@ -11,7 +11,8 @@ struct Export: ParsableCommand {
             multiplicative factor for test example z; B[i, z] its additive effect in loss units, \
             negative = helps), for extended simulators the step terms u and v (steps x test) and \
             the loss bounds (2 x test: lower, upper), and model.json with the ids (row and column \
-            order), which training examples were seen, the method, lambda, carry-over, starting \
+            order), which training examples were seen, the method, lambda, carry-over, the lag \
+            kernel of the lag-kernel methods (its bins' first lags, weights and loss scale), starting \
             losses and the fit's provenance. Read back: numpy.load("DIR/B.npy"), or with pandas \
             pd.read_csv("DIR/B.csv", index_col=0) after --format csv. \
             Example: simfluence export --model model.simfluence -o params
@@ -67,6 +68,12 @@ struct Export: ParsableCommand {
             }
             stack = [("stack", .array(folders))]
         }
+        // The lag kernel, so that the exported arrays are the whole simulator (Docs/Methods.md).
+        let kernel: [(String, JSON)] = sim.lagKernel.map { k in
+            [("lag_kernel", .object([("starts", .array(k.starts.map { .number(Double($0)) })),
+                                     ("weights", .array(k.weights.map { .number($0) })),
+                                     ("loss_scale", .number(k.lossScale))]))]
+        } ?? []
         if let u = sim.stepAlpha, let v = sim.stepBeta {
             let steps = (1...max(1, u.columns)).map { "step\($0)" }
             try write("u", u.transposed(), rowIDs: steps, columnIDs: sim.testIDs)
@@ -85,7 +92,7 @@ struct Export: ParsableCommand {
             ("files", .array(written.map { .string($0) })),
             ("layout", .string("A and B: training x test (rows in train_ids order, columns in test_ids order); u, v: steps x test; bounds: 2 x test; a stack: its components' folders, its trajectory the weighted sum of theirs")),
             ("provenance", .object(sim.metadata.keys.sorted().map { ($0, .string(sim.metadata[$0] ?? "")) })),
-        ] + stack)
+        ] + kernel + stack)
         try AtomicFile.write(Data((info.rendered() + "\n").utf8), to: path("model.json"))
         return written + ["model.json"]
     }
