@@ -85,4 +85,15 @@ import Testing
         let badLambda = try CLIRunner.run(["evaluate", log, "--lambda", "-1"])
         #expect(badLambda.status != 0 && badLambda.stderr.contains("--lambda"))
     }
+
+    /// An unknown --method is refused before any work, with the command's own usage line (not
+    /// the tool's), for each command that takes method names.
+    @Test func unknownMethodNamesTheCommandsUsage() throws {
+        for command in [["evaluate", "/nonexistent/log"], ["report", "/nonexistent/log", "-o", "/nonexistent/r.html"], ["counterfactuals"]] {
+            let r = try CLIRunner.run(command + ["--method", "linear", "--method", "lineer"])
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("unknown method 'lineer'"), "\(r.stderr)")
+            #expect(r.stderr.contains("Usage: simfluence \(command[0])"), "\(r.stderr)")
+        }
+    }
 }

@@ -53,6 +53,7 @@ struct Counterfactuals: ParsableCommand {
             throw ValidationError("need --runs (the fit runs) >= 2, --random-runs >= 3 and --orders-per-subset >= 3")
         }
         _ = try sizes()
+        try MethodSelection.checkNames(methods)
     }
 
     private func sizes() throws -> [Int] {

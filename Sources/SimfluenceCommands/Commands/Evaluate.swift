@@ -50,6 +50,7 @@ struct Evaluate: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try MethodSelection.checkNames(methods)
         if intervals != nil && bootstrap.bootstrap == nil {
             throw ValidationError("--intervals writes bootstrap intervals: it needs --bootstrap B")
         }

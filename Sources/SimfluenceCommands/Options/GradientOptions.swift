@@ -32,6 +32,7 @@ enum MethodSelection {
     /// Expands "all" and checks that classic methods have gradient features; prints a note for
     /// each method "all" skips.
     static func resolve(_ names: [String], gradientsAvailable: Bool) throws -> [MethodName] {
+        try checkNames(names)
         var methods: [MethodName] = []
         for name in names {
             if name == "all" {
@@ -44,14 +45,20 @@ enum MethodSelection {
                 }
                 continue
             }
-            guard let m = MethodName(argument: name) else {
-                throw ValidationError("unknown method '\(name)'; choose from: \((MethodName.allValueStrings + ["all"]).joined(separator: ", "))")
-            }
+            guard let m = MethodName(argument: name) else { continue }
             if m.needsGradients && !gradientsAvailable {
                 throw ValidationError("\(name) needs gradient features: pass --gradients DIR ('simfluence train' writes them to <log>/gradients)")
             }
             if !methods.contains(m) { methods.append(m) }
         }
         return methods
+    }
+
+    /// Throws for the first name that is neither a method nor "all". Commands call it from
+    /// `validate()` too, so that the error comes with their own usage line, not the tool's.
+    static func checkNames(_ names: [String]) throws {
+        for name in names where name != "all" && MethodName(argument: name) == nil {
+            throw ValidationError("unknown method '\(name)'; choose from: \((MethodName.allValueStrings + ["all"]).joined(separator: ", "))")
+        }
     }
 }
