@@ -108,6 +108,37 @@ import Testing
                 1e3 * Self.objective(log: log, solution: solution, design: design, lambda: 0))
     }
 
+    /// On data with a loss scale, the cross-validation picks tau = 1 when the log is within
+    /// ``LagKernelFit/lossScaleExampleLimit``; above it (the limit lowered below the 12 examples
+    /// here) only tau = 0 is scored, exactly as a search asked for tau = 0 alone, and tau = 1 is
+    /// returned as skipped; the method says so in its notes and its provenance, and `auto` and
+    /// `stack` pass the note on under the candidate's name.
+    @Test func largeLogsSkipTheLossScaleSearchAndSaySo() throws {
+        let (log, _) = Self.plantedLog(runs: 12, steps: 30, seed: 9, lossScale: 1)
+        let tests = [0, 1, 2], grid = [0.001, 0.01, 0.1]
+        let full = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3, threads: 2)
+        #expect(full.pilot.lossScale == 1 && full.skippedLossScales.isEmpty)
+        let capped = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3,
+                                                    lossScaleExampleLimit: 11, threads: 2)
+        let plain = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3,
+                                                   lossScales: [0], threads: 2)
+        #expect(capped.pilot.lossScale == 0 && capped.skippedLossScales == [1])
+        #expect(capped.pilot == plain.pilot && capped.selection.scores == plain.selection.scores
+                && capped.selection.chosen == plain.selection.chosen)
+        #expect(try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3,
+                                               lossScaleExampleLimit: 12, threads: 2).skippedLossScales.isEmpty)
+
+        var method = LagKernelMethod.lagKernel
+        method.lossScaleExampleLimit = 11
+        let request = FitRequest(log: log, runs: log.runs, inputs: MethodInputs(lambda: .auto(grid: grid, folds: 3)))
+        let fit = try method.fit(request)
+        #expect(fit.notes.count == 1 && fit.notes[0].hasPrefix("loss scale 1 not cross-validated: with 12 training examples (over 11)"))
+        #expect(fit.simulator.lagKernel?.lossScale == 0 && fit.simulator.provenance.details["loss_scale_note"] == fit.notes[0])
+        #expect(try LagKernelMethod.lagKernel.fit(request).notes.isEmpty)
+        let stacked = try StackMethod(candidates: [.linear, MethodName(method)]).fit(request)
+        #expect(stacked.notes == ["lag-kernel: " + fit.notes[0]])
+    }
+
     /// A prior of several components: with a large lambda, B goes to the combination of the
     /// components that fits the data, each with its own weight (one shared multiple could not).
     @Test func priorComponentsGetTheirOwnWeights() throws {

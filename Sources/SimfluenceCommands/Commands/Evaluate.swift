@@ -70,12 +70,12 @@ struct Evaluate: ParsableCommand {
         let result = try FitPipeline.evaluate(chosen, log: log, split: split, inputs: inputs,
                                               unseen: unseen, threads: compute.threadCount)
         for entry in result.results {
-            guard let s = entry.fit?.selection else { continue }
-            if verbose {
+            guard let fit = entry.fit else { continue }
+            if verbose, let s = fit.selection {
                 StandardStream.error.write("\(entry.scores.method):")
                 printSelection(s, to: .error)
             }
-            warnIfAtGridEdge(s, method: entry.scores.method)
+            printNotes(fit, method: entry.scores.method)
         }
         let extras = try ExtendedEvaluationExtras.compute(result, log: log, split: split, inputs: inputs,
                                                           replicates: bootstrap.bootstrap,

@@ -69,7 +69,7 @@ struct Fit: ParsableCommand {
                                       threads: compute.threadCount)
         let simulator = fit.simulator
         try ModelFile.write(simulator, to: output)
-        if let s = fit.selection { warnIfAtGridEdge(s, method: fit.simulator.method.name) }
+        printNotes(fit, method: fit.simulator.method.name)
         if json {
             var object: [(String, JSON)] = [
                 ("method", .string(simulator.method.name)), ("lambda", .number(simulator.lambda)),
@@ -80,6 +80,7 @@ struct Fit: ParsableCommand {
             if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
             if let choice = simulator.provenance.details["auto_choice"] { object.append(("auto_choice", .string(choice))) }
             if let weights = simulator.provenance.details["stack_weights"] { object.append(("stack_weights", .string(weights))) }
+            object.append(("notes", .array(fit.notes.map { .string($0) })))
             print(JSON.object(object).rendered())
         } else {
             if verbose, let s = fit.selection { printSelection(s) }
@@ -117,6 +118,13 @@ func selectionLines(_ s: LambdaSelection) -> [String] {
         lines.append("  (the whole grid was scored on a sample of test examples, the rest only down to just below the best point)")
     }
     return lines
+}
+
+/// Prints a fit's notes (``MethodFit/notes``) and, when cross-validation chose an end of its
+/// grid, that the best lambda may lie beyond it; on standard error, each "note: method: ...".
+func printNotes(_ fit: MethodFit, method: String) {
+    for note in fit.notes { StandardStream.error.write("note: \(method): \(note)") }
+    if let s = fit.selection { warnIfAtGridEdge(s, method: method) }
 }
 
 /// Warns (on standard error) when cross-validation chose an end of its grid: the best lambda

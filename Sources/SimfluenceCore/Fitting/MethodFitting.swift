@@ -6,11 +6,17 @@ public struct MethodFit: Sendable {
     public var selection: LambdaSelection?
     /// Wall time of lambda selection plus the final fit, in seconds.
     public var seconds: Double
+    /// What a user should know about how the fit was made beyond its numbers, one sentence each
+    /// (e.g. a candidate hyperparameter the search left out, and why); the command line prints
+    /// them as notes. Combinations (`auto`, `stack`) pass on their candidates' notes, prefixed
+    /// with the candidate's name.
+    public var notes: [String]
 
-    public init(simulator: FittedSimulator, selection: LambdaSelection?, seconds: Double) {
+    public init(simulator: FittedSimulator, selection: LambdaSelection?, seconds: Double, notes: [String] = []) {
         self.simulator = simulator
         self.selection = selection
         self.seconds = seconds
+        self.notes = notes
     }
 }
 

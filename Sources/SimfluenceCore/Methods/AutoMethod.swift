@@ -37,11 +37,12 @@ public struct AutoMethod: MethodDescriptor {
         }
         let clock = ContinuousClock(), start = clock.now
         var best: (fit: MethodFit, score: Double)?
-        var report: [String] = []
+        var report: [String] = [], notes: [String] = []
         let candidates = applicable(request.inputs)
         for (k, method) in candidates.enumerated() {
             FitProgress.report("auto: fitting the candidates", method.name, done: k, total: candidates.count)
             let fit = try method.descriptor.fit(request)
+            notes += fit.notes.map { "\(method.name): \($0)" }
             let score = fit.selection?.scores.filter(\.isFinite).min() ?? .infinity
             report.append("\(method.name) \(Self.fourDigits(score))")
             if best == nil || score < best!.score { best = (fit, score) }
@@ -50,6 +51,7 @@ public struct AutoMethod: MethodDescriptor {
         winner.simulator.provenance.details["auto_choice"] = winner.simulator.method.name
             + " (cross-validated all-steps MSE: " + report.joined(separator: ", ") + ")"
         winner.seconds = (clock.now - start).inSeconds
+        winner.notes = notes
         return winner
     }
 

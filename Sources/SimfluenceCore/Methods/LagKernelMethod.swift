@@ -16,6 +16,9 @@ public struct LagKernelMethod: RecurrenceSimulated {
     /// Whether B is shrunk towards sum_k gamma_zk x TracIn-CP_k(z) (TracIn-CP at checkpoint k alone,
     /// gamma_zk fitted) rather than 0.
     public let gradientPrior: Bool
+    /// Above this many active training examples the loss scale is not cross-validated (tau = 0
+    /// is used, and the fit says so in its notes): ``LagKernelFit/lossScaleExampleLimit``.
+    public var lossScaleExampleLimit = LagKernelFit.lossScaleExampleLimit
 
     public var name: String { gradientPrior ? "lag-kernel-tracin" : "lag-kernel" }
     public var family: MethodFamily { .extended }
@@ -50,15 +53,23 @@ public struct LagKernelMethod: RecurrenceSimulated {
         var selection: LambdaSelection?
         let lambda: Double
         var pilot: LagKernel?
+        var notes: [String] = []
         switch request.inputs.lambda {
         case .fixed(let value):
             lambda = value
         case .auto(let grid, let folds):
             let s = try LagKernelFit.crossValidate(log: request.log, runs: request.runs, tests: tests, grid: grid, folds: folds,
-                                                   prior: prior, threads: request.threads)
+                                                   prior: prior, lossScaleExampleLimit: lossScaleExampleLimit,
+                                                   threads: request.threads)
             selection = s.selection
             pilot = s.pilot
             lambda = s.selection.chosen
+            if !s.skippedLossScales.isEmpty {
+                let n = LagKernelDesign(log: request.log, runs: request.runs).n
+                notes.append("loss scale \(s.skippedLossScales.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ", ")) not cross-validated: "
+                             + "with \(n) training examples (over \(lossScaleExampleLimit)) each test example would need "
+                             + "its own \(n) x \(n) factorisation per fold and lambda; tau = 0 is used")
+            }
         }
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
                                              lambda: lambda, start: pilot, fixedKernel: pilot != nil, prior: prior,
@@ -66,7 +77,8 @@ public struct LagKernelMethod: RecurrenceSimulated {
         simulator.provenance.record(selection)
         if prior != nil { simulator.provenance.details["gradient_prior"] = "tracin-cp" }
         simulator.provenance.details["loss_scale"] = String(simulator.lagKernel?.lossScale ?? 0)
-        return MethodFit(simulator: simulator, selection: selection, seconds: (clock.now - start).inSeconds)
+        if !notes.isEmpty { simulator.provenance.details["loss_scale_note"] = notes.joined(separator: " ") }
+        return MethodFit(simulator: simulator, selection: selection, seconds: (clock.now - start).inSeconds, notes: notes)
     }
 
     public func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {

@@ -76,6 +76,7 @@ public struct StackMethod: MethodDescriptor {
         guard !fits.isEmpty else {
             throw firstError ?? SimfluenceError.invalidArgument("stack: no candidate method applies to this log")
         }
+        let notes = zip(candidates, fits).flatMap { method, fit in fit.notes.map { "\(method.name): \($0)" } }
         let errors = try foldErrors(fits.map(\.simulator), request, split: split)
         for c in candidates.indices where !errors.finite[c] {
             skipped.append("\(candidates[c].name) (\(errors.failures[c] ?? "its fold rollouts diverged"))")
@@ -99,13 +100,14 @@ public struct StackMethod: MethodDescriptor {
             var fit = fits[chosen[0]]
             fit.simulator.provenance.details["stack_weights"] = explanation
             fit.seconds = (clock.now - start).inSeconds
+            fit.notes = notes
             return fit
         }
         var provenance = FitProvenance()
         provenance.details["stack_weights"] = explanation
         let stack = FittedSimulator.stack(chosen.map { StackComponent(weight: weights[$0], simulator: fits[$0].simulator) },
                                           method: MethodName(self), provenance: provenance)
-        return MethodFit(simulator: stack, selection: nil, seconds: (clock.now - start).inSeconds)
+        return MethodFit(simulator: stack, selection: nil, seconds: (clock.now - start).inSeconds, notes: notes)
     }
 
     /// The squared-error sums of the candidates' rollouts of every fold's validation runs, each

@@ -40,11 +40,14 @@ extension LagKernelFit {
     /// scale) is held, and every tau of `lossScales` gets its own lambda search; the tau and lambda
     /// with the lowest score win (ties to the earlier tau). A tau > 0 gives every test example its
     /// own normal equations, so it costs about one assembly and one factorisation per (fold, test
-    /// example, lambda) more than tau = 0.
+    /// example, lambda) more than tau = 0. With more than `lossScaleExampleLimit` active training
+    /// examples only tau = 0 is scored, and the scales left out are returned in `skippedLossScales`
+    /// (see ``lossScaleExampleLimit``).
     public static func crossValidate(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int,
                                      prior: [Matrix]? = nil, lossScales: [Double] = defaultLossScales,
+                                     lossScaleExampleLimit: Int = lossScaleExampleLimit,
                                      threads: Int = Parallel.defaultThreads) throws
-        -> (selection: LambdaSelection, pilot: LagKernel) {
+        -> (selection: LambdaSelection, pilot: LagKernel, skippedLossScales: [Double]) {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
         let all = LagKernelDesign(log: log, runs: runs)
         let pilotLambda = split.grid[split.grid.count / 2]
@@ -52,7 +55,9 @@ extension LagKernelFit {
                               start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), prior: prior,
                               threads: threads).kernel
         var best: (selection: LambdaSelection, pilot: LagKernel, score: Double)?
-        let scales = lossScales.isEmpty ? [0] : lossScales
+        let requested = lossScales.isEmpty ? [0] : lossScales
+        let affordable = all.n <= lossScaleExampleLimit
+        let scales = affordable ? requested : [0]
         for (k, scale) in scales.enumerated() {
             FitProgress.report("lag-kernel: cross-validating the loss scale", "tau \(scale)", done: k, total: scales.count)
             let pilot = LagKernel(starts: shape.starts, weights: shape.weights, lossScale: scale)
@@ -60,12 +65,22 @@ extension LagKernelFit {
             let score = selection.scores.filter(\.isFinite).min() ?? .infinity
             if best == nil || score < best!.score { best = (selection, pilot, score) }
         }
-        return (best!.selection, best!.pilot)
+        return (best!.selection, best!.pilot, affordable ? [] : requested.filter { $0 != 0 })
     }
 
     /// The loss scales tau (``LagKernel/lossScale``) the cross-validation chooses among: 0 (no
     /// gain, purely additive effects) and 1 (a cross-entropy gradient's size, in nats).
     public static let defaultLossScales: [Double] = [0, 1]
+
+    /// The most active training examples n for which loss scales above 0 are cross-validated.
+    /// Above it only tau = 0 is: a tau > 0 gives every test example its own n x n normal matrix,
+    /// so its search costs a factorisation per (fold, test example, lambda) where tau = 0 shares
+    /// one per (fold, lambda). On the medium benchmark log (n = 5,000, 200 test examples, 5 folds,
+    /// 15 lambdas) that is 15,000 factorisations of 5,000 x 5,000 (with the assemblies, about 11
+    /// hours on 2 cores), against 75 for tau = 0. The limit is the iterative solvers' notion of a large system
+    /// (``LambdaScreen``: over 1,024 unknowns per test example); the built-in workloads (200
+    /// examples) are far below it.
+    public static let lossScaleExampleLimit = 1024
 
     /// lambda's K-fold search under the fixed `pilot` kernel, the grid extended downwards while its
     /// smallest lambda wins clearly.
