@@ -139,6 +139,23 @@ import Testing
         #expect(stacked.notes == ["lag-kernel: " + fit.notes[0]])
     }
 
+    /// The lambda search gives the same scores, bit for bit, on 1, 2 or 3 threads (folds in
+    /// parallel without a loss scale, test examples in parallel with one), for both loss scales.
+    @Test func crossValidationScoresDoNotDependOnThreads() throws {
+        let (log, _) = Self.plantedLog(runs: 10, steps: 30, seed: 4, lossScale: 1)
+        let runs = try CrossValidationFolds(runs: log.runs, folds: 4, grid: [0.001, 0.1, 10])
+        let starts = LagKernel.defaultStarts(lastStep: 30)
+        for scale in [0.0, 1.0] {
+            let pilot = LagKernel(starts: starts, weights: [1] + [Double](repeating: 0.2, count: starts.count - 1), lossScale: scale)
+            let one = try LagKernelFit.scores(log: log, split: runs, tests: [0, 1, 2], grid: runs.grid, pilot: pilot, prior: nil, threads: 1)
+            for threads in [2, 3] {
+                let many = try LagKernelFit.scores(log: log, split: runs, tests: [0, 1, 2], grid: runs.grid, pilot: pilot, prior: nil,
+                                                   threads: threads)
+                #expect(many.values == one.values && many.best == one.best)
+            }
+        }
+    }
+
     /// A prior of several components: with a large lambda, B goes to the combination of the
     /// components that fits the data, each with its own weight (one shared multiple could not).
     @Test func priorComponentsGetTheirOwnWeights() throws {

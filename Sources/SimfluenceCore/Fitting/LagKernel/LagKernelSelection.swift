@@ -105,38 +105,57 @@ extension LagKernelFit {
     }
 
     /// Cross-validated scores of `grid` (ascending) over `split`'s folds under the fixed `pilot` kernel.
+    ///
+    /// Without a loss scale the folds run in parallel, each on one thread (a fold's cost is its
+    /// factorisations of the shared matrix, each sequential, and its rollouts); with one, the
+    /// folds run one after the other and each spreads its test examples' systems over the
+    /// threads. Every fold returns each (lambda, validation run, test example) trajectory's
+    /// error, summed afterwards in fold order: the same sums, bit for bit, whatever the threads.
     static func scores(log: TrainingLog, split: CrossValidationFolds, tests: [Int], grid: [Double], pilot: LagKernel,
                        prior: [Matrix]?, threads: Int) throws -> (values: [Double], best: Int) {
         let k = split.count
-        var sums = [Double](repeating: 0, count: grid.count)
-        var singular = [Bool](repeating: false, count: grid.count)
-        var trajectories = 0
         let method = MethodName(LagKernelMethod.lagKernel)
-        for fold in 0..<k {
-            FitProgress.report("lag-kernel: cross-validating \(grid.count) lambdas", "fold \(fold + 1) of \(k)", done: fold, total: k)
+        let progress = ProgressCounter(task: "lag-kernel: cross-validating \(grid.count) lambdas", unit: "folds", total: k)
+        let foldThreads = pilot.lossScale == 0 ? max(1, min(threads, k)) : 1
+        let inner = max(1, threads / foldThreads)
+        // perFold[fold][p]: the fold's trajectory errors at grid[p] in (validation run, test) order; nil where singular.
+        let perFold = try Parallel.map(k, threads: foldThreads) { fold -> [[Double]?] in
             let trainRuns = split.training(fold)
             let validation = split.validation(fold)
             let design = LagKernelDesign(log: log, runs: trainRuns)
             let targets = try Targets(runs: trainRuns, tests: tests, design: design)
-            let kernel = pilot
-            let path = try effectsPath(design, targets, kernel: kernel, lambdas: grid, prior: prior, threads: threads)
-            trajectories += validation.count * tests.count
-            for (p, lambda) in grid.enumerated() {
-                guard let fitted = path[p] else {
-                    singular[p] = true
-                    continue
-                }
-                let solution = Solution(kernel: kernel, theta: fitted.theta, steps: fitted.steps, iterations: 0)
+            let path = try effectsPath(design, targets, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
+            let errors = grid.indices.map { p -> [Double]? in
+                guard let fitted = path[p] else { return nil }
+                let solution = Solution(kernel: pilot, theta: fitted.theta, steps: fitted.steps, iterations: 0)
                 let model = simulator(solution, method: method, design: design, log: log, runs: trainRuns, tests: tests,
-                                      lambda: lambda, provenance: FitProvenance())
+                                      lambda: grid[p], provenance: FitProvenance())
+                var out: [Double] = []
+                out.reserveCapacity(validation.count * tests.count)
                 for run in validation {
                     let initial = tests.map { run.losses[0, $0] }
                     let rollout = model.recurrenceRollout(run.simulatedBatches, initial: initial, firstStep: run.firstLossStep + 1)
                     for (c, z) in tests.enumerated() {
-                        sums[p] += TrajectoryError.allStepsMSE(predicted: rollout.losses, truth: run.losses, predictedColumn: c,
-                                                               truthColumn: z)
+                        out.append(TrajectoryError.allStepsMSE(predicted: rollout.losses, truth: run.losses, predictedColumn: c,
+                                                               truthColumn: z))
                     }
                 }
+                return out
+            }
+            progress.advance()
+            return errors
+        }
+        var sums = [Double](repeating: 0, count: grid.count)
+        var singular = [Bool](repeating: false, count: grid.count)
+        var trajectories = 0
+        for fold in 0..<k {
+            trajectories += split.validation(fold).count * tests.count
+            for p in grid.indices {
+                guard let errors = perFold[fold][p] else {
+                    singular[p] = true
+                    continue
+                }
+                for e in errors { sums[p] += e }
             }
         }
         let (values, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
