@@ -77,9 +77,9 @@ extension LagKernelFit {
     /// so its search costs a factorisation per (fold, test example, lambda) where tau = 0 shares
     /// one per (fold, lambda). On the medium benchmark log (n = 5,000, 200 test examples, 5 folds,
     /// 15 lambdas) that is 15,000 factorisations of 5,000 x 5,000 (with the assemblies, about 11
-    /// hours on 2 cores), against 75 for tau = 0. The limit is the iterative solvers' notion of a large system
-    /// (``LambdaScreen``: over 1,024 unknowns per test example); the built-in workloads (200
-    /// examples) are far below it.
+    /// hours on 2 cores), against 75 for tau = 0. The limit is the lambda screen's notion of a
+    /// large system (``LambdaScreen``: over 1,024 unknowns per test example); the built-in
+    /// workloads (200 examples) are far below it.
     public static let lossScaleExampleLimit = 1024
 
     /// lambda's K-fold search under the fixed `pilot` kernel, the grid extended downwards while its
