@@ -56,7 +56,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
         var selection: LambdaSelection?
         let lambda: Double
         var pilot: LagKernel?
-        var notes: [String] = []
+        var skipped: [Double] = []
         switch request.inputs.lambda {
         case .fixed(let value):
             lambda = value
@@ -67,16 +67,18 @@ public struct LagKernelMethod: RecurrenceSimulated {
             selection = s.selection
             pilot = s.pilot
             lambda = s.selection.chosen
-            if !s.skippedLossScales.isEmpty {
-                let n = LagKernelDesign(log: request.log, runs: request.runs).n
-                notes.append("loss scale \(s.skippedLossScales.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ", ")) not cross-validated: "
-                             + "with \(n) training examples (over \(lossScaleExampleLimit)) each test example would need "
-                             + "its own \(n) x \(n) factorisation per fold and lambda; tau = 0 is used")
-            }
+            skipped = s.skippedLossScales
         }
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
                                              lambda: lambda, start: pilot, fixedKernel: pilot != nil, prior: prior,
                                              threads: request.threads)
+        var notes: [String] = []
+        if !skipped.isEmpty {
+            let n = simulator.seen.lazy.filter { $0 }.count   // the active training examples
+            notes.append("loss scale \(skipped.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ", ")) not cross-validated: "
+                         + "with \(n) training examples (over \(lossScaleExampleLimit)) each test example would need "
+                         + "its own \(n) x \(n) factorisation per fold and lambda; tau = 0 is used")
+        }
         simulator.provenance.record(selection)
         if prior != nil { simulator.provenance.details["gradient_prior"] = "tracin-cp" }
         simulator.provenance.details["loss_scale"] = String(simulator.lagKernel?.lossScale ?? 0)
