@@ -66,7 +66,8 @@ def main():
                    key=lambda n: (len(n), n))
     spread = np.array([losses(os.path.join(runs_folder, n))[-1] for n in names]).std(axis=0)
     reference = os.path.join(runs_folder, names[0])
-    base, steps = batches(reference), len(batches(reference))
+    base = batches(reference)
+    steps = len(base)
 
     def swapped(s):
         c = [list(b) for b in base]

@@ -80,8 +80,8 @@ def main():
     torch.set_num_threads(1)            # one thread: the same losses on every machine and run
 
     pixels, labels, warmup, pool, test = splits(args.seed, args.pool, args.test)
-    start = pretrained(args.seed, pixels, labels, warmup).state_dict()
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+    model = pretrained(args.seed, pixels, labels, warmup)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
     test_batches = [(pixels[test[k:k + 50]], labels[test[k:k + 50]]) for k in range(0, len(test), 50)]
     metadata = {"model": "mlp 64-64-10 relu (torch)", "optimizer": args.optimizer, "lr": str(args.lr),
                 "batch_size": str(args.batch)}
