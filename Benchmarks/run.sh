@@ -19,7 +19,7 @@ PAPER_LAMBDA="${PAPER_LAMBDA:-0.01}"
 LARGE_LAMBDA="${LARGE_LAMBDA:-10}"
 LARGE_REF_TESTS="${LARGE_REF_TESTS:-16}"
 MEDIUM_LAMBDA="${MEDIUM_LAMBDA:-0.01}"
-MEDIUM_METHODS="${MEDIUM_METHODS:-linear additive multiplicative linear-pooled linear-time linear-carry linear-rollout}"
+MEDIUM_METHODS="${MEDIUM_METHODS:-linear additive multiplicative linear-pooled linear-time linear-carry linear-rollout lag-kernel}"
 THREADS_OPT=()
 [ -n "${THREADS:-}" ] && THREADS_OPT=(--threads "$THREADS")
 mkdir -p "$WORK"

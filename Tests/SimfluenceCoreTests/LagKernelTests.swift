@@ -240,6 +240,52 @@ import Testing
         }
     }
 
+    /// The normal equations assembled from pairs of steps equal those of the explicit design:
+    /// rows K Phi C per run (any kernel, gains from the loss scale, repeated ids in batches),
+    /// demeaned within each step's rows.
+    @Test func normalSystemMatchesTheExplicitDesign() throws {
+        var (log, _) = Self.plantedLog(runs: 5, pool: 9, tests: 1, steps: 12, batch: 3, seed: 21)
+        log.runs[1].batches[4] = [2, 2, 5]
+        log.runs[3].batches = Array(log.runs[3].batches.prefix(9))
+        log.runs[3].losses = Matrix(rows: 10, columns: 1, storage: Array(log.runs[3].losses.storage.prefix(10)))
+        let design = LagKernelDesign(log: log, runs: log.runs)
+        let targets = try LagKernelFit.Targets(runs: log.runs, tests: [0], design: design)
+        let starts = LagKernel.defaultStarts(lastStep: 12)
+        let kernel = LagKernel(starts: starts, weights: starts.indices.map { $0 == 0 ? 1 : 0.7 * cos(Double($0)) / Double($0) },
+                               lossScale: 1)
+        let gains = targets.gains(kernel, column: 0)
+        let system = LagKernelFit.normalSystem(design, targets, kernel: kernel, gains: gains)
+        let n = design.n
+        // Explicit rows, grouped by absolute step.
+        var rowsByStep: [Int: [([Double], Double)]] = [:]
+        var row = 0
+        for (r, batches) in design.batches.enumerated() {
+            for k in batches.indices {
+                var x = [Double](repeating: 0, count: n)
+                for s in 0...k { for i in batches[s] { x[i] += kernel.weight(lag: k - s) * gains[row - k + s] } }
+                rowsByStep[design.firstSteps[r] + k, default: []].append((x, targets.y[row]))
+                row += 1
+            }
+        }
+        var normal = [Double](repeating: 0, count: PackedCholesky.packedCount(n)), rhs = [Double](repeating: 0, count: n)
+        for (_, rows) in rowsByStep {
+            let count = Double(rows.count)
+            let meanX = (0..<n).map { i in rows.reduce(0.0) { $0 + $1.0[i] } / count }
+            let meanY = rows.reduce(0.0) { $0 + $1.1 } / count
+            for (x, y) in rows {
+                for i in 0..<n {
+                    rhs[i] += (x[i] - meanX[i]) * (y - meanY)
+                    for j in 0...i { normal[PackedCholesky.rowStart(i) + j] += (x[i] - meanX[i]) * (x[j] - meanX[j]) }
+                }
+            }
+        }
+        let scale = normal.map(abs).max()!
+        #expect(scale > 0.1)
+        #expect(zip(system.normal, normal).allSatisfy { abs($0 - $1) <= 1e-12 * scale })
+        let rhsScale = rhs.map(abs).max()!
+        #expect(zip(system.rhs, rhs).allSatisfy { abs($0 - $1) <= 1e-12 * rhsScale })
+    }
+
     /// Every kernel update lowers (never raises) the penalised objective.
     @Test func alternatingStepsNeverRaiseTheObjective() throws {
         var (log, _) = Self.plantedLog(runs: 8, seed: 11)

@@ -102,4 +102,39 @@ void sf_extended_rows(long rows, const double *lp, const double *size, const dou
 void sf_extended_columns(long rows, const double *size, const long *knot, const double *weight, long knots, int pooled,
                          long q, double carry, const uint8_t *run_start, double *ul, double *shared_out);
 
+/// Dense Cholesky factorisation L L^T = M in place (`PackedCholesky` in SimfluenceCore drives
+/// it), M a symmetric positive definite matrix held as a packed lower triangle, row-major
+/// (element (i, j), j <= i, at i (i + 1) / 2 + j). Left-looking and row-oriented
+/// (Cholesky-Crout), in panels of SF_CHOLESKY_PANEL rows that share each pass over the earlier
+/// rows: for each panel [i0, i1), `sf_packed_cholesky_rows` over its rows (split between threads
+/// or not), then `sf_packed_cholesky_finish`. `inverse_diagonal` receives 1 / L[i, i]. Every
+/// element of L is (M[i, j] - dot(L[i, ..<j], L[j, ..<j])) / L[j, j], the dot product summed in
+/// one fixed order: the same bits on every instruction set, whatever the panels' first row and
+/// however their rows are split.
+#define SF_CHOLESKY_PANEL 32
+
+/// Panel step 1: for rows [begin, end) of the panel starting at row i0, the columns below
+/// i0 rounded down to a multiple of 4 (rows < i0 factored, `inverse_diagonal` filled for them).
+/// Rows are independent: disjoint ranges may run on different threads.
+void sf_packed_cholesky_rows(double *p, long i0, long begin, long end, const double *inverse_diagonal);
+
+/// Panel step 2: the remaining columns and the diagonal of rows [i0, i1), row by row. Returns
+/// -1, or the first row whose pivot d_i (the diagonal left after eliminating the earlier rows)
+/// is not finite or not above `pivot_tolerance` times M[i, i] (the contents of `p` are then
+/// unspecified).
+long sf_packed_cholesky_finish(double *p, long i0, long i1, double pivot_tolerance, double *inverse_diagonal);
+
+/// Solves L L^T x = b in place for `nrhs` right-hand sides, L the factor of `sf_packed_cholesky_*`
+/// (only read, so one factor can serve many solves at once). `x` is row-major n x nrhs (b on
+/// entry, x on return). Each right-hand side's arithmetic is the same whatever `nrhs` and its
+/// column: solving a block of them gives, bit for bit, what solving each alone gives.
+void sf_packed_solve(const double *p, long n, double *x, long nrhs);
+
+/// M -= sum_s scale[s] x_s x_s^T for `count` vectors x_s (row-major count x n) on the packed
+/// lower triangle `p` (order n, layout as in `sf_packed_cholesky_rows`): element (i, j) becomes
+/// (((M[i, j] - a_0 x_0[j]) - a_1 x_1[j]) - ...) with a_s = x_s[i] scale[s], terms with a_s = 0
+/// skipped, in that order. Rows [begin, end) only (disjoint ranges may run on different
+/// threads), each written once.
+void sf_packed_subtract_outer(double *p, long n, const double *x, const double *scale, long count, long begin, long end);
+
 #endif

@@ -1,3 +1,5 @@
+import SimfluenceKernels
+
 /// Fits the lag-kernel simulator (Docs/Methods.md, "lag-kernel"): per test example z,
 ///
 ///     L_t = clamp( L_{t-1} + sum_{s <= t} kappa(t - s) phi(L_{s-1}) sum_{i in c_s} B_i(z) + v_t(z) )
@@ -123,7 +125,7 @@ public enum LagKernelFit {
     static func effectsPath(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, lambdas: [Double],
                             prior: [Matrix]?, threads: Int) throws -> [(theta: [Double], steps: [Double])?] {
         guard kernel.lossScale > 0 else {
-            let system = normalSystem(design, targets, kernel: kernel)
+            let system = normalSystem(design, targets, kernel: kernel, threads: threads)
             return lambdas.map { try? thetaStep(design, targets, system: system, lambda: $0, prior: prior, threads: threads) }
         }
         let width = targets.width, n = design.n, groups = design.groupSizes.count
@@ -157,18 +159,22 @@ public enum LagKernelFit {
         var groupX: [Double]
     }
 
+    /// The ``NormalSystem`` of the step-demeaned design under `kernel`.
     ///
     /// Assembled from pairs of steps rather than rows: run r's rows are X_r = K Phi C_r (K the
     /// steps x steps lower-triangular matrix kappa(k - s), Phi the diagonal of gains, C_r the batch
     /// counts), so X_r^T X_r = C_r^T Phi (K^T K) Phi C_r, and K^T K (``LagGram``) is shared by every
-    /// run of a length: each pair of steps adds one batch x batch block, whatever the pool size.
-    /// With `gains` (one per row, for one test example) batches count their gain instead of 1.
-    static func normalSystem(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, gains: [Double]? = nil) -> NormalSystem {
+    /// run of a length; each run's block is added row by row (``addGramBlock``), whatever the pool
+    /// size. With `gains` (one per row, for one test example) batches count their gain instead of 1.
+    /// `threads` split the rows of the matrix (the same bits whatever the threads).
+    static func normalSystem(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, gains: [Double]? = nil,
+                             threads: Int = 1) -> NormalSystem {
         let n = design.n, width = targets.width, groups = design.groupSizes.count
         var normal = [Double](repeating: 0, count: PackedCholesky.packedCount(n))
         var rhs = [Double](repeating: 0, count: n * width)
         var groupX = [Double](repeating: 0, count: groups * n)
         var grams: [Int: LagGram] = [:]
+        var appearances = [[Int]](repeating: [], count: n)
         var first = 0
         for (r, batches) in design.batches.enumerated() {
             let steps = batches.count
@@ -176,28 +182,8 @@ public enum LagKernelFit {
             let gram = grams[steps]!
             let kappa = gram.kappa
             let phi = (0..<steps).map { gains?[first + $0] ?? 1 }
-            // X^T X: every pair of steps s2 <= s.
-            for s in 0..<steps {
-                let bs = batches[s]
-                for s2 in 0...s {
-                    let c = phi[s] * phi[s2] * gram.value(s, s2)
-                    guard c != 0 else { continue }
-                    let b2 = batches[s2]
-                    for i in bs {
-                        for j in b2 {
-                            if s2 == s {
-                                if i >= j { normal[PackedCholesky.rowStart(i) + j] += c }
-                            } else if i > j {
-                                normal[PackedCholesky.rowStart(i) + j] += c
-                            } else if i < j {
-                                normal[PackedCholesky.rowStart(j) + i] += c
-                            } else {
-                                normal[PackedCholesky.rowStart(i) + i] += 2 * c
-                            }
-                        }
-                    }
-                }
-            }
+            addGramBlock(batches, weight: { s, s2 in phi[s] * phi[s2] * gram.value(s, s2) }, n: n,
+                         into: &normal, appearances: &appearances, threads: threads)
             // X^T y (u_s = sum_{k >= s} kappa(k - s) y_k per test column) and the step-group sums of X.
             var u = [Double](repeating: 0, count: width)
             for s in 0..<steps {
@@ -221,16 +207,93 @@ public enum LagKernelFit {
             first += steps
         }
         // Step fixed effects: subtract every group's mean outer products.
+        let scale = design.groupSizes.map { $0 > 0 ? 1 / Double($0) : 0 }
+        subtractOuterProducts(&normal, n: n, groupX, scale: scale, threads: threads)
         for s in 0..<groups where design.groupSizes[s] > 0 {
-            let inv = 1 / Double(design.groupSizes[s])
             let g = s * n
             for i in 0..<n where groupX[g + i] != 0 {
-                let gi = groupX[g + i] * inv, base = PackedCholesky.rowStart(i)
-                for j in 0...i { normal[base + j] -= gi * groupX[g + j] }
+                let gi = groupX[g + i] * scale[s]
                 for c in 0..<width { rhs[i * width + c] -= gi * targets.groupSums[s * width + c] }
             }
         }
         return NormalSystem(normal: normal, rhs: rhs, groupX: groupX)
+    }
+
+    /// Row ranges [bounds[t], bounds[t + 1]) of equal work over the rows 0..<rows of a lower
+    /// triangle (row i costs ~i): part t ends where the triangle's area reaches (t + 1) / count.
+    static func triangleParts(rows: Int, count: Int) -> [Int] {
+        (0...count).map { Int((Double(rows) * (Double($0) / Double(count)).squareRoot()).rounded()) }
+    }
+
+    /// normal -= sum_s scale[s] x_s x_s^T (x_s the rows of `vectors`, count x n), rows split
+    /// between threads in ranges of equal work; the same bits whatever the threads.
+    static func subtractOuterProducts(_ normal: inout [Double], n: Int, _ vectors: [Double], scale: [Double], threads: Int) {
+        let bounds = triangleParts(rows: n, count: max(1, min(threads, n / 256)))
+        let parts = bounds.count - 1, count = scale.count
+        normal.withUnsafeMutableBufferPointer { p in
+            let target = RidgeSharedPointer(base: p.baseAddress!)
+            try? Parallel.forEach(parts, threads: parts) { t in
+                sf_packed_subtract_outer(target.base, n, vectors, scale, count, bounds[t], bounds[t + 1])
+            }
+        }
+    }
+
+    /// Adds one run's block C^T W C of X^T X to the packed lower triangle `normal` (order n), C the
+    /// run's batch counts (`batches`, local indices) and W(s, s2) = `weight(s, s2)` for s2 <= s
+    /// (symmetric). Row by row: row i is the sum, over i's appearances s, of
+    /// sum_{s2} W(s, s2) C[s2, ..<=i], gathered in a dense scratch row and added to row i once, so
+    /// the writes run along rows of `normal` instead of scattering over it; the rows are split
+    /// between threads in ranges of equal work (the same bits whatever the threads).
+    /// `appearances` (n empty arrays, left empty) is scratch.
+    static func addGramBlock(_ batches: [[Int]], weight: (Int, Int) -> Double, n: Int, into normal: inout [Double],
+                             appearances: inout [[Int]], threads: Int) {
+        let steps = batches.count
+        var w = [Double](repeating: 0, count: steps * steps)
+        for s in 0..<steps {
+            for s2 in 0...s {
+                let c = weight(s, s2)
+                w[s * steps + s2] = c
+                w[s2 * steps + s] = c
+            }
+        }
+        var members: [Int] = []
+        for s in 0..<steps {
+            for i in batches[s] {
+                if appearances[i].isEmpty { members.append(i) }
+                appearances[i].append(s)
+            }
+        }
+        members.sort()
+        let bounds = triangleParts(rows: (members.last ?? 0) + 1, count: max(1, min(threads, members.count / 256)))
+        let parts = bounds.count - 1
+        let (seen, weights, rows) = (appearances, w, members)
+        normal.withUnsafeMutableBufferPointer { normal in
+            let target = RidgeSharedPointer(base: normal.baseAddress!)
+            try? Parallel.forEach(parts, threads: parts) { t in
+                var acc = [Double](repeating: 0, count: n)
+                weights.withUnsafeBufferPointer { w in
+                    acc.withUnsafeMutableBufferPointer { acc in
+                        for i in rows where i >= bounds[t] && i < bounds[t + 1] {
+                            for s in seen[i] {
+                                let row = w.baseAddress! + s * steps
+                                for s2 in 0..<steps {
+                                    let c = row[s2]
+                                    if c == 0 { continue }
+                                    for j in batches[s2] where j <= i { acc[j] += c }
+                                }
+                            }
+                            let base = PackedCholesky.rowStart(i)
+                            for j in rows {
+                                if j > i { break }
+                                target.base[base + j] += acc[j]
+                                acc[j] = 0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for i in members { appearances[i].removeAll(keepingCapacity: true) }
     }
 
     /// B for every test example of `targets` given their (shared) normal equations and lambda (one
@@ -251,56 +314,71 @@ public enum LagKernelFit {
         for i in 0..<n { normal[PackedCholesky.rowStart(i) + i] += lambda }
         var theta = [Double](repeating: 0, count: n * width)
         if n > 0 {
-            let failed = normal.withUnsafeMutableBufferPointer { PackedCholesky.factor($0.baseAddress!, n: n) }
+            let failed = normal.withUnsafeMutableBufferPointer { PackedCholesky.factor($0.baseAddress!, n: n, threads: threads) }
             if failed != nil {
                 throw SimfluenceError.invalidArgument("the lag-kernel normal equations are singular at lambda = \(lambda); use a lambda > 0")
             }
             let factor = normal, rhs = system.rhs, gram = system.normal, active = design.active
-            let columns = try Parallel.map(width, threads: threads) { c -> [Double] in
-                // PackedCholesky.solve only reads the factor, so every test example shares it.
-                func solved(_ v: [Double]) -> [Double] {
-                    var x = v
+            // Blocks of up to 32 test examples (a multiple of 8), about as many as threads or more.
+            let perThread = (width + max(1, threads) - 1) / max(1, threads)
+            let block = min(32, max(8, (perThread + 7) / 8 * 8)), blocks = (width + block - 1) / block
+            let solvedBlocks = try Parallel.map(blocks, threads: threads) { blockIndex -> [[Double]] in
+                // The factor is only read, so every block shares it; a block of right-hand sides
+                // shares each pass over it, and each column comes out as it would alone.
+                func solved(_ x: inout [Double], count: Int) {
                     factor.withUnsafeBufferPointer { p in
-                        x.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!) }
+                        x.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!, count: count) }
                     }
-                    return x
                 }
-                let r = (0..<n).map { rhs[$0 * width + c] }
-                let b0 = solved(r)
-                guard let prior, !prior.isEmpty else { return b0 }
-                // One direction per prior component: g_k, h_k = lambda (N + lambda I)^-1 g_k.
-                let g = prior.map { m in active.map { m[c, $0] } }
-                let h = g.map { gk in solved(gk.map { lambda * $0 }) }
-                let nh = h.map { symmetricProduct(gram, $0) }, nb0 = symmetricProduct(gram, b0)
-                let k = prior.count
-                // (H^T N H + lambda D^T D) gamma = H^T (r - N B0) - lambda D^T B0, D = H - G.
-                var m = [Double](repeating: 0, count: PackedCholesky.packedCount(k))
-                var right = [Double](repeating: 0, count: k)
-                for p in 0..<k {
-                    for q in 0...p {
+                let c0 = blockIndex * block, w = min(block, width - c0)
+                var x = [Double](repeating: 0, count: n * w)
+                for i in 0..<n { for c in 0..<w { x[i * w + c] = rhs[i * width + c0 + c] } }
+                solved(&x, count: w)
+                return (0..<w).map { c -> [Double] in
+                    let b0 = (0..<n).map { x[$0 * w + c] }
+                    guard let prior, !prior.isEmpty else { return b0 }
+                    let r = (0..<n).map { rhs[$0 * width + c0 + c] }
+                    // One direction per prior component: g_k, h_k = lambda (N + lambda I)^-1 g_k.
+                    let k = prior.count
+                    let g = prior.map { m in active.map { m[c0 + c, $0] } }
+                    var hx = [Double](repeating: 0, count: n * k)
+                    for i in 0..<n { for p in 0..<k { hx[i * k + p] = lambda * g[p][i] } }
+                    solved(&hx, count: k)
+                    let h = (0..<k).map { p in (0..<n).map { hx[$0 * k + p] } }
+                    let nh = h.map { symmetricProduct(gram, $0) }, nb0 = symmetricProduct(gram, b0)
+                    // (H^T N H + lambda D^T D) gamma = H^T (r - N B0) - lambda D^T B0, D = H - G.
+                    var m = [Double](repeating: 0, count: PackedCholesky.packedCount(k))
+                    var right = [Double](repeating: 0, count: k)
+                    for p in 0..<k {
+                        for q in 0...p {
+                            var sum = 0.0
+                            for i in 0..<n { sum += h[p][i] * nh[q][i] + lambda * (h[p][i] - g[p][i]) * (h[q][i] - g[q][i]) }
+                            m[PackedCholesky.rowStart(p) + q] = sum
+                        }
                         var sum = 0.0
-                        for i in 0..<n { sum += h[p][i] * nh[q][i] + lambda * (h[p][i] - g[p][i]) * (h[q][i] - g[q][i]) }
-                        m[PackedCholesky.rowStart(p) + q] = sum
+                        for i in 0..<n { sum += (r[i] - nb0[i]) * h[p][i] - lambda * (h[p][i] - g[p][i]) * b0[i] }
+                        right[p] = sum
                     }
-                    var sum = 0.0
-                    for i in 0..<n { sum += (r[i] - nb0[i]) * h[p][i] - lambda * (h[p][i] - g[p][i]) * b0[i] }
-                    right[p] = sum
+                    let gamma = priorWeights(packed: m, rhs: right)
+                    var b = b0
+                    for p in 0..<k where gamma[p] != 0 { for i in 0..<n { b[i] += gamma[p] * h[p][i] } }
+                    return b
                 }
-                let gamma = priorWeights(packed: m, rhs: right)
-                var b = b0
-                for p in 0..<k where gamma[p] != 0 { for i in 0..<n { b[i] += gamma[p] * h[p][i] } }
-                return b
             }
+            let columns = solvedBlocks.flatMap { $0 }
             for c in 0..<width { for i in 0..<n { theta[i * width + c] = columns[c][i] } }
         }
         var steps = [Double](repeating: 0, count: groups * width)
+        var fitted = [Double](repeating: 0, count: width)
         for s in 0..<groups where design.groupSizes[s] > 0 {
             let inv = 1 / Double(design.groupSizes[s])
-            for c in 0..<width {
-                var fitted = 0.0
-                for i in 0..<n { fitted += system.groupX[s * n + i] * theta[i * width + c] }
-                steps[s * width + c] = (targets.groupSums[s * width + c] - fitted) * inv
+            for c in 0..<width { fitted[c] = 0 }
+            // Per test example the sum over i in index order; rows of theta read contiguously.
+            for i in 0..<n {
+                let x = system.groupX[s * n + i], row = i * width
+                for c in 0..<width { fitted[c] += x * theta[row + c] }
             }
+            for c in 0..<width { steps[s * width + c] = (targets.groupSums[s * width + c] - fitted[c]) * inv }
         }
         return (theta, steps)
     }
