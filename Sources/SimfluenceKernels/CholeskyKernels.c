@@ -62,16 +62,52 @@ void kernel2x4(const double *a0, const double *a1, const double *b0, const doubl
     }
 }
 
+/// The same for four rows a0..a3 (16 accumulators: 4 x 4 lane vectors, in registers with
+/// AVX-512; about 10% slower than two `kernel2x4` calls where only AVX2's 16 are there, 1.4x
+/// faster with AVX-512), each element summed exactly as `dot` sums it.
+static inline __attribute__((always_inline))
+void kernel4x4(const double *a0, const double *a1, const double *a2, const double *a3,
+               const double *b0, const double *b1, const double *b2, const double *b3, long len, double s[4][4]) {
+    lanes c[4][4];
+    for (int u = 0; u < 4; u++) for (int v = 0; v < 4; v++) c[u][v] = (lanes){0};
+    long k = 0;
+    for (; k + W <= len; k += W) {
+        lanes y0 = LOAD(b0 + k), y1 = LOAD(b1 + k), y2 = LOAD(b2 + k), y3 = LOAD(b3 + k);
+        lanes x;
+        x = LOAD(a0 + k); c[0][0] += x * y0; c[0][1] += x * y1; c[0][2] += x * y2; c[0][3] += x * y3;
+        x = LOAD(a1 + k); c[1][0] += x * y0; c[1][1] += x * y1; c[1][2] += x * y2; c[1][3] += x * y3;
+        x = LOAD(a2 + k); c[2][0] += x * y0; c[2][1] += x * y1; c[2][2] += x * y2; c[2][3] += x * y3;
+        x = LOAD(a3 + k); c[3][0] += x * y0; c[3][1] += x * y1; c[3][2] += x * y2; c[3][3] += x * y3;
+    }
+    const double *a[4] = {a0, a1, a2, a3};
+    for (int u = 0; u < 4; u++) {
+        s[u][0] = REDUCE(c[u][0]); s[u][1] = REDUCE(c[u][1]); s[u][2] = REDUCE(c[u][2]); s[u][3] = REDUCE(c[u][3]);
+    }
+    for (; k < len; k++) {
+        for (int u = 0; u < 4; u++) {
+            s[u][0] += a[u][k] * b0[k]; s[u][1] += a[u][k] * b1[k]; s[u][2] += a[u][k] * b2[k]; s[u][3] += a[u][k] * b3[k];
+        }
+    }
+}
+
 MULTIVERSION
 void sf_packed_cholesky_rows(double *p, long i0, long begin, long end, const double *inv) {
     // Columns of whole blocks of four below the panel: every row against the same four finished
-    // rows, two rows at a time.
+    // rows, four rows at a time (then two, then one).
     long jb = i0 & ~3L;
     for (long j = 0; j < jb; j += 4) {
         const double *b0 = p + row_start(j), *b1 = p + row_start(j + 1);
         const double *b2 = p + row_start(j + 2), *b3 = p + row_start(j + 3);
         long i = begin;
-        double s0[4], s1[4];
+        double s0[4], s1[4], s4[4][4];
+        for (; i + 3 < end; i += 4) {
+            double *r0 = p + row_start(i), *r1 = p + row_start(i + 1), *r2 = p + row_start(i + 2), *r3 = p + row_start(i + 3);
+            kernel4x4(r0, r1, r2, r3, b0, b1, b2, b3, j, s4);
+            finish4(r0, s4[0], b1, b2, b3, inv, j);
+            finish4(r1, s4[1], b1, b2, b3, inv, j);
+            finish4(r2, s4[2], b1, b2, b3, inv, j);
+            finish4(r3, s4[3], b1, b2, b3, inv, j);
+        }
         for (; i + 1 < end; i += 2) {
             double *r0 = p + row_start(i), *r1 = p + row_start(i + 1);
             kernel2x4(r0, r1, b0, b1, b2, b3, j, s0, s1);
@@ -100,8 +136,8 @@ long sf_packed_cholesky_finish(double *p, long i0, long i1, double pivot_toleran
     return -1;
 }
 
-/// Up to this many right-hand sides share one pass over the factor (four lane vectors: their
-/// rows of x, 256 bytes each, stay in the second-level cache for tens of thousands of unknowns).
+/// Up to this many right-hand sides share one pass over the factor (four lane vectors: x is 256
+/// bytes per unknown, 1.3 MB at 5,000 unknowns, so it stays in cache while the factor streams).
 #define RHS_BLOCK (4 * W)
 
 /// Forward and backward substitution for the `w` (<= RHS_BLOCK) right-hand sides at x, rows

@@ -7,7 +7,7 @@ import SimfluenceKernels
 /// from rows 0..<i, so a caller that already knows the leading rows of the factor (for example a
 /// block shared by many systems) can start at a later row. It runs in the C kernels
 /// (`sf_packed_cholesky_rows` and `_finish`, `sf_packed_solve`): rows are factored in panels of 32 that share each
-/// pass over the earlier rows, with a 2 x 4 register-blocked kernel of dot products over
+/// pass over the earlier rows, with a 4 x 4 register-blocked kernel of dot products over
 /// contiguous rows, compiled for AVX-512, AVX2 and the baseline without fused multiply-adds. Every
 /// element of L is (M[i, j] - dot(L[i, ..<j], L[j, ..<j])) / L[j, j] with the dot product summed in
 /// one fixed order, so the result depends only on the input: not on the instruction set, the
@@ -37,7 +37,7 @@ enum PackedCholesky {
             for j in 0..<min(startRow, n) { inv[j] = 1 / p[rowStart(j) + j] }
             let panel = Int(SF_CHOLESKY_PANEL)
             // Threads only where there are enough rows to pay for a hand-over per panel.
-            let parts = n - startRow > 4 * panel ? max(1, min(threads, panel / 2)) : 1
+            let parts = n - startRow > 4 * panel ? max(1, min(threads, panel / 4)) : 1
             let (matrix, inverse) = (RidgeSharedPointer(base: p), RidgeSharedPointer(base: inv))
             var i0 = startRow
             while i0 < n {
@@ -45,11 +45,11 @@ enum PackedCholesky {
                 if parts == 1 {
                     sf_packed_cholesky_rows(p, start, start, i1, inv)
                 } else {
-                    // Pairs of rows to each thread (the kernel works two rows at a time); each
-                    // writes only its own rows, and the rows it reads were finished before.
-                    let pairs = (i1 - i0 + 1) / 2
+                    // Groups of four rows to each thread (the kernel works four rows at a time);
+                    // each writes only its own rows, and the rows it reads were finished before.
+                    let quads = (i1 - i0 + 3) / 4
                     try? Parallel.forEach(parts, threads: parts) { part in
-                        let begin = start + 2 * (pairs * part / parts), end = min(i1, start + 2 * (pairs * (part + 1) / parts))
+                        let begin = start + 4 * (quads * part / parts), end = min(i1, start + 4 * (quads * (part + 1) / parts))
                         if begin < end { sf_packed_cholesky_rows(matrix.base, start, begin, end, inverse.base) }
                     }
                 }
