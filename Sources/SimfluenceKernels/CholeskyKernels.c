@@ -214,3 +214,43 @@ void sf_packed_subtract_outer(double *p, long n, const double *x, const double *
         }
     }
 }
+
+/// y = M x for the `w` (<= RHS_BLOCK) vectors at x (rows `stride` doubles apart, results at y with
+/// the same layout): per row i, the sum over j < i of M[i, j] x_j in order, while x_i scatters
+/// into y_j; then M[i, i] x_i. Lane-wise for whole lane vectors, one by one for the rest, the same
+/// operations per vector either way.
+static inline __attribute__((always_inline))
+void symv_chunk(const double *p, long n, const double *x, double *y, long stride, long w) {
+    long vectors = w / W, rest = w - vectors * W;
+    for (long i = 0; i < n; i++)
+        for (long c = 0; c < w; c++) y[i * stride + c] = 0;
+    for (long i = 0; i < n; i++) {
+        const double *r = p + row_start(i);
+        for (long v = 0; v < vectors; v++) {
+            const double *xv = x + W * v;
+            double *yv = y + W * v;
+            lanes sum = {0}, xi = LOAD(xv + stride * i);
+            for (long j = 0; j < i; j++) {
+                sum += r[j] * LOAD(xv + stride * j);
+                STORE(yv + stride * j, LOAD(yv + stride * j) + r[j] * xi);
+            }
+            STORE(yv + stride * i, LOAD(yv + stride * i) + (sum + r[i] * xi));
+        }
+        for (long c = W * vectors; c < W * vectors + rest; c++) {
+            double sum = 0, xi = x[stride * i + c];
+            for (long j = 0; j < i; j++) {
+                sum += r[j] * x[stride * j + c];
+                y[stride * j + c] += r[j] * xi;
+            }
+            y[stride * i + c] += sum + r[i] * xi;
+        }
+    }
+}
+
+MULTIVERSION
+void sf_packed_symmetric_product(const double *p, long n, const double *x, double *y, long count) {
+    for (long c0 = 0; c0 < count; c0 += RHS_BLOCK) {
+        long w = count - c0 < RHS_BLOCK ? count - c0 : RHS_BLOCK;
+        symv_chunk(p, n, x + c0, y + c0, count, w);
+    }
+}

@@ -286,6 +286,28 @@ import Testing
         #expect(zip(system.rhs, rhs).allSatisfy { abs($0 - $1) <= 1e-12 * rhsScale })
     }
 
+    /// The symmetric products of the prior's directions: against the full matrix times each
+    /// vector, and the same bits however many vectors share a pass.
+    @Test func symmetricProductsMatchTheFullMatrix() {
+        let n = 45
+        var g = SeededGenerator(seed: 17)
+        var packed = [Double](repeating: 0, count: PackedCholesky.packedCount(n))
+        for e in packed.indices { packed[e] = g.nextGaussian() }
+        for count in [1, 3, 8, 11, 40] {
+            let v = (0..<(n * count)).map { _ in g.nextGaussian() }
+            let out = LagKernelFit.symmetricProducts(packed, v, n: n, count: count)
+            for c in 0..<count {
+                let alone = LagKernelFit.symmetricProducts(packed, (0..<n).map { v[$0 * count + c] }, n: n, count: 1)
+                #expect((0..<n).allSatisfy { out[$0 * count + c] == alone[$0] }, "count \(count), vector \(c)")
+                for i in 0..<n {
+                    var full = 0.0
+                    for j in 0..<n { full += packed[i >= j ? PackedCholesky.rowStart(i) + j : PackedCholesky.rowStart(j) + i] * v[j * count + c] }
+                    #expect(abs(out[i * count + c] - full) < 1e-12)
+                }
+            }
+        }
+    }
+
     /// Every kernel update lowers (never raises) the penalised objective.
     @Test func alternatingStepsNeverRaiseTheObjective() throws {
         var (log, _) = Self.plantedLog(runs: 8, seed: 11)

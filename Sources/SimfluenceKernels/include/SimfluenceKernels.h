@@ -137,4 +137,11 @@ void sf_packed_solve(const double *p, long n, double *x, long nrhs);
 /// threads), each written once.
 void sf_packed_subtract_outer(double *p, long n, const double *x, const double *scale, long count, long begin, long end);
 
+/// y = M x for `count` vectors, M symmetric held as its packed lower triangle (order n, layout as
+/// in `sf_packed_cholesky_rows`), x and y row-major n x count (distinct arrays). Per vector, row
+/// by row: the sum over j < i of M[i, j] x[j] in order, while M[i, j] x[i] is added to y[j]; then
+/// y[i] += sum + M[i, i] x[i]. Each vector's arithmetic is the same whatever `count` and its
+/// column; up to 32 vectors share each pass over M.
+void sf_packed_symmetric_product(const double *p, long n, const double *x, double *y, long count);
+
 #endif

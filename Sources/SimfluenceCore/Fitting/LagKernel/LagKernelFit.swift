@@ -334,18 +334,31 @@ public enum LagKernelFit {
                 var x = [Double](repeating: 0, count: n * w)
                 for i in 0..<n { for c in 0..<w { x[i * w + c] = rhs[i * width + c0 + c] } }
                 solved(&x, count: w)
+                let b0s = (0..<w).map { c in (0..<n).map { x[$0 * w + c] } }
+                guard let prior, !prior.isEmpty else { return b0s }
+                // One direction per prior component and test example: g_k, and
+                // h_k = lambda (N + lambda I)^-1 g_k, all of the block's solved together; then
+                // N B0 and N h_k, all of them in one pass over N per 32 vectors.
+                let k = prior.count, vectors = w * (k + 1)
+                let g = (0..<w).map { c in prior.map { m in active.map { m[c0 + c, $0] } } }
+                var hx = [Double](repeating: 0, count: n * w * k)
+                for i in 0..<n { for c in 0..<w { for p in 0..<k { hx[(i * w + c) * k + p] = lambda * g[c][p][i] } } }
+                solved(&hx, count: w * k)
+                // Column c * (k + 1) holds B0 of test example c, the next k its h_1..h_k.
+                var both = [Double](repeating: 0, count: n * vectors)
+                for i in 0..<n {
+                    for c in 0..<w {
+                        both[i * vectors + c * (k + 1)] = x[i * w + c]
+                        for p in 0..<k { both[i * vectors + c * (k + 1) + 1 + p] = hx[(i * w + c) * k + p] }
+                    }
+                }
+                let products = symmetricProducts(gram, both, n: n, count: vectors)
                 return (0..<w).map { c -> [Double] in
-                    let b0 = (0..<n).map { x[$0 * w + c] }
-                    guard let prior, !prior.isEmpty else { return b0 }
+                    let b0 = b0s[c], g = g[c], base = c * (k + 1)
                     let r = (0..<n).map { rhs[$0 * width + c0 + c] }
-                    // One direction per prior component: g_k, h_k = lambda (N + lambda I)^-1 g_k.
-                    let k = prior.count
-                    let g = prior.map { m in active.map { m[c0 + c, $0] } }
-                    var hx = [Double](repeating: 0, count: n * k)
-                    for i in 0..<n { for p in 0..<k { hx[i * k + p] = lambda * g[p][i] } }
-                    solved(&hx, count: k)
-                    let h = (0..<k).map { p in (0..<n).map { hx[$0 * k + p] } }
-                    let nh = h.map { symmetricProduct(gram, $0) }, nb0 = symmetricProduct(gram, b0)
+                    let h = (0..<k).map { p in (0..<n).map { both[$0 * vectors + base + 1 + p] } }
+                    let nh = (0..<k).map { p in (0..<n).map { products[$0 * vectors + base + 1 + p] } }
+                    let nb0 = (0..<n).map { products[$0 * vectors + base] }
                     // (H^T N H + lambda D^T D) gamma = H^T (r - N B0) - lambda D^T B0, D = H - G.
                     var m = [Double](repeating: 0, count: PackedCholesky.packedCount(k))
                     var right = [Double](repeating: 0, count: k)
@@ -394,19 +407,11 @@ public enum LagKernelFit {
         return PackedCholesky.solveRidged(packed, rhs, relativeRidge: 1e-10) ?? zeros
     }
 
-    /// M v for a symmetric M held as its packed lower triangle.
-    static func symmetricProduct(_ packed: [Double], _ v: [Double]) -> [Double] {
-        let n = v.count
-        var out = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-            let base = PackedCholesky.rowStart(i)
-            var sum = 0.0
-            for j in 0..<i {
-                sum += packed[base + j] * v[j]
-                out[j] += packed[base + j] * v[i]
-            }
-            out[i] += sum + packed[base + i] * v[i]
-        }
+    /// M v for `count` vectors v (row-major n x count), M symmetric held as its packed lower
+    /// triangle: `sf_packed_symmetric_product`, each vector's result the same whatever `count`.
+    static func symmetricProducts(_ packed: [Double], _ v: [Double], n: Int, count: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: n * count)
+        if n > 0 && count > 0 { sf_packed_symmetric_product(packed, n, v, &out, count) }
         return out
     }
 
