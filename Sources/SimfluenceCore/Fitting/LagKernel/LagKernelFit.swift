@@ -323,35 +323,28 @@ public enum LagKernelFit {
             let perThread = (width + max(1, threads) - 1) / max(1, threads)
             let block = min(32, max(8, (perThread + 7) / 8 * 8)), blocks = (width + block - 1) / block
             let solvedBlocks = try Parallel.map(blocks, threads: threads) { blockIndex -> [[Double]] in
-                // The factor is only read, so every block shares it; a block of right-hand sides
-                // shares each pass over it, and each column comes out as it would alone.
-                func solved(_ x: inout [Double], count: Int) {
-                    factor.withUnsafeBufferPointer { p in
-                        x.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!, count: count) }
-                    }
-                }
+                // Per test example of the block, B0 = (N + lambda I)^-1 X^T y and, with a prior, one
+                // direction per component: g_k and h_k = lambda (N + lambda I)^-1 g_k. Column
+                // c * (k + 1) holds test example c's right-hand side (then B0), the next k its
+                // lambda g_k (then h_k); all solved in one call, then N B0 and N h_k in one pass
+                // over N per 32 vectors.
                 let c0 = blockIndex * block, w = min(block, width - c0)
-                var x = [Double](repeating: 0, count: n * w)
-                for i in 0..<n { for c in 0..<w { x[i * w + c] = rhs[i * width + c0 + c] } }
-                solved(&x, count: w)
-                let b0s = (0..<w).map { c in (0..<n).map { x[$0 * w + c] } }
-                guard let prior, !prior.isEmpty else { return b0s }
-                // One direction per prior component and test example: g_k, and
-                // h_k = lambda (N + lambda I)^-1 g_k, all of the block's solved together; then
-                // N B0 and N h_k, all of them in one pass over N per 32 vectors.
-                let k = prior.count, vectors = w * (k + 1)
-                let g = (0..<w).map { c in prior.map { m in active.map { m[c0 + c, $0] } } }
-                var hx = [Double](repeating: 0, count: n * w * k)
-                for i in 0..<n { for c in 0..<w { for p in 0..<k { hx[(i * w + c) * k + p] = lambda * g[c][p][i] } } }
-                solved(&hx, count: w * k)
-                // Column c * (k + 1) holds B0 of test example c, the next k its h_1..h_k.
+                let k = prior?.count ?? 0, vectors = w * (k + 1)
+                let g = (0..<w).map { c in (prior ?? []).map { m in active.map { m[c0 + c, $0] } } }
                 var both = [Double](repeating: 0, count: n * vectors)
                 for i in 0..<n {
                     for c in 0..<w {
-                        both[i * vectors + c * (k + 1)] = x[i * w + c]
-                        for p in 0..<k { both[i * vectors + c * (k + 1) + 1 + p] = hx[(i * w + c) * k + p] }
+                        both[i * vectors + c * (k + 1)] = rhs[i * width + c0 + c]
+                        for p in 0..<k { both[i * vectors + c * (k + 1) + 1 + p] = lambda * g[c][p][i] }
                     }
                 }
+                // The factor is only read, so every block shares it; the block's right-hand sides
+                // share each pass over it, and each column comes out as it would alone.
+                factor.withUnsafeBufferPointer { p in
+                    both.withUnsafeMutableBufferPointer { PackedCholesky.solve(p.baseAddress!, n: n, $0.baseAddress!, count: vectors) }
+                }
+                let b0s = (0..<w).map { c in (0..<n).map { both[$0 * vectors + c * (k + 1)] } }
+                guard k > 0 else { return b0s }
                 let products = symmetricProducts(gram, both, n: n, count: vectors)
                 return (0..<w).map { c -> [Double] in
                     let b0 = b0s[c], g = g[c], base = c * (k + 1)

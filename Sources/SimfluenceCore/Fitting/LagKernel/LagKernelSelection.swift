@@ -76,8 +76,8 @@ extension LagKernelFit {
     /// Above it only tau = 0 is: a tau > 0 gives every test example its own n x n normal matrix,
     /// so its search costs a factorisation per (fold, test example, lambda) where tau = 0 shares
     /// one per (fold, lambda). On the medium benchmark log (n = 5,000, 200 test examples, 5 folds,
-    /// 15 lambdas) that is 15,000 factorisations of 5,000 x 5,000 (with the assemblies, about 11
-    /// hours on 2 cores), against 75 for tau = 0. The limit is the lambda screen's notion of a
+    /// 15 lambdas) that is 15,000 factorisations of 5,000 x 5,000 (2.7 s each on one core: with the
+    /// assemblies, about 6 hours on 2 cores), against 75 for tau = 0. The limit is the lambda screen's notion of a
     /// large system (``LambdaScreen``: over 1,024 unknowns per test example); the built-in
     /// workloads (200 examples) are far below it.
     public static let lossScaleExampleLimit = 1024
