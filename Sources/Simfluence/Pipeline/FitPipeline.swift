@@ -13,6 +13,7 @@ public enum FitPipeline {
     public static func fit(_ method: MethodName, log: TrainingLog, inputs: MethodInputs, shard: ShardSpec? = nil,
                            logPath: String? = nil, modelPath: String? = nil,
                            threads: Int = Parallel.defaultThreads) throws -> MethodFit {
+        let inputs = try budgeted(inputs)
         try MethodFitting.check(method, inputs: inputs, sliced: shard != nil)
         let runs = LossSubsampling.interpolated(log.runs, every: inputs.every)
         let tests = shard.map { Array($0.range(tests: log.testIDs.count)) }
@@ -35,6 +36,7 @@ public enum FitPipeline {
     /// each method on `split` beside the baselines (``Evaluator``).
     public static func evaluate(_ methods: [MethodName], log: TrainingLog, split: HoldoutSplit, inputs: MethodInputs,
                                 unseen: UnseenPolicy = .error, threads: Int = Parallel.defaultThreads) throws -> EvaluationResult {
+        let inputs = try budgeted(inputs)
         var split = split
         split.training = LossSubsampling.interpolated(split.training, every: inputs.every)
         for m in methods {
@@ -42,6 +44,14 @@ public enum FitPipeline {
             try FitChecks.requireMemory(m, FitRequest(log: log, runs: split.training, inputs: inputs, threads: threads))
         }
         return try Evaluator.evaluate(methods, log: log, split: split, inputs: inputs, unseen: unseen, threads: threads)
+    }
+
+    /// `inputs` with ``MethodInputs/memoryBudget`` set to the process's memory limit
+    /// (``MemoryLimit``) unless it is set already.
+    static func budgeted(_ inputs: MethodInputs) throws -> MethodInputs {
+        var inputs = inputs
+        if inputs.memoryBudget == nil { inputs.memoryBudget = try MemoryLimit.current()?.bytes }
+        return inputs
     }
 
     /// What `evaluate --bootstrap B` adds for one evaluated method: per-step intervals on the

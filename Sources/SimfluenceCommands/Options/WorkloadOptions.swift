@@ -30,7 +30,7 @@ struct RunShapeOptions: ParsableArguments {
             throw ValidationError("\(flag) must be at most \(Self.largestCount) (got \(value))")
         }
         if recordedLosses > Double(Self.largestCount) * 100 {
-            throw ValidationError("--runs x steps x --test asks for \(Format.number(recordedLosses)) recorded losses (\(runs) runs of \(steps) steps, \(test) test examples); at most 1e9 are supported")
+            throw ValidationError("--runs x steps x --test asks for \(Format.number(recordedLosses)) recorded losses (\(runs) runs of \(steps) steps, \(test ?? 200) test examples); at most 1e9 are supported")
         }
     }
 
@@ -40,8 +40,8 @@ struct RunShapeOptions: ParsableArguments {
     /// Optimizer steps per run: ceil(sample / batch) per epoch.
     var steps: Int { (sample + batch - 1) / batch * epochs }
 
-    /// Losses a log of this shape records (runs x (steps + 1) x test), as a Double so that no
-    /// product overflows.
+    /// Losses a log of this shape records (runs x (steps + 1) x test, the test set's largest
+    /// default, 200, when --test is not given), as a Double so that no product overflows.
     var recordedLosses: Double { Double(runs) * (Double(steps) + 1) * Double(test ?? 200) }
 }
 

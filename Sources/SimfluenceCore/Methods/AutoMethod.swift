@@ -22,13 +22,14 @@ public struct AutoMethod: MethodDescriptor {
     public var solvers: Set<SolverKind> { [.auto] }
     public var sharding: ShardSupport { .unsupported("it compares methods fitted on every test example") }
 
-    func applicable(_ inputs: MethodInputs) -> [MethodName] {
-        Self.candidates.allowed(by: inputs)
+    /// The candidates the request allows and affords (``AffordableCandidates``).
+    func applicable(_ request: FitRequest) -> AffordableCandidates {
+        AffordableCandidates(Self.candidates, request)
     }
 
+    /// The largest kept candidate's: they are fitted one after another.
     public func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate {
-        applicable(request.inputs).map { $0.descriptor.memoryEstimate(request) }.max { $0.bytes < $1.bytes }
-            ?? FitMemory.Estimate(bytes: 0, detail: "")
+        applicable(request).memoryEstimate(request, together: false)
     }
 
     public func fit(_ request: FitRequest) throws -> MethodFit {
@@ -37,10 +38,12 @@ public struct AutoMethod: MethodDescriptor {
         }
         let clock = ContinuousClock(), start = clock.now
         var best: (fit: MethodFit, score: Double)?
-        var report: [String] = [], notes: [String] = []
-        let candidates = applicable(request.inputs)
+        var report: [String] = []
+        let affordable = applicable(request)
+        let candidates = affordable.kept
+        var notes = affordable.explanations.map { "left out \($0)" }
         for (k, method) in candidates.enumerated() {
-            FitProgress.report("auto: fitting the candidates", method.name, done: k, total: candidates.count)
+            FitProgress.report("auto: fitting the candidates", method.name + affordable.progressSuffix, done: k, total: candidates.count)
             let fit = try method.descriptor.fit(request)
             notes += fit.notes.map { "\(method.name): \($0)" }
             let score = fit.selection?.scores.filter(\.isFinite).min() ?? .infinity
@@ -50,6 +53,7 @@ public struct AutoMethod: MethodDescriptor {
         guard var winner = best?.fit else { throw SimfluenceError.invalidArgument("auto: no candidate method could be fitted") }
         winner.simulator.provenance.details["auto_choice"] = winner.simulator.method.name
             + " (cross-validated all-steps MSE: " + report.joined(separator: ", ") + ")"
+            + (affordable.leftOut.isEmpty ? "" : "; left out: " + affordable.explanations.joined(separator: "; "))
         winner.seconds = (clock.now - start).inSeconds
         winner.notes = notes
         return winner

@@ -203,6 +203,10 @@ public struct MethodInputs: Sendable {
     public var every: Int? = nil
     /// Which solver fits the ridge methods (dense Cholesky or conjugate gradients).
     public var solver: RidgeSolverChoice = .automatic
+    /// Bytes a fit may keep in memory, or nil for no limit. `auto` and `stack` leave out the
+    /// candidates whose estimate exceeds it (``AffordableCandidates``) instead of being refused
+    /// for one of them; ``FitPipeline`` sets it from the process's memory limit.
+    public var memoryBudget: Int? = nil
 
     public init(lambda: LambdaChoice = .automatic, gradients: GradientFeatures? = nil, damping: Double? = nil) {
         self.lambda = lambda

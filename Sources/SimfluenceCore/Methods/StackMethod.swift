@@ -34,9 +34,9 @@ public struct StackMethod: MethodDescriptor {
         self.candidates = candidates
     }
 
-    /// The candidates the request allows.
-    func applicable(_ inputs: MethodInputs) -> [MethodName] {
-        (candidates ?? AutoMethod.candidates).allowed(by: inputs)
+    /// The candidates the request allows and affords (``AffordableCandidates``).
+    func applicable(_ request: FitRequest) -> AffordableCandidates {
+        AffordableCandidates(candidates ?? AutoMethod.candidates, request)
     }
 
     public var name: String { "stack" }
@@ -50,8 +50,7 @@ public struct StackMethod: MethodDescriptor {
 
     /// Every candidate's estimate added up: their simulators are all kept until the weights are known.
     public func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate {
-        let parts = applicable(request.inputs).map { $0.descriptor.memoryEstimate(request) }
-        return FitMemory.Estimate(bytes: parts.reduce(0) { $0 + $1.bytes }, detail: parts.map(\.detail).joined(separator: "; "))
+        applicable(request).memoryEstimate(request, together: true)
     }
 
     public func fit(_ request: FitRequest) throws -> MethodFit {
@@ -60,11 +59,12 @@ public struct StackMethod: MethodDescriptor {
         }
         let clock = ContinuousClock(), start = clock.now
         let split = try CrossValidationFolds(runs: request.runs, folds: folds, grid: grid)
-        let applicable = applicable(request.inputs)
-        var candidates: [MethodName] = [], fits: [MethodFit] = [], skipped: [String] = []
+        let affordable = applicable(request)
+        let applicable = affordable.kept
+        var candidates: [MethodName] = [], fits: [MethodFit] = [], skipped = affordable.explanations
         var firstError: (any Error)?
         for (k, method) in applicable.enumerated() {
-            FitProgress.report("stack: fitting the candidates", method.name, done: k, total: applicable.count)
+            FitProgress.report("stack: fitting the candidates", method.name + affordable.progressSuffix, done: k, total: applicable.count)
             do {
                 fits.append(try method.descriptor.fit(request))
                 candidates.append(method)
@@ -76,7 +76,8 @@ public struct StackMethod: MethodDescriptor {
         guard !fits.isEmpty else {
             throw firstError ?? SimfluenceError.invalidArgument("stack: no candidate method applies to this log")
         }
-        let notes = zip(candidates, fits).flatMap { method, fit in fit.notes.map { "\(method.name): \($0)" } }
+        let notes = affordable.explanations.map { "left out \($0)" }
+            + zip(candidates, fits).flatMap { method, fit in fit.notes.map { "\(method.name): \($0)" } }
         let errors = try foldErrors(fits.map(\.simulator), request, split: split)
         for c in candidates.indices where !errors.finite[c] {
             skipped.append("\(candidates[c].name) (\(errors.failures[c] ?? "its fold rollouts diverged"))")
