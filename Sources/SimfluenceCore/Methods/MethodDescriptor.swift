@@ -204,8 +204,8 @@ public struct MethodInputs: Sendable {
     /// Which solver fits the ridge methods (dense Cholesky or conjugate gradients).
     public var solver: RidgeSolverChoice = .automatic
     /// Bytes a fit may keep in memory, or nil for no limit. `auto` and `stack` leave out the
-    /// candidates whose estimate exceeds it (``AffordableCandidates``) instead of being refused
-    /// for one of them; ``FitPipeline`` sets it from the process's memory limit.
+    /// candidates whose memory estimate exceeds it instead of being refused for one of them;
+    /// the library's `FitPipeline` sets it from the process's memory limit.
     public var memoryBudget: Int? = nil
 
     public init(lambda: LambdaChoice = .automatic, gradients: GradientFeatures? = nil, damping: Double? = nil) {
