@@ -92,3 +92,54 @@ def test_order_sensitivity_script(tmp_path, simfluence_bin, cli):
     assert late and all(float(v[0]) > 1e-3 and float(v[1]) > 0 for v in late), done.stdout
     refused = run_python(script, "--log", log, "--optimizer", "adam", "--simfluence", simfluence_bin)
     assert refused.returncode != 0 and "does not reproduce" in refused.stderr
+
+
+def _planted_saturation_log(folder, exponent, runs, seed, pool=24, tests=8, steps=30, batch=2):
+    """A native log simulated by scripts/saturation-probe.py's model (immediate kernel, no loss
+    scale, step terms 0) with the given psi exponent: the same planted effects B and starting
+    losses for every `seed`, which draws the runs' batches and the 1e-5 noise of their losses."""
+    planted = np.random.default_rng(17)
+    cls = np.arange(pool) % 4
+    b = np.where(cls[:, None] == (np.arange(tests) % 4)[None, :], -0.05, 0.012) * (0.5 + planted.random((pool, tests)))
+    start = 2.0 + 0.3 * planted.random(tests)
+    rng = np.random.default_rng(seed)
+    h = np.maximum(0, -b)
+    w = h / h.sum(1, keepdims=True)
+    os.makedirs(folder / "runs")
+    (folder / "simfluence-log.json").write_text(json.dumps(
+        {"format": "simfluence-log", "version": 1, "train_ids": list(range(pool)), "test_ids": list(range(100, 100 + tests))}))
+    for r in range(runs):
+        loss = start.copy()
+        rows, batches = [loss.copy()], []
+        for s in range(steps):
+            chosen = [int(i) for i in rng.choice(pool, batch, replace=False)]
+            g = 1 - np.exp(-(w @ loss))
+            p = (g / g.mean()) ** exponent
+            loss = loss + sum(p[i] * b[i] for i in chosen)
+            rows.append(loss.copy())
+            batches.append(chosen)
+        run = folder / "runs" / f"run{r + 1:02d}"
+        os.makedirs(run)
+        np.save(run / "losses.npy", np.array(rows) + 1e-5 * rng.standard_normal((steps + 1, tests)))
+        (run / "curriculum.jsonl").write_text("".join(json.dumps({"step": s + 1, "batch": bt}) + "\n" for s, bt in enumerate(batches)))
+
+
+@pytest.mark.parametrize("planted", [0, 1])
+def test_saturation_probe_prefers_the_planted_model(tmp_path, planted):
+    """scripts/saturation-probe.py on logs simulated by its own model: cross-validation over the
+    fit runs prefers the exponent that made them and, with it, predicts the validation runs to
+    the noise level (the planted model recovered) and ranks held-out runs almost perfectly."""
+    _planted_saturation_log(tmp_path / "fit", planted, runs=16, seed=3)
+    _planted_saturation_log(tmp_path / "held", planted, runs=12, seed=4)
+    script = os.path.join(REPO, "scripts", "saturation-probe.py")
+    done = run_python(script, "--fit", tmp_path / "fit", "--kernel", '{"starts":[0,1],"weights":[1,0],"loss_scale":0}',
+                      "--heldout", tmp_path / "held", "--lambdas", "0.001,0.01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    chosen = {float(m[0]): (float(m[1]), float(m[2])) for m in
+              re.findall(r"exponent (\S+): lambda \S+ chosen \(cross-validated all-steps MSE (\S+)\); held LDS (\S+)", done.stdout)}
+    assert set(chosen) == {0.0, 1.0}, done.stdout
+    other = 1.0 - planted
+    assert chosen[planted][0] < 1e-7 < chosen[other][0], done.stdout
+    assert chosen[planted][1] > 0.97 and chosen[planted][1] > chosen[other][1], done.stdout
+    refused = run_python(script, "--fit", tmp_path / "fit")
+    assert refused.returncode != 0 and "--model" in refused.stderr
