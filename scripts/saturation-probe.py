@@ -150,6 +150,17 @@ def main():
     steps = len(runs[0][2])
     if any(len(b) != steps for _, _, b in runs) or len(runs) < args.folds:
         sys.exit(f"{args.fit}: the probe needs runs of one length and at least --folds ({args.folds}) of them")
+    # Each held-out log read and checked once, before the cross-validation: (folder, runs, real
+    # final losses, run indices per order group; one group "" for runs not named GROUP-ORDER).
+    heldout = []
+    for folder in args.heldout:
+        _, held_tests, held = read_log(folder, train)
+        if held_tests != tests or any(len(bt) != steps for _, _, bt in held):
+            sys.exit(f"{folder}: other test examples or run lengths than {args.fit}")
+        groups = {}
+        for k, (name, _, _) in enumerate(held):
+            groups.setdefault(name.split("-")[0] if "-" in name else "", []).append(k)
+        heldout.append((folder, held, np.array([l[-1] for _, l, _ in held]), groups))
     probe = Probe(kernel, steps, len(train))
     exponents = [float(x) for x in args.exponents.split(",")]
     lambdas = [float(x) for x in args.lambdas.split(",")]
@@ -170,15 +181,8 @@ def main():
         lam = min((l for (x, l) in scores if x == e), key=lambda l: scores[(e, l)])
         b, v, w = probe.fit(runs, lam, e)
         line = f"exponent {e:g}: lambda {lam:g} chosen (cross-validated all-steps MSE {scores[(e, lam)]:.6g})"
-        for folder in args.heldout:
-            _, held_tests, held = read_log(folder, train)
-            if held_tests != tests or any(len(bt) != steps for _, _, bt in held):
-                sys.exit(f"{folder}: other test examples or run lengths than {args.fit}")
+        for folder, held, real, groups in heldout:
             final = np.array([probe.rollout(bt, l[0], b, v, w, e)[-1] for _, l, bt in held])
-            real = np.array([l[-1] for _, l, _ in held])
-            groups = {}
-            for k, (name, _, _) in enumerate(held):
-                groups.setdefault(name.split("-")[0] if "-" in name else "", []).append(k)
             rho = [c for ks in groups.values() if len(ks) > 2 for z in range(len(tests))
                    for c in [spearman(final[ks, z], real[ks, z])] if np.isfinite(c)]
             kind = "order-LDS" if "" not in groups else "LDS"
