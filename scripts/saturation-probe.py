@@ -11,7 +11,8 @@ lambda on B), with every batch entry's count multiplied by
     psi_i(s) = g_i(s) / mean_j g_j(s),   g_i(s) = 1 - exp(-l_i(s)),   l_i(s) = sum_z w_iz L_z(s - 1),
 
 an estimate of the training example's own loss before step s: the mean of the test losses it
-helps, weighted by its effects (w_iz proportional to max(0, -B_iz), from a fit without psi, then
+helps, weighted by its effects (w_iz proportional to max(0, -B_iz), all alike for an example that
+helps none; from a fit without psi, then
 from the fitted B itself, which is what a model holding only B would simulate with). Exponent 0
 (psi = 1) is lag-kernel. Teacher-forced fits per test example on the step-demeaned design;
 rollouts simulate every test example together (l_i comes from the simulated losses). For each
@@ -85,12 +86,15 @@ class Probe:
         if exponent == 0:
             return np.ones(self.n)
         g = 1 - np.exp(-np.maximum(w @ loss, 0))
-        return (g / max(g.mean(), 1e-300)) ** exponent
+        return (g / g.mean()) ** exponent if g.mean() > 0 else np.ones(self.n)
 
     @staticmethod
     def weights(b):
+        """w (examples x tests): each row the negative parts of the example's effects, summing to
+        1 (every test example alike for an example that helps none), as the tool's Saturation."""
         h = np.maximum(0, -b)
-        return h / np.maximum(h.sum(1, keepdims=True), 1e-300)
+        total = h.sum(1, keepdims=True)
+        return np.where(total > 0, h / np.where(total > 0, total, 1), 1.0 / b.shape[1])
 
     def counts(self, batches, losses, w, exponent):
         c = np.zeros((self.steps, self.n))

@@ -53,7 +53,7 @@ import Testing
             let sim = try ModelFile.read(dir + "/\(method).m")
             let expected = sim.lagKernel.map { k in
                 // Swift prints the shortest text that reads back as the same Double; so does Python.
-                "{'starts': \(k.starts), 'weights': \(k.weights), 'loss_scale': \(k.lossScale)}"
+                "{'starts': \(k.starts), 'weights': \(k.weights), 'loss_scale': \(k.lossScale), 'saturation': \(k.saturation)}"
             } ?? "None"
             #expect((method == "lag-kernel") == (sim.lagKernel.map { $0.weights.dropFirst().contains { $0 != 0 } } ?? false))
             let check = "import json, sys; k = json.load(open(sys.argv[1])).get('lag_kernel'); assert k == \(expected), k; print('ok')"

@@ -110,9 +110,9 @@ import Testing
 
     /// On data with a loss scale, the cross-validation picks tau = 1 when the log is within
     /// ``LagKernelFit/lossScaleExampleLimit``; above it (the limit lowered below the 12 examples
-    /// here) only tau = 0 is scored, exactly as a search asked for tau = 0 alone, and tau = 1 is
-    /// returned as skipped; the method says so in its notes and its provenance, and `auto` and
-    /// `stack` pass the note on under the candidate's name.
+    /// here) only tau = 0 and saturation exponent 0 are scored, exactly as a search asked for
+    /// them alone, and tau = 1 and exponent 1 are returned as skipped; the method says so in its
+    /// notes and its provenance, and `auto` and `stack` pass the notes on under the candidate's name.
     @Test func largeLogsSkipTheLossScaleSearchAndSaySo() throws {
         let (log, _) = Self.plantedLog(runs: 12, steps: 30, seed: 9, lossScale: 1)
         let tests = [0, 1, 2], grid = [0.001, 0.01, 0.1]
@@ -121,32 +121,37 @@ import Testing
         let capped = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3,
                                                     lossScaleExampleLimit: 11, threads: 2)
         let plain = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3,
-                                                   lossScales: [0], threads: 2)
+                                                   lossScales: [0], saturations: [0], threads: 2)
         #expect(capped.pilot.lossScale == 0 && capped.skippedLossScales == [1])
+        #expect(capped.pilot.saturation == 0 && capped.skippedSaturations == [1])
         #expect(capped.pilot == plain.pilot && capped.selection.scores == plain.selection.scores
                 && capped.selection.chosen == plain.selection.chosen)
         #expect(try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: grid, folds: 3,
-                                               lossScaleExampleLimit: 12, threads: 2).skippedLossScales.isEmpty)
+                                               lossScaleExampleLimit: 12, threads: 2).skippedSaturations.isEmpty)
 
         var method = LagKernelMethod.lagKernel
         method.lossScaleExampleLimit = 11
         let request = FitRequest(log: log, runs: log.runs, inputs: MethodInputs(lambda: .auto(grid: grid, folds: 3)))
         let fit = try method.fit(request)
-        #expect(fit.notes.count == 1 && fit.notes[0].hasPrefix("loss scale 1 not cross-validated: with 12 training examples (over 11)"))
+        #expect(fit.notes.count == 2 && fit.notes[0].hasPrefix("loss scale 1 not cross-validated: with 12 training examples (over 11)"))
+        #expect(fit.notes.count == 2 && fit.notes[1].hasPrefix("saturation exponent 1 not cross-validated: with 12 training examples (over 11)"))
         #expect(fit.simulator.lagKernel?.lossScale == 0 && fit.simulator.provenance.details["loss_scale_note"] == fit.notes[0])
+        #expect(fit.simulator.lagKernel?.saturation == 0 && fit.simulator.provenance.details["saturation_note"] == fit.notes.last)
         #expect(try LagKernelMethod.lagKernel.fit(request).notes.isEmpty)
         let stacked = try StackMethod(candidates: [.linear, MethodName(method)]).fit(request)
-        #expect(stacked.notes == ["lag-kernel: " + fit.notes[0]])
+        #expect(stacked.notes == fit.notes.map { "lag-kernel: " + $0 })
     }
 
     /// The lambda search gives the same scores, bit for bit, on 1, 2 or 3 threads (folds in
-    /// parallel without a loss scale, test examples in parallel with one), for both loss scales.
+    /// parallel without a loss scale, test examples in parallel with one), for both loss scales
+    /// and with saturation.
     @Test func crossValidationScoresDoNotDependOnThreads() throws {
         let (log, _) = Self.plantedLog(runs: 10, steps: 30, seed: 4, lossScale: 1)
         let runs = try CrossValidationFolds(runs: log.runs, folds: 4, grid: [0.001, 0.1, 10])
         let starts = LagKernel.defaultStarts(lastStep: 30)
-        for scale in [0.0, 1.0] {
-            let pilot = LagKernel(starts: starts, weights: [1] + [Double](repeating: 0.2, count: starts.count - 1), lossScale: scale)
+        for (scale, saturation) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)] {
+            let pilot = LagKernel(starts: starts, weights: [1] + [Double](repeating: 0.2, count: starts.count - 1), lossScale: scale,
+                                  saturation: saturation)
             let one = try LagKernelFit.scores(log: log, split: runs, tests: [0, 1, 2], grid: runs.grid, pilot: pilot, prior: nil, threads: 1)
             for threads in [2, 3] {
                 let many = try LagKernelFit.scores(log: log, split: runs, tests: [0, 1, 2], grid: runs.grid, pilot: pilot, prior: nil,
@@ -242,48 +247,63 @@ import Testing
 
     /// The normal equations assembled from pairs of steps equal those of the explicit design:
     /// rows K Phi C per run (any kernel, gains from the loss scale, repeated ids in batches),
-    /// demeaned within each step's rows.
+    /// demeaned within each step's rows; and again with every batch entry weighted (C holding
+    /// the weights, as saturation does). Weights of 1 give the unweighted system bit for bit.
     @Test func normalSystemMatchesTheExplicitDesign() throws {
         var (log, _) = Self.plantedLog(runs: 5, pool: 9, tests: 1, steps: 12, batch: 3, seed: 21)
         log.runs[1].batches[4] = [2, 2, 5]
         log.runs[3].batches = Array(log.runs[3].batches.prefix(9))
         log.runs[3].losses = Matrix(rows: 10, columns: 1, storage: Array(log.runs[3].losses.storage.prefix(10)))
         let design = LagKernelDesign(log: log, runs: log.runs)
-        let targets = try LagKernelFit.Targets(runs: log.runs, tests: [0], design: design)
+        let plain = try LagKernelFit.Targets(runs: log.runs, tests: [0], design: design)
         let starts = LagKernel.defaultStarts(lastStep: 12)
         let kernel = LagKernel(starts: starts, weights: starts.indices.map { $0 == 0 ? 1 : 0.7 * cos(Double($0)) / Double($0) },
                                lossScale: 1)
-        let gains = targets.gains(kernel, column: 0)
-        let system = LagKernelFit.normalSystem(design, targets, kernel: kernel, gains: gains)
-        let n = design.n
-        // Explicit rows, grouped by absolute step.
-        var rowsByStep: [Int: [([Double], Double)]] = [:]
-        var row = 0
-        for (r, batches) in design.batches.enumerated() {
-            for k in batches.indices {
-                var x = [Double](repeating: 0, count: n)
-                for s in 0...k { for i in batches[s] { x[i] += kernel.weight(lag: k - s) * gains[row - k + s] } }
-                rowsByStep[design.firstSteps[r] + k, default: []].append((x, targets.y[row]))
-                row += 1
-            }
-        }
-        var normal = [Double](repeating: 0, count: PackedCholesky.packedCount(n)), rhs = [Double](repeating: 0, count: n)
-        for (_, rows) in rowsByStep {
-            let count = Double(rows.count)
-            let meanX = (0..<n).map { i in rows.reduce(0.0) { $0 + $1.0[i] } / count }
-            let meanY = rows.reduce(0.0) { $0 + $1.1 } / count
-            for (x, y) in rows {
-                for i in 0..<n {
-                    rhs[i] += (x[i] - meanX[i]) * (y - meanY)
-                    for j in 0...i { normal[PackedCholesky.rowStart(i) + j] += (x[i] - meanX[i]) * (x[j] - meanX[j]) }
+        let gains = plain.gains(kernel, column: 0)
+        var g = SeededGenerator(seed: 5)
+        let random = design.batches.map { $0.map { $0.map { _ in 0.2 + 1.6 * g.nextUniform() } } }
+        let ones = design.batches.map { $0.map { $0.map { _ in 1.0 } } }
+        var withOnes = plain
+        withOnes.entryWeights = ones
+        let unweighted = LagKernelFit.normalSystem(design, plain, kernel: kernel, gains: gains)
+        let same = LagKernelFit.normalSystem(design, withOnes, kernel: kernel, gains: gains)
+        #expect(same.normal == unweighted.normal && same.rhs == unweighted.rhs && same.groupX == unweighted.groupX)
+        for entries in [ones, random] {
+            var targets = plain
+            targets.entryWeights = entries
+            let system = LagKernelFit.normalSystem(design, targets, kernel: kernel, gains: gains)
+            let n = design.n
+            // Explicit rows, grouped by absolute step.
+            var rowsByStep: [Int: [([Double], Double)]] = [:]
+            var row = 0
+            for (r, batches) in design.batches.enumerated() {
+                for k in batches.indices {
+                    var x = [Double](repeating: 0, count: n)
+                    for s in 0...k {
+                        for (e, i) in batches[s].enumerated() { x[i] += kernel.weight(lag: k - s) * gains[row - k + s] * entries[r][s][e] }
+                    }
+                    rowsByStep[design.firstSteps[r] + k, default: []].append((x, targets.y[row]))
+                    row += 1
                 }
             }
+            var normal = [Double](repeating: 0, count: PackedCholesky.packedCount(n)), rhs = [Double](repeating: 0, count: n)
+            for (_, rows) in rowsByStep {
+                let count = Double(rows.count)
+                let meanX = (0..<n).map { i in rows.reduce(0.0) { $0 + $1.0[i] } / count }
+                let meanY = rows.reduce(0.0) { $0 + $1.1 } / count
+                for (x, y) in rows {
+                    for i in 0..<n {
+                        rhs[i] += (x[i] - meanX[i]) * (y - meanY)
+                        for j in 0...i { normal[PackedCholesky.rowStart(i) + j] += (x[i] - meanX[i]) * (x[j] - meanX[j]) }
+                    }
+                }
+            }
+            let scale = normal.map(abs).max()!
+            #expect(scale > 0.1)
+            #expect(zip(system.normal, normal).allSatisfy { abs($0 - $1) <= 1e-12 * scale })
+            let rhsScale = rhs.map(abs).max()!
+            #expect(zip(system.rhs, rhs).allSatisfy { abs($0 - $1) <= 1e-12 * rhsScale })
         }
-        let scale = normal.map(abs).max()!
-        #expect(scale > 0.1)
-        #expect(zip(system.normal, normal).allSatisfy { abs($0 - $1) <= 1e-12 * scale })
-        let rhsScale = rhs.map(abs).max()!
-        #expect(zip(system.rhs, rhs).allSatisfy { abs($0 - $1) <= 1e-12 * rhsScale })
     }
 
     /// The symmetric products of the prior's directions: against the full matrix times each

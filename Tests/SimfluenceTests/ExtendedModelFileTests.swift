@@ -47,18 +47,21 @@ import Testing
         ByteLevelParsing.resealingModel(Array(text.utf8)).withUnsafeBytes { raw in
             expectInputError(file: "m", line: 2, ["lag_kernel", "starting at lag 0"]) { try ModelFile.decode(raw, source: "m") }
         }
-        // A loss scale round-trips, and a negative one is refused with the member's name.
+        // A loss scale and a saturation exponent round-trip, and negative ones are refused with
+        // the member's name.
         var scaled = sim
-        scaled.lagKernel = LagKernel(starts: [0, 1, 2], weights: [1, 0.7, -0.123456789012345], lossScale: 0.75)
+        scaled.lagKernel = LagKernel(starts: [0, 1, 2], weights: [1, 0.7, -0.123456789012345], lossScale: 0.75, saturation: 1.5)
         let scaledBack = try ModelFile.encode(scaled).withUnsafeBytes { try ModelFile.decode($0, source: "mem") }
-        #expect(scaledBack.lagKernel?.lossScale == 0.75)
+        #expect(scaledBack.lagKernel?.lossScale == 0.75 && scaledBack.lagKernel?.saturation == 1.5)
         #expect(scaledBack == scaled)
         zeroed.lagKernel = scaled.lagKernel
-        let negative = String(decoding: ModelFile.encode(zeroed), as: UTF8.self)
-            .replacingOccurrences(of: "\"loss_scale\":0.75", with: "\"loss_scale\":-1")
-        #expect(negative.contains("\"loss_scale\":-1"))
-        ByteLevelParsing.resealingModel(Array(negative.utf8)).withUnsafeBytes { raw in
-            expectInputError(file: "m", line: 2, ["loss_scale", ">= 0"]) { try ModelFile.decode(raw, source: "m") }
+        for (member, value) in [("loss_scale", "0.75"), ("saturation", "1.5")] {
+            let negative = String(decoding: ModelFile.encode(zeroed), as: UTF8.self)
+                .replacingOccurrences(of: "\"\(member)\":\(value)", with: "\"\(member)\":-1")
+            #expect(negative.contains("\"\(member)\":-1"))
+            ByteLevelParsing.resealingModel(Array(negative.utf8)).withUnsafeBytes { raw in
+                expectInputError(file: "m", line: 2, [member, ">= 0"]) { try ModelFile.decode(raw, source: "m") }
+            }
         }
         // Carry-over and a lag kernel together are refused.
         var both = sim

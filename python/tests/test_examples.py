@@ -143,3 +143,18 @@ def test_saturation_probe_prefers_the_planted_model(tmp_path, planted):
     assert chosen[planted][1] > 0.97 and chosen[planted][1] > chosen[other][1], done.stdout
     refused = run_python(script, "--fit", tmp_path / "fit")
     assert refused.returncode != 0 and "--model" in refused.stderr
+
+
+@pytest.mark.parametrize("planted", [0, 1])
+def test_lag_kernel_chooses_the_planted_saturation(tmp_path, cli, planted):
+    """The tool's lag-kernel on logs simulated by the NumPy reference model
+    (scripts/saturation-probe.py's, written out in _planted_saturation_log): its cross-validation
+    over the fit runs chooses the saturation exponent that made them, and the model file says
+    which (its provenance, and the kernel's "saturation" member when it is not 0)."""
+    _planted_saturation_log(tmp_path / "fit", planted, runs=16, seed=3)
+    model = tmp_path / "lk.simfluence"
+    cli("fit", tmp_path / "fit", "--method", "lag-kernel", "--lambda-grid", "0.0001,0.001,0.01", "-o", model, "--quiet")
+    header = open(model, "rb").read(1 << 16)
+    header = header[:header.index(b"\n", header.index(b"\n") + 1)]
+    assert b'"saturation":"%.1f"' % planted in header, header
+    assert (b'"saturation":1.0}' in header) == (planted == 1), header

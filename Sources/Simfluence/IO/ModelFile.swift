@@ -18,7 +18,8 @@ import Foundation
 /// Extended simulators (per-step terms, loss bounds; see Docs/Methods.md) add a header member
 /// `"extended":{"step_columns":S,"bounds":true|false}` (and `"carry":rho` when the additive
 /// effects carry over, rho != 0; `"lag_kernel":{"starts":[...],"weights":[...]}` for a
-/// ``LagKernel``, with `"loss_scale":tau` when its effects scale with the loss) before `"payload"`, and append to the
+/// ``LagKernel``, with `"loss_scale":tau` when its effects scale with the loss and `"saturation":e`
+/// when batch entries are weighted by ``Saturation``) before `"payload"`, and append to the
 /// payload, after A and B: the step terms u then v (each tests x S, row-major) and, with bounds,
 /// the lower then upper loss bound of every test example. Files without the member are read as
 /// before (and plain simulators are written exactly as before).
@@ -129,6 +130,7 @@ public enum ModelFile {
                 header += ",\"lag_kernel\":{\"starts\":[" + k.starts.map(String.init).joined(separator: ",") + "],\"weights\":["
                 header += k.weights.map(JSONText.number).joined(separator: ",") + "]"
                 if k.lossScale != 0 { header += ",\"loss_scale\":" + JSONText.number(k.lossScale) }
+                if k.saturation != 0 { header += ",\"saturation\":" + JSONText.number(k.saturation) }
                 header += "}"
             }
             header += "}"
@@ -415,7 +417,14 @@ public enum ModelFile {
             }
             lossScale = tau
         }
-        return LagKernel(starts: starts, weights: weights, lossScale: lossScale)
+        var saturation = 0.0
+        if let node = object["saturation"], !node.value.isNull {
+            guard let e = node.value.double, e.isFinite, e >= 0 else {
+                throw fail(2, what + ".\"saturation\" must be a finite number >= 0")
+            }
+            saturation = e
+        }
+        return LagKernel(starts: starts, weights: weights, lossScale: lossScale, saturation: saturation)
     }
 
     /// `"lambda"`: a number, null, or "nan" / "inf" / "-inf".

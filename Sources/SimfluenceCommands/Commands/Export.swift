@@ -72,7 +72,7 @@ struct Export: ParsableCommand {
         let kernel: [(String, JSON)] = sim.lagKernel.map { k in
             [("lag_kernel", .object([("starts", .array(k.starts.map { .number(Double($0)) })),
                                      ("weights", .array(k.weights.map { .number($0) })),
-                                     ("loss_scale", .number(k.lossScale))]))]
+                                     ("loss_scale", .number(k.lossScale)), ("saturation", .number(k.saturation))]))]
         } ?? []
         if let u = sim.stepAlpha, let v = sim.stepBeta {
             let steps = (1...max(1, u.columns)).map { "step\($0)" }

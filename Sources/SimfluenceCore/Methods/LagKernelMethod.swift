@@ -4,7 +4,9 @@
 /// per-step terms. The kernel is shared by every example, so it costs a dozen numbers; B and the
 /// step terms are fitted by teacher-forced ridge (``LagKernelFit``), lambda cross-validated over
 /// whole training runs under a pilot kernel, and so is the kernel's loss scale (``LagKernel/lossScale``:
-/// whether effects shrink as the test loss falls). `lag-kernel-tracin` shrinks each test example's
+/// whether effects shrink as the test loss falls), and so is the saturation exponent
+/// (``LagKernel/saturation``: whether a training example's effects shrink as the test examples it
+/// helps are learnt). `lag-kernel-tracin` shrinks each test example's
 /// B towards a fitted combination of its TracIn-CP scores at each saved checkpoint (gradient
 /// features) instead of towards 0.
 public struct LagKernelMethod: RecurrenceSimulated {
@@ -56,7 +58,8 @@ public struct LagKernelMethod: RecurrenceSimulated {
         var selection: LambdaSelection?
         let lambda: Double
         var pilot: LagKernel?
-        var skipped: [Double] = []
+        var skipped: [Double] = [], skippedSaturations: [Double] = []
+        var saturationLambda: Double?
         switch request.inputs.lambda {
         case .fixed(let value):
             lambda = value
@@ -68,30 +71,45 @@ public struct LagKernelMethod: RecurrenceSimulated {
             pilot = s.pilot
             lambda = s.selection.chosen
             skipped = s.skippedLossScales
+            skippedSaturations = s.skippedSaturations
+            saturationLambda = s.saturationLambda
         }
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
                                              lambda: lambda, start: pilot, fixedKernel: pilot != nil, prior: prior,
-                                             threads: request.threads)
+                                             saturationLambda: saturationLambda, threads: request.threads)
         var notes: [String] = []
+        let n = simulator.seen.lazy.filter { $0 }.count   // the active training examples
+        func listed(_ values: [Double]) -> String {
+            values.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ", ")
+        }
         if !skipped.isEmpty {
-            let n = simulator.seen.lazy.filter { $0 }.count   // the active training examples
-            notes.append("loss scale \(skipped.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ", ")) not cross-validated: "
+            notes.append("loss scale \(listed(skipped)) not cross-validated: "
                          + "with \(n) training examples (over \(lossScaleExampleLimit)) each test example would need "
                          + "its own \(n) x \(n) factorisation per fold and lambda; tau = 0 is used")
+        }
+        if !skippedSaturations.isEmpty {
+            notes.append("saturation exponent \(listed(skippedSaturations)) not cross-validated: "
+                         + "with \(n) training examples (over \(lossScaleExampleLimit)) every fold and lambda would need "
+                         + "its own \(n) x \(n) normal matrix; exponent 0 is used")
         }
         simulator.provenance.record(selection)
         if prior != nil { simulator.provenance.details["gradient_prior"] = "tracin-cp" }
         simulator.provenance.details["loss_scale"] = String(simulator.lagKernel?.lossScale ?? 0)
-        if !notes.isEmpty { simulator.provenance.details["loss_scale_note"] = notes.joined(separator: " ") }
+        simulator.provenance.details["saturation"] = String(simulator.lagKernel?.saturation ?? 0)
+        if !skipped.isEmpty { simulator.provenance.details["loss_scale_note"] = notes[0] }
+        if !skippedSaturations.isEmpty { simulator.provenance.details["saturation_note"] = notes[notes.count - 1] }
         return MethodFit(simulator: simulator, selection: selection, seconds: (clock.now - start).inSeconds, notes: notes)
     }
 
     public func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
         let tests = try RidgeFit.checkedArguments(lambda: fitted.lambda ?? 0, tests: request.tests, log: request.log)
-        // The kernel is held at the fitted one: the fit's last step solved for B under it.
+        // The kernel is held at the fitted one: the fit's last step solved for B under it (and
+        // with saturation, w from a fit without psi at the lambda the model records).
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
                                              lambda: fitted.lambda ?? 0, start: fitted.lagKernel, fixedKernel: fitted.lagKernel != nil,
-                                             prior: try prior(request, tests: tests), threads: request.threads)
+                                             prior: try prior(request, tests: tests),
+                                             saturationLambda: fitted.provenance.details["saturation_lambda"].flatMap(Double.init),
+                                             threads: request.threads)
         simulator.provenance.details = fitted.provenance.details.merging(simulator.provenance.details) { $1 }
         return simulator
     }

@@ -15,6 +15,10 @@ import RealModule
 /// of the test example's loss just before step s: the size of a cross-entropy gradient (1 - p, with
 /// p = exp(-L) the probability of the right answer, when tau = 1 nat), so an example moves a test
 /// loss that is already small less than a large one. tau = 0 means no gain (phi = 1).
+///
+/// With a ``saturation`` exponent e > 0, each batch entry i also counts psi_i(s) (``Saturation``)
+/// instead of 1: an estimate of how much training example i still has to teach at step s, from
+/// the losses of the test examples it helps. e = 0 means psi = 1.
 public struct LagKernel: Sendable, Equatable {
     /// First lag of every bin, strictly increasing, starting at 0.
     public var starts: [Int]
@@ -23,12 +27,17 @@ public struct LagKernel: Sendable, Equatable {
     /// tau, in the loss's units (nats for cross-entropy), >= 0: effects scale with
     /// 1 - exp(-L / tau) of the loss before the step that trains on them; 0 = no scaling.
     public var lossScale: Double
+    /// The exponent e of the saturation weights psi_i(s) = (g_i(s) / mean_j g_j(s))^e that
+    /// multiply every batch entry's count (``Saturation``), >= 0; 0 = every entry counts 1.
+    public var saturation: Double
 
     /// A kernel; `starts` must be strictly increasing from 0 and as long as `weights`; `lossScale`
-    /// finite and >= 0.
-    public init(starts: [Int], weights: [Double], lossScale: Double = 0) {
+    /// and `saturation` finite and >= 0.
+    public init(starts: [Int], weights: [Double], lossScale: Double = 0, saturation: Double = 0) {
         precondition(lossScale >= 0 && lossScale.isFinite, "a lag kernel's loss scale must be finite and >= 0")
+        precondition(saturation >= 0 && saturation.isFinite, "a lag kernel's saturation exponent must be finite and >= 0")
         self.lossScale = lossScale
+        self.saturation = saturation
         precondition(starts.first == 0 && starts.count == weights.count, "a lag kernel needs one weight per bin, the first bin at lag 0")
         precondition(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 }, "lag-kernel bins must start at increasing lags")
         self.starts = starts

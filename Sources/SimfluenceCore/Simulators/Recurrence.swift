@@ -21,10 +21,18 @@ extension FittedSimulator {
     /// only for extended simulators (``isExtended``), so a plain simulator's losses are exactly
     /// alpha * loss + beta. Sums run over a batch in order; ``BatchRollout`` repeats this
     /// arithmetic in the same order for many curricula at once.
+    ///
+    /// A lag kernel with a ``LagKernel/saturation`` exponent weighs every batch entry by
+    /// ``Saturation``'s psi, which reads every test example's loss: that rollout
+    /// (``saturatedRollout(_:initial:tests:firstStep:kernel:)``) runs all of the simulator's test
+    /// examples together, step by step.
     public func recurrenceRollout<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int]? = nil,
                                                          firstStep: Int) -> Rollout {
         let tests = tests ?? Array(0..<testIDs.count)
         precondition(initial.count == tests.count, "one initial loss per simulated test example")
+        if let kernel = lagKernel, kernel.saturation > 0 {
+            return saturatedRollout(batches, initial: initial, tests: tests, firstStep: firstStep, kernel: kernel)
+        }
         let width = tests.count
         var out = Matrix(rows: batches.count + 1, columns: width)
         let n = trainIDs.count
@@ -71,6 +79,59 @@ extension FittedSimulator {
                     }
                 }
             }
+        }
+        return Rollout(losses: out, clamped: clamped)
+    }
+
+    /// The rollout of a lag-kernel simulator whose kernel has a saturation exponent: the recurrence
+    /// of ``recurrenceRollout(_:initial:tests:firstStep:)`` with every batch entry i of step t
+    /// counting psi_i(t) (``Saturation``, from the simulated losses L_{t-1} of every test example
+    /// and w from ``b``) instead of 1. Every test example of the simulator is simulated, steps
+    /// outermost: those in `tests` from `initial`, the others from ``startingLosses``; the output
+    /// holds `tests`' columns, and the clamp count counts only theirs. A training example that is
+    /// not seen counts 1 (its effects are 0 unless the unseen policy gave it some).
+    func saturatedRollout<C: Collection<[Int]>>(_ batches: C, initial: [Double], tests: [Int], firstStep: Int,
+                                                kernel: LagKernel) -> Rollout {
+        let all = testIDs.count, n = trainIDs.count, width = tests.count
+        let saturation = Saturation(self, exponent: kernel.saturation)
+        var position = [Int](repeating: -1, count: n)
+        for (k, i) in saturation.members.enumerated() { position[i] = k }
+        var loss = startingLosses
+        var requested = [Bool](repeating: false, count: all)
+        for (col, z) in tests.enumerated() {
+            loss[z] = initial[col]
+            requested[z] = true
+        }
+        var out = Matrix(rows: batches.count + 1, columns: width)
+        for col in 0..<width { out[0, col] = initial[col] }
+        let usesA = form.usesA, usesB = form.usesB
+        var prefix = [Double](repeating: 0, count: (batches.count + 1) * all)
+        var clamped = 0
+        var t = 1
+        for batch in batches {
+            let psi = saturation.psi(loss)
+            let counts = batch.map { position[$0] >= 0 ? psi[position[$0]] : 1 }
+            let step = firstStep + t - 1
+            for z in 0..<all {
+                let row = z * n
+                var alpha = usesA ? 0.0 : 1.0
+                var beta = 0.0
+                if usesA { for (k, i) in batch.enumerated() { alpha += counts[k] * a.storage[row + i] } }
+                if usesB { for (k, i) in batch.enumerated() { beta += counts[k] * b.storage[row + i] } }
+                prefix[t * all + z] = prefix[(t - 1) * all + z] + beta * kernel.gain(loss[z])
+                beta = kernel.apply(row: t - 1) { prefix[$0 * all + z] }
+                alpha += Self.stepTerm(stepAlpha, z: z, step: step)
+                beta += Self.stepTerm(stepBeta, z: z, step: step)
+                var next = alpha * loss[z] + beta
+                let lo = lossLower?[z] ?? -.infinity, hi = lossUpper?[z] ?? .infinity
+                if next < lo || next > hi || next.isNaN {
+                    next = next < lo ? lo : hi
+                    if requested[z] { clamped += 1 }
+                }
+                loss[z] = next
+            }
+            for (col, z) in tests.enumerated() { out[t, col] = loss[z] }
+            t += 1
         }
         return Rollout(losses: out, clamped: clamped)
     }

@@ -44,19 +44,50 @@ public enum LagKernelFit {
         /// previous[row * width + c]: the loss before the row's step (what the kernel's gain reads).
         var previous: [Double]
         let width: Int
+        /// entryWeights[r][k][e]: what the e-th entry of run r's batch at simulated step k counts
+        /// in the design (``Saturation``'s psi); nil: every entry counts 1.
+        var entryWeights: [[[Double]]]? = nil
 
-        init(y: [Double], groupSums: [Double], previous: [Double], width: Int) {
+        init(y: [Double], groupSums: [Double], previous: [Double], width: Int, entryWeights: [[[Double]]]? = nil) {
             self.y = y
             self.groupSums = groupSums
             self.previous = previous
             self.width = width
+            self.entryWeights = entryWeights
         }
 
-        /// The targets of the c-th test example alone (width 1).
+        /// The targets of the c-th test example alone (width 1; the entry weights are shared).
         func column(_ c: Int) -> Targets {
             let rows = y.count / max(width, 1), groups = groupSums.count / max(width, 1)
             return Targets(y: (0..<rows).map { y[$0 * width + c] }, groupSums: (0..<groups).map { groupSums[$0 * width + c] },
-                           previous: (0..<rows).map { previous[$0 * width + c] }, width: 1)
+                           previous: (0..<rows).map { previous[$0 * width + c] }, width: 1, entryWeights: entryWeights)
+        }
+
+        /// These targets with every batch entry weighted by ``Saturation``'s psi at `exponent`,
+        /// read from the recorded losses before each step (``previous``, every test example of
+        /// the targets) with w from `theta` (B of the active examples, unknowns x tests, as
+        /// ``Solution/theta``): teacher forcing of what a rollout simulates. Runs in parallel.
+        func saturated(_ design: LagKernelDesign, theta: [Double], exponent: Double, threads: Int) throws -> Targets {
+            let width = self.width, n = design.n
+            let saturation = Saturation(exponent: exponent, members: Array(0..<n), width: width) { k, z in theta[k * width + z] }
+            var starts = [Int]()
+            var row = 0
+            for batches in design.batches {
+                starts.append(row)
+                row += batches.count
+            }
+            let previous = self.previous, firstRows = starts
+            let weights = try Parallel.map(design.batches.count, threads: threads) { r -> [[Double]] in
+                previous.withUnsafeBufferPointer { p in
+                    design.batches[r].enumerated().map { k, batch in
+                        let psi = saturation.psi(UnsafeBufferPointer(rebasing: p[((firstRows[r] + k) * width)..<((firstRows[r] + k + 1) * width)]))
+                        return batch.map { psi[$0] }
+                    }
+                }
+            }
+            var out = self
+            out.entryWeights = weights
+            return out
         }
 
         /// The kernel's gain of every row's previous loss for the c-th test example, in row order.
@@ -89,9 +120,24 @@ public enum LagKernelFit {
     }
 
     /// Alternating least squares from `start` (kept fixed when `fixedKernel`).
+    /// With a saturation exponent in `start`: that fit without psi first, at `saturationLambda`
+    /// (default `lambda`), then B and the step terms refitted at `lambda` under its kernel with
+    /// every batch entry weighted by psi (w from the first fit's B;
+    /// ``Targets/saturated(_:theta:exponent:threads:)``).
     static func solve(_ design: LagKernelDesign, _ targets: Targets, lambda: Double, start: LagKernel, prior: [Matrix]? = nil,
                       fixedKernel: Bool = false, maxIterations: Int = maxIterations, tolerance: Double = tolerance,
-                      threads: Int) throws -> Solution {
+                      saturationLambda: Double? = nil, threads: Int) throws -> Solution {
+        if start.saturation > 0 {
+            var plainStart = start
+            plainStart.saturation = 0
+            let plain = try solve(design, targets, lambda: saturationLambda ?? lambda, start: plainStart, prior: prior,
+                                  fixedKernel: fixedKernel, maxIterations: maxIterations, tolerance: tolerance, threads: threads)
+            var kernel = plain.kernel
+            kernel.saturation = start.saturation
+            let weighted = try targets.saturated(design, theta: plain.theta, exponent: start.saturation, threads: threads)
+            let refitted = try effects(design, weighted, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
+            return Solution(kernel: kernel, theta: refitted.theta, steps: refitted.steps, iterations: plain.iterations)
+        }
         var kernel = start
         var theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
         var iterations = 0
@@ -165,7 +211,8 @@ public enum LagKernelFit {
     /// steps x steps lower-triangular matrix kappa(k - s), Phi the diagonal of gains, C_r the batch
     /// counts), so X_r^T X_r = C_r^T Phi (K^T K) Phi C_r, and K^T K (``LagGram``) is shared by every
     /// run of a length; each run's block is added row by row (``addGramBlock``), whatever the pool
-    /// size. With `gains` (one per row, for one test example) batches count their gain instead of 1.
+    /// size. With `gains` (one per row, for one test example) batches count their gain instead of 1;
+    /// with the targets' entry weights (``Targets/entryWeights``) every batch entry counts its weight.
     /// `threads` split the rows of the matrix (the same bits whatever the threads).
     static func normalSystem(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, gains: [Double]? = nil,
                              threads: Int = 1) -> NormalSystem {
@@ -182,7 +229,8 @@ public enum LagKernelFit {
             let gram = grams[steps]!
             let kappa = gram.kappa
             let phi = (0..<steps).map { gains?[first + $0] ?? 1 }
-            addGramBlock(batches, weight: { s, s2 in phi[s] * phi[s2] * gram.value(s, s2) }, n: n,
+            let entries = targets.entryWeights?[r]
+            addGramBlock(batches, entries: entries, weight: { s, s2 in phi[s] * phi[s2] * gram.value(s, s2) }, n: n,
                          into: &normal, appearances: &appearances, threads: threads)
             // X^T y (u_s = sum_{k >= s} kappa(k - s) y_k per test column) and the step-group sums of X.
             var u = [Double](repeating: 0, count: width)
@@ -194,14 +242,22 @@ public enum LagKernelFit {
                     let yRow = (first + k) * width
                     for c in 0..<width { u[c] += w * targets.y[yRow + c] }
                 }
-                for i in batches[s] { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] } }
+                if let e = entries?[s] {
+                    for (entry, i) in batches[s].enumerated() { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] * e[entry] } }
+                } else {
+                    for i in batches[s] { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] } }
+                }
             }
             for k in 0..<steps {
                 let g = (design.firstSteps[r] + k) * n
                 for s in 0...k {
                     let w = kappa[k - s] * phi[s]
                     guard w != 0 else { continue }
-                    for i in batches[s] { groupX[g + i] += w }
+                    if let e = entries?[s] {
+                        for (entry, i) in batches[s].enumerated() { groupX[g + i] += w * e[entry] }
+                    } else {
+                        for i in batches[s] { groupX[g + i] += w }
+                    }
                 }
             }
             first += steps
@@ -244,9 +300,10 @@ public enum LagKernelFit {
     /// sum_{s2} W(s, s2) C[s2, ..<=i], gathered in a dense scratch row and added to row i once, so
     /// the writes run along rows of `normal` instead of scattering over it; the rows are split
     /// between threads in ranges of equal work (the same bits whatever the threads).
-    /// `appearances` (n empty arrays, left empty) is scratch.
-    static func addGramBlock(_ batches: [[Int]], weight: (Int, Int) -> Double, n: Int, into normal: inout [Double],
-                             appearances: inout [[Int]], threads: Int) {
+    /// With `entries` (entries[s][e]: what the e-th entry of step s's batch counts) C holds those
+    /// weights instead of counts. `appearances` (n empty arrays, left empty) is scratch.
+    static func addGramBlock(_ batches: [[Int]], entries: [[Double]]? = nil, weight: (Int, Int) -> Double, n: Int,
+                             into normal: inout [Double], appearances: inout [[Int]], threads: Int) {
         let steps = batches.count
         var w = [Double](repeating: 0, count: steps * steps)
         for s in 0..<steps {
@@ -257,16 +314,30 @@ public enum LagKernelFit {
             }
         }
         var members: [Int] = []
+        // Without entry weights an appearance is its step; with them, its position in the run's
+        // entries flattened in step order (step s's entries at stepStart[s] ..< stepStart[s + 1]),
+        // whose step, example and weight these hold.
+        var entryStep: [Int] = [], entryID: [Int] = [], entryWeight: [Double] = [], stepStart = [0]
         for s in 0..<steps {
-            for i in batches[s] {
+            for (e, i) in batches[s].enumerated() {
                 if appearances[i].isEmpty { members.append(i) }
-                appearances[i].append(s)
+                if let entries {
+                    appearances[i].append(entryStep.count)
+                    entryStep.append(s)
+                    entryID.append(i)
+                    entryWeight.append(entries[s][e])
+                } else {
+                    appearances[i].append(s)
+                }
             }
+            stepStart.append(entryStep.count)
         }
         members.sort()
         let bounds = triangleParts(rows: (members.last ?? 0) + 1, count: max(1, min(threads, members.count / 256)))
         let parts = bounds.count - 1
         let (seen, weights, rows) = (appearances, w, members)
+        let (stepOf, idOf, weightOf, starts) = (entryStep, entryID, entryWeight, stepStart)
+        let weighted = entries != nil
         normal.withUnsafeMutableBufferPointer { normal in
             let target = RidgeSharedPointer(base: normal.baseAddress!)
             try? Parallel.forEach(parts, threads: parts) { t in
@@ -274,12 +345,30 @@ public enum LagKernelFit {
                 weights.withUnsafeBufferPointer { w in
                     acc.withUnsafeMutableBufferPointer { acc in
                         for i in rows where i >= bounds[t] && i < bounds[t + 1] {
-                            for s in seen[i] {
-                                let row = w.baseAddress! + s * steps
-                                for s2 in 0..<steps {
-                                    let c = row[s2]
-                                    if c == 0 { continue }
-                                    for j in batches[s2] where j <= i { acc[j] += c }
+                            if weighted {
+                                idOf.withUnsafeBufferPointer { ids in
+                                    weightOf.withUnsafeBufferPointer { ew in
+                                        for p in seen[i] {
+                                            let row = w.baseAddress! + stepOf[p] * steps, a = ew[p]
+                                            for s2 in 0..<steps {
+                                                let c = row[s2] * a
+                                                if c == 0 { continue }
+                                                for q in starts[s2]..<starts[s2 + 1] {
+                                                    let j = ids[q]
+                                                    if j <= i { acc[j] += c * ew[q] }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            } else {
+                                for s in seen[i] {
+                                    let row = w.baseAddress! + s * steps
+                                    for s2 in 0..<steps {
+                                        let c = row[s2]
+                                        if c == 0 { continue }
+                                        for j in batches[s2] where j <= i { acc[j] += c }
+                                    }
                                 }
                             }
                             let base = PackedCholesky.rowStart(i)
@@ -463,7 +552,7 @@ public enum LagKernelFit {
         }
         // A bin no row reaches (or B = 0) has no information: a tiny ridge keeps it at 0.
         guard let weights = PackedCholesky.solveRidged(packed, rhs, relativeRidge: 1e-12) else { return kernel }
-        return LagKernel(starts: kernel.starts, weights: [1] + weights, lossScale: kernel.lossScale)
+        return LagKernel(starts: kernel.starts, weights: [1] + weights, lossScale: kernel.lossScale, saturation: kernel.saturation)
     }
 
     /// The simulator of a solution: B and the step terms in the model's layout, the clamp range,

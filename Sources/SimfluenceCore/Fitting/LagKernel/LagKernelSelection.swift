@@ -3,21 +3,24 @@ extension LagKernelFit {
     /// test ids), the kernel started from `start` (default ``LagKernel/immediate(starts:)`` on the
     /// default bins) and held there when `fixedKernel`.
     /// With a `prior` (components, each tests x train in `tests` order: gradient scores) B is
-    /// shrunk towards a fitted combination of them per test example instead of towards 0.
+    /// shrunk towards a fitted combination of them per test example instead of towards 0. With a
+    /// saturation exponent in `start`, w comes from a fit without psi at `saturationLambda`
+    /// (default `lambda`; the model's provenance records it as `saturation_lambda`).
     public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
                            start: LagKernel? = nil, fixedKernel: Bool = false, prior: [Matrix]? = nil,
-                           threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
+                           saturationLambda: Double? = nil, threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         _ = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = LagKernelDesign(log: log, runs: runs)
         let targets = try Targets(runs: runs, tests: tests, design: design)
         FitProgress.report("lag-kernel: fitting the kernel and the effects", "lambda \(lambda)", done: 0, total: 1)
         let solution = try solve(design, targets, lambda: lambda,
                                  start: start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep)),
-                                 prior: prior, fixedKernel: fixedKernel, threads: threads)
-        let provenance = FitProvenance(
+                                 prior: prior, fixedKernel: fixedKernel, saturationLambda: saturationLambda, threads: threads)
+        var provenance = FitProvenance(
             solver: "lag-kernel alternating least squares, dense Cholesky of the shared normal equations",
             details: ["rows": String(design.rowCount), "active_examples": String(design.n),
                       "kernel_iterations": String(solution.iterations)])
+        if solution.kernel.saturation > 0 { provenance.details["saturation_lambda"] = String(saturationLambda ?? lambda) }
         return simulator(solution, method: method, design: design, log: log, runs: runs, tests: tests, lambda: lambda,
                          provenance: provenance)
     }
@@ -43,11 +46,22 @@ extension LagKernelFit {
     /// example, lambda) more than tau = 0. With more than `lossScaleExampleLimit` active training
     /// examples only tau = 0 is scored, and the scales left out are returned in `skippedLossScales`
     /// (see ``lossScaleExampleLimit``).
+    ///
+    /// Then the saturation exponent (``LagKernel/saturation``), the same way under the chosen tau:
+    /// each exponent > 0 of `saturations` gets its own lambda search and replaces the choice only
+    /// when its score is lower. In each fold w comes from the fold's fit without psi at the lambda
+    /// chosen so far (returned as `saturationLambda`, which the final fit uses for its w too), so
+    /// every lambda of the search shares one weighted assembly per fold (per test example with
+    /// tau > 0). Above `lossScaleExampleLimit` active examples it is not scored either (psi reads
+    /// every example's loss estimate at every step, and the weighted system is one more assembly
+    /// per fold); the exponents left out are returned in `skippedSaturations`.
     public static func crossValidate(log: TrainingLog, runs: [TrainingRun], tests: [Int], grid: [Double], folds: Int,
                                      prior: [Matrix]? = nil, lossScales: [Double] = defaultLossScales,
+                                     saturations: [Double] = defaultSaturations,
                                      lossScaleExampleLimit: Int = lossScaleExampleLimit,
                                      threads: Int = Parallel.defaultThreads) throws
-        -> (selection: LambdaSelection, pilot: LagKernel, skippedLossScales: [Double]) {
+        -> (selection: LambdaSelection, pilot: LagKernel, skippedLossScales: [Double], skippedSaturations: [Double],
+            saturationLambda: Double) {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
         let all = LagKernelDesign(log: log, runs: runs)
         let pilotLambda = split.grid[split.grid.count / 2]
@@ -65,8 +79,26 @@ extension LagKernelFit {
             let score = selection.scores.filter(\.isFinite).min() ?? .infinity
             if best == nil || score < best!.score { best = (selection, pilot, score) }
         }
-        return (best!.selection, best!.pilot, affordable ? [] : requested.filter { $0 != 0 })
+        let exponents = saturations.filter { $0 > 0 }
+        let saturationLambda = best!.selection.chosen
+        for (k, exponent) in (affordable ? exponents : []).enumerated() {
+            FitProgress.report("lag-kernel: cross-validating the saturation", "exponent \(exponent)", done: k, total: exponents.count)
+            var pilot = best!.pilot
+            pilot.saturation = exponent
+            let selection = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior,
+                                             saturationLambda: saturationLambda, threads: threads)
+            let score = selection.scores.filter(\.isFinite).min() ?? .infinity
+            if score < best!.score { best = (selection, pilot, score) }
+        }
+        return (best!.selection, best!.pilot, affordable ? [] : requested.filter { $0 != 0 }, affordable ? [] : exponents,
+                saturationLambda)
     }
+
+    /// The saturation exponents (``LagKernel/saturation``) the cross-validation chooses among:
+    /// 0 (every batch entry counts 1) and 1 (psi itself). A NumPy study on the digits
+    /// counterfactual runs (README, `scripts/saturation-probe.py`) also scored 0.5, 1.5 and 2:
+    /// the folds chose 1 on both digits workloads.
+    public static let defaultSaturations: [Double] = [0, 1]
 
     /// The loss scales tau (``LagKernel/lossScale``) the cross-validation chooses among: 0 (no
     /// gain, purely additive effects) and 1 (a cross-entropy gradient's size, in nats).
@@ -83,11 +115,12 @@ extension LagKernelFit {
     public static let lossScaleExampleLimit = 1024
 
     /// lambda's K-fold search under the fixed `pilot` kernel, the grid extended downwards while its
-    /// smallest lambda wins clearly.
+    /// smallest lambda wins clearly (`saturationLambda`: see ``scores``).
     static func searchLambda(log: TrainingLog, split: CrossValidationFolds, tests: [Int], pilot: LagKernel, prior: [Matrix]?,
-                             threads: Int) throws -> LambdaSelection {
+                             saturationLambda: Double? = nil, threads: Int) throws -> LambdaSelection {
         var grid = split.grid
-        var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior, threads: threads)
+        var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior,
+                                saturationLambda: saturationLambda, threads: threads)
         // The smallest lambda winning clearly (by more than 0.1% over the next) says the grid stops
         // too early: extend it downwards, half a decade at a time, by at most three decades (each
         // point costs one factorisation per fold). A flat end is left alone.
@@ -95,7 +128,8 @@ extension LagKernelFit {
         while scored.best == 0 && grid.count > 1 && grid[0] > 0 && extensions < 6
                 && scored.values[0] < scored.values[1] * (1 - 1e-3) {
             let lower = grid[0] / 3.1622776601683795
-            let more = try scores(log: log, split: split, tests: tests, grid: [lower], pilot: pilot, prior: prior, threads: threads)
+            let more = try scores(log: log, split: split, tests: tests, grid: [lower], pilot: pilot, prior: prior,
+                                  saturationLambda: saturationLambda, threads: threads)
             grid.insert(lower, at: 0)
             scored.values.insert(more.values[0], at: 0)
             if scored.values[0] <= scored.values[1] { scored.best = 0 } else { scored.best += 1 }
@@ -111,8 +145,11 @@ extension LagKernelFit {
     /// folds run one after the other and each spreads its test examples' systems over the
     /// threads. Every fold returns each (lambda, validation run, test example) trajectory's
     /// error, summed afterwards in fold order: the same sums, bit for bit, whatever the threads.
+    ///
+    /// With a saturation exponent in `pilot`, each fold's w comes from its fit without psi at
+    /// `saturationLambda` (default: the grid's middle), and every lambda is fitted with psi.
     static func scores(log: TrainingLog, split: CrossValidationFolds, tests: [Int], grid: [Double], pilot: LagKernel,
-                       prior: [Matrix]?, threads: Int) throws -> (values: [Double], best: Int) {
+                       prior: [Matrix]?, saturationLambda: Double? = nil, threads: Int) throws -> (values: [Double], best: Int) {
         let k = split.count
         let method = MethodName(LagKernelMethod.lagKernel)
         let progress = ProgressCounter(task: "lag-kernel: cross-validating \(grid.count) lambdas", unit: "folds", total: k)
@@ -124,7 +161,15 @@ extension LagKernelFit {
             let validation = split.validation(fold)
             let design = LagKernelDesign(log: log, runs: trainRuns)
             let targets = try Targets(runs: trainRuns, tests: tests, design: design)
-            let path = try effectsPath(design, targets, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
+            var weighted = targets
+            if pilot.saturation > 0 {
+                var plain = pilot
+                plain.saturation = 0
+                let first = try effects(design, targets, kernel: plain, lambda: saturationLambda ?? grid[grid.count / 2], prior: prior,
+                                        threads: inner)
+                weighted = try targets.saturated(design, theta: first.theta, exponent: pilot.saturation, threads: inner)
+            }
+            let path = try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
             let errors = grid.indices.map { p -> [Double]? in
                 guard let fitted = path[p] else { return nil }
                 let solution = Solution(kernel: pilot, theta: fitted.theta, steps: fitted.steps, iterations: 0)
