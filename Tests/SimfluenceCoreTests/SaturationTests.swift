@@ -148,4 +148,31 @@ import Testing
                                          start: planted.kernel, fixedKernel: true, threads: 2)
         #expect(other.b != fit.b)
     }
+
+    /// Attribution of many test examples at once: for test examples that roll out independently
+    /// (no saturation) each row is the one-at-a-time effect bit for bit; with saturation the
+    /// joint call is the same on 1 or 3 threads, and its rows are what removing each example does
+    /// to the joint rollout.
+    @Test func removalEffectsOfManyTestExamplesAtOnce() {
+        let (log, planted) = Self.plantedLog(runs: 2, exponent: 1)
+        var sim = FittedSimulator(method: .lagKernel, form: .additive, lambda: 0, trainIDs: log.trainIDs, testIDs: log.testIDs,
+                                  a: Matrix(rows: 4, columns: 12), b: planted.b, seen: Array(repeating: true, count: 12),
+                                  fittedOn: [], startingLosses: planted.start)
+        var plainKernel = planted.kernel
+        plainKernel.saturation = 0
+        sim.lagKernel = plainKernel
+        let reference = log.runs[0].batches, tests = [3, 1, 0]
+        let initial = tests.map { planted.start[$0] }
+        let together = RemovalEffects.effects(of: sim, tests: tests, reference: reference, initial: initial, threads: 2)
+        for (k, z) in tests.enumerated() {
+            #expect(together[k] == RemovalEffects.effects(of: sim, test: z, reference: reference, initial: initial[k]))
+        }
+        sim.lagKernel = planted.kernel
+        let one = RemovalEffects.effects(of: sim, tests: tests, reference: reference, initial: initial, threads: 1)
+        #expect(RemovalEffects.effects(of: sim, tests: tests, reference: reference, initial: initial, threads: 3) == one)
+        let base = sim.simulate(reference, initial: initial, tests: tests)
+        let without = sim.simulate(CurriculumEdits.dropping([5], from: reference, batchSize: 2), initial: initial, tests: tests)
+        for k in tests.indices { #expect(one[k][5] == base[40, k] - without[without.rows - 1, k]) }
+        #expect(one != together)
+    }
 }

@@ -116,10 +116,10 @@ struct Attribute: ParsableCommand {
             }
         }
         let fixed = references
-        let effects: [[Double]] = try Parallel.map(columns.count, threads: compute.threadCount) { k in
-            RemovalEffects.meanEffects(of: simulator, test: columns[k],
-                                       references: fixed.map { ($0.batches, $0.initial[k]) })
-        }
+        // Every test example together (a saturated lag kernel rolls them out jointly), the removals
+        // spread over the threads.
+        let effects = RemovalEffects.meanEffects(of: simulator, tests: columns, references: fixed.map { ($0.batches, $0.initial) },
+                                                 threads: compute.threadCount)
         for (k, row) in effects.enumerated() {
             if let i = row.firstIndex(where: { !$0.isFinite }) {
                 throw SimfluenceError.invalidArgument(

@@ -10,12 +10,28 @@ public enum RemovalEffects {
     /// simulator), simulated from `initial` through `reference`. Indexed like the simulator's
     /// ``FittedSimulator/trainIDs``; loss units.
     public static func effects(of simulator: FittedSimulator, test: Int, reference: [[Int]], initial: Double) -> [Double] {
+        effects(of: simulator, tests: [test], reference: reference, initial: [initial], threads: 1)[0]
+    }
+
+    /// The effects on several test examples at once (`tests`, rows of the simulator, each starting
+    /// from its `initial` loss): `effects[k][i]` for test example `tests[k]` and training example
+    /// i. One simulation of every test example per removed example, the removals spread over
+    /// `threads` (the same numbers whatever the threads). For a simulator whose test examples
+    /// roll out independently each row equals ``effects(of:test:reference:initial:)``; one that
+    /// rolls them out together (a lag kernel with saturation) reads every requested test
+    /// example's starting loss, which is why the attribution of many test examples should ask for
+    /// them together rather than one by one.
+    public static func effects(of simulator: FittedSimulator, tests: [Int], reference: [[Int]], initial: [Double],
+                               threads: Int) -> [[Double]] {
         let batchSize = CurriculumEdits.typicalBatchSize(reference)
-        let base = finalLoss(simulator, test: test, reference, initial)
-        var effects = Array(repeating: 0.0, count: simulator.trainIDs.count)
-        for i in Set(CurriculumEdits.sequence(reference)).sorted() {
-            let without = CurriculumEdits.dropping([i], from: reference, batchSize: batchSize)
-            effects[i] = base - finalLoss(simulator, test: test, without, initial)
+        let base = finalLosses(simulator, tests: tests, reference, initial)
+        let removed = Set(CurriculumEdits.sequence(reference)).sorted()
+        let finals = (try? Parallel.map(removed.count, threads: threads) { r in
+            finalLosses(simulator, tests: tests, CurriculumEdits.dropping([removed[r]], from: reference, batchSize: batchSize), initial)
+        }) ?? []
+        var effects = [[Double]](repeating: Array(repeating: 0.0, count: simulator.trainIDs.count), count: tests.count)
+        for (r, i) in removed.enumerated() {
+            for k in tests.indices { effects[k][i] = base[k] - finals[r][k] }
         }
         return effects
     }
@@ -24,13 +40,20 @@ public enum RemovalEffects {
     /// with its own starting loss (an example absent from a reference counts 0 there).
     public static func meanEffects(of simulator: FittedSimulator, test: Int,
                                    references: [(batches: [[Int]], initial: Double)]) -> [Double] {
-        var total = Array(repeating: 0.0, count: simulator.trainIDs.count)
+        meanEffects(of: simulator, tests: [test], references: references.map { ($0.batches, [$0.initial]) }, threads: 1)[0]
+    }
+
+    /// The mean of ``effects(of:tests:reference:initial:threads:)`` over several reference
+    /// curricula, each with its own starting losses (one per test example of `tests`).
+    public static func meanEffects(of simulator: FittedSimulator, tests: [Int], references: [(batches: [[Int]], initial: [Double])],
+                                   threads: Int) -> [[Double]] {
+        var total = [[Double]](repeating: Array(repeating: 0.0, count: simulator.trainIDs.count), count: tests.count)
         for reference in references {
-            let e = effects(of: simulator, test: test, reference: reference.batches, initial: reference.initial)
-            for i in total.indices { total[i] += e[i] }
+            let e = effects(of: simulator, tests: tests, reference: reference.batches, initial: reference.initial, threads: threads)
+            for k in tests.indices { for i in total[k].indices { total[k][i] += e[k][i] } }
         }
         let count = Double(max(1, references.count))
-        return total.map { $0 / count }
+        return total.map { $0.map { $0 / count } }
     }
 
     /// Training examples ordered from most helpful (most negative effect) to most harmful, with
@@ -39,9 +62,9 @@ public enum RemovalEffects {
         present.sorted().map { ($0, effects[$0]) }.sorted { $0.effect != $1.effect ? $0.effect < $1.effect : $0.index < $1.index }
     }
 
-    private static func finalLoss(_ s: FittedSimulator, test: Int, _ batches: [[Int]], _ initial: Double) -> Double {
-        let out = s.simulate(batches, initial: [initial], tests: [test])
-        return out[out.rows - 1, 0]
+    private static func finalLosses(_ s: FittedSimulator, tests: [Int], _ batches: [[Int]], _ initial: [Double]) -> [Double] {
+        let out = s.simulate(batches, initial: initial, tests: tests)
+        return (0..<tests.count).map { out[out.rows - 1, $0] }
     }
 }
 
