@@ -68,27 +68,32 @@ extension LagKernelFit {
         let shape = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
                               start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), prior: prior,
                               threads: threads).kernel
-        var best: (selection: LambdaSelection, pilot: LagKernel, score: Double)?
+        var best: (selection: LambdaSelection, pilot: LagKernel, score: Double, fits: [[Double: [Double]]])?
         let requested = lossScales.isEmpty ? [0] : lossScales
         let affordable = all.n <= lossScaleExampleLimit
         let scales = affordable ? requested : [0]
+        let exponents = saturations.filter { $0 > 0 }
+        // The folds' fits without psi are kept for the saturation search (its w), not refitted.
+        let keepFits = affordable && !exponents.isEmpty
         for (k, scale) in scales.enumerated() {
             FitProgress.report("lag-kernel: cross-validating the loss scale", "tau \(scale)", done: k, total: scales.count)
             let pilot = LagKernel(starts: shape.starts, weights: shape.weights, lossScale: scale)
-            let selection = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior, threads: threads)
+            let (selection, fits) = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior,
+                                                     keepFits: keepFits, threads: threads)
             let score = selection.scores.filter(\.isFinite).min() ?? .infinity
-            if best == nil || score < best!.score { best = (selection, pilot, score) }
+            if best == nil || score < best!.score { best = (selection, pilot, score, fits) }
         }
-        let exponents = saturations.filter { $0 > 0 }
         let saturationLambda = best!.selection.chosen
+        let firstFits = best!.fits.compactMap { $0[saturationLambda] }
         for (k, exponent) in (affordable ? exponents : []).enumerated() {
             FitProgress.report("lag-kernel: cross-validating the saturation", "exponent \(exponent)", done: k, total: exponents.count)
             var pilot = best!.pilot
             pilot.saturation = exponent
             let selection = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior,
-                                             saturationLambda: saturationLambda, threads: threads)
+                                             saturationLambda: saturationLambda,
+                                             firstFits: firstFits.count == split.count ? firstFits : nil, threads: threads).selection
             let score = selection.scores.filter(\.isFinite).min() ?? .infinity
-            if score < best!.score { best = (selection, pilot, score) }
+            if score < best!.score { best = (selection, pilot, score, []) }
         }
         return (best!.selection, best!.pilot, affordable ? [] : requested.filter { $0 != 0 }, affordable ? [] : exponents,
                 saturationLambda)
@@ -115,12 +120,20 @@ extension LagKernelFit {
     public static let lossScaleExampleLimit = 1024
 
     /// lambda's K-fold search under the fixed `pilot` kernel, the grid extended downwards while its
-    /// smallest lambda wins clearly (`saturationLambda`: see ``scores``).
+    /// smallest lambda wins clearly (`saturationLambda`, `firstFits`: see ``scores``). With
+    /// `keepFits`, also every fold's B at every lambda scored (fits[fold][lambda], unknowns x
+    /// tests as ``Solution/theta``; absent where singular); otherwise no fits.
     static func searchLambda(log: TrainingLog, split: CrossValidationFolds, tests: [Int], pilot: LagKernel, prior: [Matrix]?,
-                             saturationLambda: Double? = nil, threads: Int) throws -> LambdaSelection {
+                             saturationLambda: Double? = nil, firstFits: [[Double]]? = nil, keepFits: Bool = false,
+                             threads: Int) throws -> (selection: LambdaSelection, fits: [[Double: [Double]]]) {
         var grid = split.grid
         var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior,
-                                saturationLambda: saturationLambda, threads: threads)
+                                saturationLambda: saturationLambda, firstFits: firstFits, keepFits: keepFits, threads: threads)
+        var fits = [[Double: [Double]]](repeating: [:], count: keepFits ? split.count : 0)
+        func keep(_ thetas: [[[Double]?]], _ lambdas: [Double]) {
+            for fold in fits.indices { for (p, lambda) in lambdas.enumerated() { fits[fold][lambda] = thetas[fold][p] } }
+        }
+        keep(scored.fits, grid)
         // The smallest lambda winning clearly (by more than 0.1% over the next) says the grid stops
         // too early: extend it downwards, half a decade at a time, by at most three decades (each
         // point costs one factorisation per fold). A flat end is left alone.
@@ -129,13 +142,14 @@ extension LagKernelFit {
                 && scored.values[0] < scored.values[1] * (1 - 1e-3) {
             let lower = grid[0] / 3.1622776601683795
             let more = try scores(log: log, split: split, tests: tests, grid: [lower], pilot: pilot, prior: prior,
-                                  saturationLambda: saturationLambda, threads: threads)
+                                  saturationLambda: saturationLambda, firstFits: firstFits, keepFits: keepFits, threads: threads)
+            keep(more.fits, [lower])
             grid.insert(lower, at: 0)
             scored.values.insert(more.values[0], at: 0)
             if scored.values[0] <= scored.values[1] { scored.best = 0 } else { scored.best += 1 }
             extensions += 1
         }
-        return LambdaSelection(grid: grid, scores: scored.values, chosen: grid[scored.best], folds: split.count)
+        return (LambdaSelection(grid: grid, scores: scored.values, chosen: grid[scored.best], folds: split.count), fits)
     }
 
     /// Cross-validated scores of `grid` (ascending) over `split`'s folds under the fixed `pilot` kernel.
@@ -147,16 +161,19 @@ extension LagKernelFit {
     /// error, summed afterwards in fold order: the same sums, bit for bit, whatever the threads.
     ///
     /// With a saturation exponent in `pilot`, each fold's w comes from its fit without psi at
-    /// `saturationLambda` (default: the grid's middle), and every lambda is fitted with psi.
+    /// `saturationLambda` (default: the grid's middle), given in `firstFits` (per fold, B as
+    /// ``Solution/theta``) or fitted here, and every lambda is fitted with psi. With `keepFits`,
+    /// `fits[fold][p]` is the fold's B at grid[p] (nil where singular); otherwise `fits` is empty.
     static func scores(log: TrainingLog, split: CrossValidationFolds, tests: [Int], grid: [Double], pilot: LagKernel,
-                       prior: [Matrix]?, saturationLambda: Double? = nil, threads: Int) throws -> (values: [Double], best: Int) {
+                       prior: [Matrix]?, saturationLambda: Double? = nil, firstFits: [[Double]]? = nil, keepFits: Bool = false,
+                       threads: Int) throws -> (values: [Double], best: Int, fits: [[[Double]?]]) {
         let k = split.count
         let method = MethodName(LagKernelMethod.lagKernel)
         let progress = ProgressCounter(task: "lag-kernel: cross-validating \(grid.count) lambdas", unit: "folds", total: k)
         let foldThreads = pilot.lossScale == 0 ? max(1, min(threads, k)) : 1
         let inner = max(1, threads / foldThreads)
-        // perFold[fold][p]: the fold's trajectory errors at grid[p] in (validation run, test) order; nil where singular.
-        let perFold = try Parallel.map(k, threads: foldThreads) { fold -> [[Double]?] in
+        // perFold[fold].errors[p]: the fold's trajectory errors at grid[p] in (validation run, test) order; nil where singular.
+        let perFold = try Parallel.map(k, threads: foldThreads) { fold -> (errors: [[Double]?], fits: [[Double]?]) in
             let trainRuns = split.training(fold)
             let validation = split.validation(fold)
             let design = LagKernelDesign(log: log, runs: trainRuns)
@@ -165,9 +182,9 @@ extension LagKernelFit {
             if pilot.saturation > 0 {
                 var plain = pilot
                 plain.saturation = 0
-                let first = try effects(design, targets, kernel: plain, lambda: saturationLambda ?? grid[grid.count / 2], prior: prior,
-                                        threads: inner)
-                weighted = try targets.saturated(design, theta: first.theta, exponent: pilot.saturation, threads: inner)
+                let first = try firstFits?[fold] ?? effects(design, targets, kernel: plain, lambda: saturationLambda ?? grid[grid.count / 2],
+                                                            prior: prior, threads: inner).theta
+                weighted = try targets.saturated(design, theta: first, exponent: pilot.saturation, threads: inner)
             }
             let path = try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
             let errors = grid.indices.map { p -> [Double]? in
@@ -188,7 +205,7 @@ extension LagKernelFit {
                 return out
             }
             progress.advance()
-            return errors
+            return (errors, keepFits ? path.map { $0?.theta } : [])
         }
         var sums = [Double](repeating: 0, count: grid.count)
         var singular = [Bool](repeating: false, count: grid.count)
@@ -196,7 +213,7 @@ extension LagKernelFit {
         for fold in 0..<k {
             trajectories += split.validation(fold).count * tests.count
             for p in grid.indices {
-                guard let errors = perFold[fold][p] else {
+                guard let errors = perFold[fold].errors[p] else {
                     singular[p] = true
                     continue
                 }
@@ -204,6 +221,6 @@ extension LagKernelFit {
             }
         }
         let (values, best) = try CrossValidationScores.finish(sums: sums, singular: singular, trajectories: trajectories, grid: grid)
-        return (values, best)
+        return (values, best, perFold.map(\.fits))
     }
 }
