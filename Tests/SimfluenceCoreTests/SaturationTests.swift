@@ -125,6 +125,10 @@ import Testing
                                                         lossScales: [0], threads: 2)
             #expect(chosen.pilot.saturation == exponent)
             #expect(chosen.skippedSaturations.isEmpty)
+            // Without the kept fits (no budget for them) each fold refits its w: the same choice and scores.
+            let refitted = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: [0, 1, 2, 3], grid: grid, folds: 3,
+                                                          lossScales: [0], keptFitsBudget: 0, threads: 2)
+            #expect(refitted.pilot == chosen.pilot && refitted.selection.scores == chosen.selection.scores)
             let request = FitRequest(log: log, runs: log.runs, inputs: MethodInputs(lambda: .auto(grid: grid, folds: 3)))
             let fit = try LagKernelMethod.lagKernel.fit(request)
             #expect(fit.simulator.lagKernel?.saturation == exponent)

@@ -47,7 +47,13 @@ public struct LagKernelMethod: RecurrenceSimulated {
         let doubles = PackedCholesky.packedCount(n) * (1 + 3 * max(1, request.threads)) + 2 * n * width + 2 * design.rowCount * width
             + design.groupSizes.count * (n + width) + (longest + 1) * n
         let scores = gradientPrior ? FitMemory.estimateClassic(log: request.log, features: request.inputs.gradients).bytes : 0
-        return FitMemory.Estimate(bytes: 8 * doubles + scores,
+        // The saturation search's kept fits (LagKernelFit.keptFitsBudget), as crossValidate counts them.
+        var kept = 0
+        if case .auto(let grid, let folds) = request.inputs.lambda, n <= lossScaleExampleLimit {
+            let bytes = 2 * 8 * min(folds, request.runs.count) * (grid.count + 6) * n * width
+            kept = bytes <= LagKernelFit.keptFitsBudget ? bytes : 0
+        }
+        return FitMemory.Estimate(bytes: 8 * doubles + scores + kept,
                                   detail: "\(n) x \(n) shared normal matrix, \(design.rowCount) rows x \(width) test examples")
     }
 

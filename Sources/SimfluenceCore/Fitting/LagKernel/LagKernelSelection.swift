@@ -59,6 +59,7 @@ extension LagKernelFit {
                                      prior: [Matrix]? = nil, lossScales: [Double] = defaultLossScales,
                                      saturations: [Double] = defaultSaturations,
                                      lossScaleExampleLimit: Int = lossScaleExampleLimit,
+                                     keptFitsBudget: Int = keptFitsBudget,
                                      threads: Int = Parallel.defaultThreads) throws
         -> (selection: LambdaSelection, pilot: LagKernel, skippedLossScales: [Double], skippedSaturations: [Double],
             saturationLambda: Double) {
@@ -73,8 +74,10 @@ extension LagKernelFit {
         let affordable = all.n <= lossScaleExampleLimit
         let scales = affordable ? requested : [0]
         let exponents = saturations.filter { $0 > 0 }
-        // The folds' fits without psi are kept for the saturation search (its w), not refitted.
-        let keepFits = affordable && !exponents.isEmpty
+        // The folds' fits without psi are kept for the saturation search (its w), not refitted,
+        // when two searches' worth of them (the best so far and the current) fit the budget.
+        let keptBytes = 2 * 8 * split.count * (split.grid.count + 6) * all.n * tests.count
+        let keepFits = affordable && !exponents.isEmpty && keptBytes <= keptFitsBudget
         for (k, scale) in scales.enumerated() {
             FitProgress.report("lag-kernel: cross-validating the loss scale", "tau \(scale)", done: k, total: scales.count)
             let pilot = LagKernel(starts: shape.starts, weights: shape.weights, lossScale: scale)
@@ -98,6 +101,11 @@ extension LagKernelFit {
         return (best!.selection, best!.pilot, affordable ? [] : requested.filter { $0 != 0 }, affordable ? [] : exponents,
                 saturationLambda)
     }
+
+    /// The most bytes the saturation search's kept fits may take (every fold's B at every lambda
+    /// of two lambda searches, the grid with its possible extensions): 256 MB. Above it each fold
+    /// refits its B at the chosen lambda instead (the same numbers, one more assembly per fold).
+    public static let keptFitsBudget = 1 << 28
 
     /// The saturation exponents (``LagKernel/saturation``) the cross-validation chooses among:
     /// 0 (every batch entry counts 1) and 1 (psi itself). A NumPy study on the digits
