@@ -12,7 +12,7 @@ struct Export: ParsableCommand {
             negative = helps), for extended simulators the step terms u and v (steps x test) and \
             the loss bounds (2 x test: lower, upper), and model.json with the ids (row and column \
             order), which training examples were seen, the method, lambda, carry-over, the lag \
-            kernel of the lag-kernel methods (its bins' first lags, weights and loss scale), starting \
+            kernel of the lag-kernel methods (its bins' first lags, weights, loss scale and saturation exponent), starting \
             losses and the fit's provenance. Read back: numpy.load("DIR/B.npy"), or with pandas \
             pd.read_csv("DIR/B.csv", index_col=0) after --format csv. \
             Example: simfluence export --model model.simfluence -o params

@@ -27,7 +27,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
     public var summary: String {
         gradientPrior
             ? "lag-kernel whose effects are shrunk towards a fitted combination of TracIn-CP's per-checkpoint scores (needs gradients)"
-            : "additive effects spread over later steps by a learned lag kernel (momentum, forgetting), with per-step terms"
+            : "additive effects spread over later steps by a learned lag kernel (momentum, forgetting), with per-step terms and cross-validated saturation"
     }
     public var needs: MethodNeeds { MethodNeeds(gradients: gradientPrior, gappedLogs: .interpolated) }
     /// One dense system shared by every test example.
