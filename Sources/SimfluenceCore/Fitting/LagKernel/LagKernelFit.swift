@@ -248,15 +248,31 @@ public enum LagKernelFit {
                     for i in batches[s] { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] } }
                 }
             }
-            for k in 0..<steps {
-                let g = (design.firstSteps[r] + k) * n
-                for s in 0...k {
-                    let w = kappa[k - s] * phi[s]
-                    guard w != 0 else { continue }
-                    if let e = entries?[s] {
-                        for (entry, i) in batches[s].enumerated() { groupX[g + i] += w * e[entry] }
-                    } else {
-                        for i in batches[s] { groupX[g + i] += w }
+            // The step-group sums through the run's entries flattened in step order (step s's at
+            // starts[s] ..< starts[s + 1]) and pointers: O(steps^2 x batch) reads of batches[s]
+            // would each retain and release its array.
+            var ids: [Int] = [], weights: [Double] = [], starts = [0]
+            for s in 0..<steps {
+                ids.append(contentsOf: batches[s])
+                if let e = entries?[s] { weights.append(contentsOf: e) }
+                starts.append(ids.count)
+            }
+            let weighted = entries != nil
+            ids.withUnsafeBufferPointer { ids in
+                weights.withUnsafeBufferPointer { ew in
+                    groupX.withUnsafeMutableBufferPointer { gx in
+                        for k in 0..<steps {
+                            let g = (design.firstSteps[r] + k) * n
+                            for s in 0...k {
+                                let w = kappa[k - s] * phi[s]
+                                guard w != 0 else { continue }
+                                if weighted {
+                                    for q in starts[s]..<starts[s + 1] { gx[g + ids[q]] += w * ew[q] }
+                                } else {
+                                    for q in starts[s]..<starts[s + 1] { gx[g + ids[q]] += w }
+                                }
+                            }
+                        }
                     }
                 }
             }
