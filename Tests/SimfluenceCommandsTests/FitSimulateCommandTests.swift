@@ -25,6 +25,29 @@ import Testing
         #expect(got == expected)
     }
 
+    /// `fit` of a lag-kernel method says which loss scale and saturation exponent it uses (the
+    /// model file's kernel), in text and in the JSON, and whether cross-validation chose them.
+    @Test func lagKernelFitReportsItsLossScaleAndSaturation() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        let log = dir + "/log", model = dir + "/model.simfluence"
+        #expect(try CLIRunner.run(["synth", "-o", log, "--runs", "6", "--pool", "10", "--sample", "8", "--batch", "2",
+                                   "--epochs", "2", "--test", "4"]).status == 0)
+        let text = try CLIRunner.run(["fit", log, "--method", "lag-kernel", "--lambda-grid", "0.01,0.1,1", "--folds", "3", "-o", model])
+        #expect(text.status == 0, "\(text.stderr)")
+        let k = try #require(try ModelFile.read(model).lagKernel)
+        // The choices are among 0 and 1, printed as whole numbers.
+        #expect([0, 1].contains(k.lossScale) && [0, 1].contains(k.saturation))
+        #expect(text.stdout.contains("lag kernel: loss scale tau = \(Int(k.lossScale)), saturation exponent \(Int(k.saturation)) (chosen by the same cross-validation)"),
+                "\(text.stdout)")
+        let json = try CLIRunner.run(["fit", log, "--method", "lag-kernel", "--lambda", "0.1", "-o", model, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let kernel = try #require(object["lag_kernel"] as? [String: Any])
+        #expect(kernel["loss_scale"] as? Double == 0 && kernel["saturation"] as? Double == 0)
+        let linear = try CLIRunner.run(["fit", log, "--lambda", "0.1", "-o", model])
+        #expect(linear.status == 0 && !linear.stdout.contains("lag kernel"))
+    }
+
     @Test func unseenIdsAreAnErrorUnlessZero() throws {
         let dir = try CLIRunner.temporaryDirectory()
         let log = dir + "/log", model = dir + "/model.simfluence", curriculum = dir + "/c.jsonl"

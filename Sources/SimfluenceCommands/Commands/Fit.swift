@@ -80,6 +80,9 @@ struct Fit: ParsableCommand {
             if let s = fit.selection { object.append(("cross_validation", JSON(s))) }
             if let choice = simulator.provenance.details["auto_choice"] { object.append(("auto_choice", .string(choice))) }
             if let weights = simulator.provenance.details["stack_weights"] { object.append(("stack_weights", .string(weights))) }
+            if let k = simulator.lagKernel {
+                object.append(("lag_kernel", .object([("loss_scale", .number(k.lossScale)), ("saturation", .number(k.saturation))])))
+            }
             object.append(("notes", .array(fit.notes.map { .string($0) })))
             print(JSON.object(object).rendered())
         } else {
@@ -93,6 +96,9 @@ struct Fit: ParsableCommand {
                 print("a stack of \(simulator.components.count) simulators (\(simulator.components.map(\.simulator.method.name).joined(separator: ", "))), weighed by cross-validation; \(Format.seconds(fit.seconds))")
             } else if let lambda = simulator.lambda {
                 print("lambda = \(Format.number(lambda)) (\(how)); \(Format.seconds(fit.seconds))")
+                if let k = simulator.lagKernel {
+                    print("lag kernel: loss scale tau = \(Format.number(k.lossScale)), saturation exponent \(Format.number(k.saturation)) (\(fit.selection == nil ? "fixed" : "chosen by the same cross-validation"))")
+                }
             } else {
                 print("scores from gradient features; scale = \(simulator.provenance.scale.map { String($0.scale) } ?? "1 (raw)"); \(Format.seconds(fit.seconds))")
             }
