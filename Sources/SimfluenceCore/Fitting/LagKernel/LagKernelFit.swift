@@ -229,8 +229,8 @@ public enum LagKernelFit {
             let gram = grams[steps]!
             let kappa = gram.kappa
             let phi = (0..<steps).map { gains?[first + $0] ?? 1 }
-            let entries = targets.entryWeights?[r]
-            addGramBlock(batches, entries: entries, weight: { s, s2 in phi[s] * phi[s2] * gram.value(s, s2) }, n: n,
+            let entries = RunEntries(batches, weights: targets.entryWeights?[r])
+            addGramBlock(entries, weight: { s, s2 in phi[s] * phi[s2] * gram.value(s, s2) }, n: n,
                          into: &normal, appearances: &appearances, threads: threads)
             // X^T y (u_s = sum_{k >= s} kappa(k - s) y_k per test column) and the step-group sums of X.
             var u = [Double](repeating: 0, count: width)
@@ -242,35 +242,20 @@ public enum LagKernelFit {
                     let yRow = (first + k) * width
                     for c in 0..<width { u[c] += w * targets.y[yRow + c] }
                 }
-                if let e = entries?[s] {
-                    for (entry, i) in batches[s].enumerated() { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] * e[entry] } }
-                } else {
-                    for i in batches[s] { for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] } }
+                for q in entries.starts[s]..<entries.starts[s + 1] {
+                    let i = entries.ids[q], e = entries.weights[q]
+                    for c in 0..<width { rhs[i * width + c] += phi[s] * u[c] * e }
                 }
             }
-            // The step-group sums through the run's entries flattened in step order (step s's at
-            // starts[s] ..< starts[s + 1]) and pointers: O(steps^2 x batch) reads of batches[s]
-            // would each retain and release its array.
-            var ids: [Int] = [], weights: [Double] = [], starts = [0]
-            for s in 0..<steps {
-                ids.append(contentsOf: batches[s])
-                if let e = entries?[s] { weights.append(contentsOf: e) }
-                starts.append(ids.count)
-            }
-            let weighted = entries != nil
-            ids.withUnsafeBufferPointer { ids in
-                weights.withUnsafeBufferPointer { ew in
+            entries.ids.withUnsafeBufferPointer { ids in
+                entries.weights.withUnsafeBufferPointer { ew in
                     groupX.withUnsafeMutableBufferPointer { gx in
                         for k in 0..<steps {
                             let g = (design.firstSteps[r] + k) * n
                             for s in 0...k {
                                 let w = kappa[k - s] * phi[s]
                                 guard w != 0 else { continue }
-                                if weighted {
-                                    for q in starts[s]..<starts[s + 1] { gx[g + ids[q]] += w * ew[q] }
-                                } else {
-                                    for q in starts[s]..<starts[s + 1] { gx[g + ids[q]] += w }
-                                }
+                                for q in entries.starts[s]..<entries.starts[s + 1] { gx[g + ids[q]] += w * ew[q] }
                             }
                         }
                     }
@@ -310,17 +295,35 @@ public enum LagKernelFit {
         }
     }
 
+    /// A run's batch entries flattened in step order (step s's at starts[s] ..< starts[s + 1]) with
+    /// what each counts in the design: its weight (``Targets/entryWeights``), or 1. Read through
+    /// pointers in the assembly's loops, where reading batches[s] would retain and release its
+    /// array each time. A weight of 1 multiplies exactly, so unweighted runs keep their bits.
+    struct RunEntries {
+        var ids: [Int] = [], weights: [Double] = [], starts = [0]
+
+        /// `batches` (local indices) with `weights` (weights[s][e] for the e-th entry of step s; nil: 1).
+        init(_ batches: [[Int]], weights: [[Double]]?) {
+            for (s, batch) in batches.enumerated() {
+                ids.append(contentsOf: batch)
+                if let w = weights?[s] { self.weights.append(contentsOf: w) } else { self.weights.append(contentsOf: repeatElement(1, count: batch.count)) }
+                starts.append(ids.count)
+            }
+        }
+
+        var steps: Int { starts.count - 1 }
+    }
+
     /// Adds one run's block C^T W C of X^T X to the packed lower triangle `normal` (order n), C the
-    /// run's batch counts (`batches`, local indices) and W(s, s2) = `weight(s, s2)` for s2 <= s
-    /// (symmetric). Row by row: row i is the sum, over i's appearances s, of
-    /// sum_{s2} W(s, s2) C[s2, ..<=i], gathered in a dense scratch row and added to row i once, so
-    /// the writes run along rows of `normal` instead of scattering over it; the rows are split
-    /// between threads in ranges of equal work (the same bits whatever the threads).
-    /// With `entries` (entries[s][e]: what the e-th entry of step s's batch counts) C holds those
-    /// weights instead of counts. `appearances` (n empty arrays, left empty) is scratch.
-    static func addGramBlock(_ batches: [[Int]], entries: [[Double]]? = nil, weight: (Int, Int) -> Double, n: Int,
+    /// run's batch entries' weights (`run`, local indices; counts when every weight is 1) and
+    /// W(s, s2) = `weight(s, s2)` for s2 <= s (symmetric). Row by row: row i is the sum, over i's
+    /// entries p (at step s, weight a), of a sum_{s2} W(s, s2) C[s2, ..<=i], gathered in a dense
+    /// scratch row and added to row i once, so the writes run along rows of `normal` instead of
+    /// scattering over it; the rows are split between threads in ranges of equal work (the same
+    /// bits whatever the threads). `appearances` (n empty arrays, left empty) is scratch.
+    static func addGramBlock(_ run: RunEntries, weight: (Int, Int) -> Double, n: Int,
                              into normal: inout [Double], appearances: inout [[Int]], threads: Int) {
-        let steps = batches.count
+        let steps = run.steps
         var w = [Double](repeating: 0, count: steps * steps)
         for s in 0..<steps {
             for s2 in 0...s {
@@ -329,69 +332,47 @@ public enum LagKernelFit {
                 w[s2 * steps + s] = c
             }
         }
-        var members: [Int] = []
-        // Without entry weights an appearance is its step; with them, its position in the run's
-        // entries flattened in step order (step s's entries at stepStart[s] ..< stepStart[s + 1]),
-        // whose step, example and weight these hold.
-        var entryStep: [Int] = [], entryID: [Int] = [], entryWeight: [Double] = [], stepStart = [0]
+        // An appearance is an entry's position; stepOf[p] its step.
+        var members: [Int] = [], stepOf: [Int] = []
         for s in 0..<steps {
-            for (e, i) in batches[s].enumerated() {
+            for p in run.starts[s]..<run.starts[s + 1] {
+                let i = run.ids[p]
                 if appearances[i].isEmpty { members.append(i) }
-                if let entries {
-                    appearances[i].append(entryStep.count)
-                    entryStep.append(s)
-                    entryID.append(i)
-                    entryWeight.append(entries[s][e])
-                } else {
-                    appearances[i].append(s)
-                }
+                appearances[i].append(p)
+                stepOf.append(s)
             }
-            stepStart.append(entryStep.count)
         }
         members.sort()
         let bounds = triangleParts(rows: (members.last ?? 0) + 1, count: max(1, min(threads, members.count / 256)))
         let parts = bounds.count - 1
-        let (seen, weights, rows) = (appearances, w, members)
-        let (stepOf, idOf, weightOf, starts) = (entryStep, entryID, entryWeight, stepStart)
-        let weighted = entries != nil
+        let (seen, weights, rows, steppedAt) = (appearances, w, members, stepOf)
         normal.withUnsafeMutableBufferPointer { normal in
             let target = RidgeSharedPointer(base: normal.baseAddress!)
             try? Parallel.forEach(parts, threads: parts) { t in
                 var acc = [Double](repeating: 0, count: n)
                 weights.withUnsafeBufferPointer { w in
-                    acc.withUnsafeMutableBufferPointer { acc in
-                        for i in rows where i >= bounds[t] && i < bounds[t + 1] {
-                            if weighted {
-                                idOf.withUnsafeBufferPointer { ids in
-                                    weightOf.withUnsafeBufferPointer { ew in
-                                        for p in seen[i] {
-                                            let row = w.baseAddress! + stepOf[p] * steps, a = ew[p]
-                                            for s2 in 0..<steps {
-                                                let c = row[s2] * a
-                                                if c == 0 { continue }
-                                                for q in starts[s2]..<starts[s2 + 1] {
-                                                    let j = ids[q]
-                                                    if j <= i { acc[j] += c * ew[q] }
-                                                }
+                    run.ids.withUnsafeBufferPointer { ids in
+                        run.weights.withUnsafeBufferPointer { ew in
+                            acc.withUnsafeMutableBufferPointer { acc in
+                                for i in rows where i >= bounds[t] && i < bounds[t + 1] {
+                                    for p in seen[i] {
+                                        let row = w.baseAddress! + steppedAt[p] * steps, a = ew[p]
+                                        for s2 in 0..<steps {
+                                            let c = row[s2] * a
+                                            if c == 0 { continue }
+                                            for q in run.starts[s2]..<run.starts[s2 + 1] {
+                                                let j = ids[q]
+                                                if j <= i { acc[j] += c * ew[q] }
                                             }
                                         }
                                     }
-                                }
-                            } else {
-                                for s in seen[i] {
-                                    let row = w.baseAddress! + s * steps
-                                    for s2 in 0..<steps {
-                                        let c = row[s2]
-                                        if c == 0 { continue }
-                                        for j in batches[s2] where j <= i { acc[j] += c }
+                                    let base = PackedCholesky.rowStart(i)
+                                    for j in rows {
+                                        if j > i { break }
+                                        target.base[base + j] += acc[j]
+                                        acc[j] = 0
                                     }
                                 }
-                            }
-                            let base = PackedCholesky.rowStart(i)
-                            for j in rows {
-                                if j > i { break }
-                                target.base[base + j] += acc[j]
-                                acc[j] = 0
                             }
                         }
                     }
