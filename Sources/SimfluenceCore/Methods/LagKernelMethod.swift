@@ -50,7 +50,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
         // The saturation search's kept fits (LagKernelFit.keptFitsBudget), as crossValidate counts them.
         var kept = 0
         if case .auto(let grid, let folds) = request.inputs.lambda, n <= lossScaleExampleLimit {
-            let bytes = 2 * 8 * min(folds, request.runs.count) * (grid.count + 6) * n * width
+            let bytes = LagKernelFit.keptFitsBytes(folds: min(folds, request.runs.count), lambdas: grid.count, examples: n, tests: width)
             kept = bytes <= LagKernelFit.keptFitsBudget ? bytes : 0
         }
         return FitMemory.Estimate(bytes: 8 * doubles + scores + kept,

@@ -76,7 +76,7 @@ extension LagKernelFit {
         let exponents = saturations.filter { $0 > 0 }
         // The folds' fits without psi are kept for the saturation search (its w), not refitted,
         // when two searches' worth of them (the best so far and the current) fit the budget.
-        let keptBytes = 2 * 8 * split.count * (split.grid.count + 6) * all.n * tests.count
+        let keptBytes = keptFitsBytes(folds: split.count, lambdas: split.grid.count, examples: all.n, tests: tests.count)
         let keepFits = affordable && !exponents.isEmpty && keptBytes <= keptFitsBudget
         for (k, scale) in scales.enumerated() {
             FitProgress.report("lag-kernel: cross-validating the loss scale", "tau \(scale)", done: k, total: scales.count)
@@ -106,6 +106,13 @@ extension LagKernelFit {
     /// of two lambda searches, the grid with its possible extensions): 256 MB. Above it each fold
     /// refits its B at the chosen lambda instead (the same numbers, one more assembly per fold).
     public static let keptFitsBudget = 1 << 28
+
+    /// The bytes of the saturation search's kept fits: B (`examples` x `tests` doubles) of every
+    /// fold at every lambda of two lambda searches, each the grid of `lambdas` with room for its
+    /// downward extensions (at most 6). Compared with ``keptFitsBudget``.
+    static func keptFitsBytes(folds: Int, lambdas: Int, examples: Int, tests: Int) -> Int {
+        2 * 8 * folds * (lambdas + 6) * examples * tests
+    }
 
     /// The saturation exponents (``LagKernel/saturation``) the cross-validation chooses among:
     /// 0 (every batch entry counts 1) and 1 (psi itself). A NumPy study on the digits
