@@ -260,13 +260,21 @@ public enum HTMLReport {
         out += "<strong>Negative = training on it lowers this test loss</strong> (it helps); positive = training on it raises the loss (it hurts). Loss units.</p>"
         let present = Set(references.flatMap { $0.batches.joined() })
         let rowIndex = Dictionary(simulator.testIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        for test in chosen {
+        // Every chosen test example in one call, as `attribute --test` asked for them together: a
+        // saturated lag kernel rolls its test examples out jointly, so one-by-one calls would each
+        // simulate all of them and start the other chosen ones from the model's starting losses.
+        let shown = chosen.compactMap { test -> (column: Int, row: Int)? in
             let z = test.index
-            guard z < input.testIDs.count, let row = rowIndex[input.testIDs[z]], z < reference.losses.columns else { continue }
-            let testID = input.testIDs[z]
-            let effects = RemovalEffects.meanEffects(of: simulator, test: row,
-                                                     references: references.map { ($0.batches, $0.run.losses[0, z]) })
-            let ranked = RemovalEffects.ranked(effects, present: present)
+            guard z < input.testIDs.count, let row = rowIndex[input.testIDs[z]], z < reference.losses.columns else { return nil }
+            return (z, row)
+        }
+        let allEffects = RemovalEffects.meanEffects(of: simulator, tests: shown.map(\.row),
+                                                    references: references.map { reference in
+                                                        (reference.batches, shown.map { reference.run.losses[0, $0.column] })
+                                                    }, threads: Parallel.defaultThreads)
+        for (k, shownTest) in shown.enumerated() {
+            let testID = input.testIDs[shownTest.column]
+            let ranked = RemovalEffects.ranked(allEffects[k], present: present)
             let helpful = Array(ranked.filter { $0.effect < 0 }.prefix(5))
             let harmful = Array(ranked.reversed().filter { $0.effect > 0 }.prefix(5))
             out += "<h3>Test example <span class=\"id\">\(Markup.escape(testID))</span></h3>"

@@ -22,7 +22,7 @@ import Testing
         let ranked = RemovalEffects.ranked(effects, present: [0, 1, 2, 3])
         #expect(ranked.map(\.index) == [0, 2, 1, 3])
         // An example absent from the reference has no effect; the mean over references halves it.
-        let mean = RemovalEffects.meanEffects(of: sim, test: 0, references: [(reference, 3), ([[1, 2], [2, 1]], 3)])
+        let mean = RemovalEffects.meanEffects(of: sim, tests: [0], references: [(reference, [3]), ([[1, 2], [2, 1]], [3])], threads: 1)[0]
         #expect(mean[0] == -0.5 && mean[3] == 1.0 && mean[1] == 0.5 && mean[2] == -0.25)
     }
 

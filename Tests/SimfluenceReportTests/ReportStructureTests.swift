@@ -196,6 +196,44 @@ import Testing
         }
     }
 
+    /// The attribution tables hold the chosen test examples' effects computed together, as
+    /// `attribute --test` for those examples computes them: for a lag kernel with saturation
+    /// (which rolls its test examples out jointly) that differs from one call per test example.
+    @Test func attributionOfChosenTestExamplesIsOneJointCall() throws {
+        let fixture = try Fixture()
+        let pool = fixture.log.trainIDs.count, tests = fixture.log.testIDs.count
+        var rng = SeededGenerator(seed: 11)
+        let b = Matrix(rows: tests, columns: pool, storage: (0..<(tests * pool)).map { _ in -0.02 * Double.random(in: -0.3...1, using: &rng) })
+        var sim = FittedSimulator(method: .lagKernel, form: .additive, lambda: 0, trainIDs: fixture.log.trainIDs,
+                                  testIDs: fixture.log.testIDs, a: Matrix(rows: tests, columns: pool), b: b,
+                                  seen: Array(repeating: true, count: pool), fittedOn: [],
+                                  startingLosses: Array(repeating: 0.3, count: tests))
+        sim.lagKernel = LagKernel(starts: [0, 1, 2], weights: [1, 0.6, 0.3], saturation: 2)
+        let chosen = [1, 4]
+        var input = fixture.input(chosen: chosen)
+        input.attributionSimulator = sim
+        let root = try fixture.render(input)
+        let references = fixture.split.heldOut.map { run in
+            (batches: Array(run.simulatedBatches), initial: chosen.map { run.losses[0, $0] })
+        }
+        let joint = RemovalEffects.meanEffects(of: sim, tests: chosen, references: references, threads: 2)
+        let alone = RemovalEffects.meanEffects(of: sim, tests: [chosen[0]], references: references.map { ($0.batches, [$0.initial[0]]) },
+                                               threads: 1)[0]
+        let present = Set(references.flatMap { $0.batches.joined() })
+        for (k, z) in chosen.enumerated() {
+            let block = try #require(root.all("div").first { $0.attributes["data-test"] == fixture.log.testIDs[z] })
+            let helpful = try #require(block.all("table").first { $0.attributes["data-kind"] == "helpful" })
+            let top = try #require(helpful.all("tr").first { $0.attributes["data-train-id"] != nil })
+            let best = RemovalEffects.ranked(joint[k], present: present)[0]
+            #expect(best.effect < 0)
+            #expect(top.attributes["data-train-id"] == fixture.log.trainIDs[best.index])
+            #expect(top.allText.contains(NumberFormat.significant(best.effect, digits: 3)))
+        }
+        // The check can fail: one test example alone gives other numbers.
+        #expect(NumberFormat.significant(RemovalEffects.ranked(alone, present: present)[0].effect, digits: 3)
+                != NumberFormat.significant(RemovalEffects.ranked(joint[0], present: present)[0].effect, digits: 3))
+    }
+
     @Test func digitExamplesAreDrawnAs64Cells() throws {
         let pixels = (0..<64).map { Double($0) / 63 }
         let svg = DigitImage.svg(pixels: pixels, label: 7)

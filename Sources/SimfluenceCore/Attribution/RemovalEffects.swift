@@ -36,15 +36,10 @@ public enum RemovalEffects {
         return effects
     }
 
-    /// The mean of ``effects(of:test:reference:initial:)`` over several reference curricula, each
-    /// with its own starting loss (an example absent from a reference counts 0 there).
-    public static func meanEffects(of simulator: FittedSimulator, test: Int,
-                                   references: [(batches: [[Int]], initial: Double)]) -> [Double] {
-        meanEffects(of: simulator, tests: [test], references: references.map { ($0.batches, [$0.initial]) }, threads: 1)[0]
-    }
-
     /// The mean of ``effects(of:tests:reference:initial:threads:)`` over several reference
-    /// curricula, each with its own starting losses (one per test example of `tests`).
+    /// curricula, each with its own starting losses (one per test example of `tests`; an example
+    /// absent from a reference counts 0 there): `[k][i]` for test example `tests[k]` and training
+    /// example i.
     public static func meanEffects(of simulator: FittedSimulator, tests: [Int], references: [(batches: [[Int]], initial: [Double])],
                                    threads: Int) -> [[Double]] {
         var total = [[Double]](repeating: Array(repeating: 0.0, count: simulator.trainIDs.count), count: tests.count)
