@@ -18,23 +18,39 @@ import Testing
         return TrainingLog(trainIDs: (0..<examples).map(String.init), testIDs: ["t0"], runs: runs)
     }
 
+    /// A method whose only solver is dense (as lag-kernel-tracin, which needs gradient features).
+    struct DenseOnlyMethod: RecurrenceSimulated {
+        var name: String { "dense-only" }
+        var family: MethodFamily { .extended }
+        var summary: String { "a dense-only candidate (a test of AffordableCandidates)" }
+        var needs: MethodNeeds { MethodNeeds(gradients: false, gappedLogs: .interpolated) }
+        var solvers: Set<SolverKind> { [.auto, .dense] }
+        var sharding: ShardSupport { .byTestRows }
+        func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate { FitMemory.Estimate(bytes: 0, detail: "") }
+        func fit(_ request: FitRequest) throws -> MethodFit { throw SimfluenceError.invalidArgument("not fitted here") }
+        func refit(like fitted: FittedSimulator, _ request: FitRequest) throws -> FittedSimulator {
+            throw SimfluenceError.invalidArgument("not fitted here")
+        }
+    }
+
     @Test func denseOnlyCandidatesStopAtTheExampleLimit() {
         let limit = AffordableCandidates.denseExampleLimit
         let at = Self.wideLog(examples: limit), above = Self.wideLog(examples: limit + 1)
         #expect(FitMemory.activeExamplesAndRows(log: above, runs: above.runs).active == limit + 1)
-        let kept = AffordableCandidates(AutoMethod.candidates, FitRequest(log: at, runs: at.runs, inputs: Self.cv))
-        #expect(kept.kept == [.linear, .linearCarry, .lagKernel] && kept.leftOut.isEmpty)
-        let cut = AffordableCandidates(AutoMethod.candidates, FitRequest(log: above, runs: above.runs, inputs: Self.cv))
-        #expect(cut.kept == [.linear, .linearCarry])
-        #expect(cut.leftOut.map(\.method) == [.lagKernel])
-        #expect(cut.explanations[0].contains("\(limit + 1) training examples") && cut.explanations[0].contains("--method lag-kernel"))
-        #expect(cut.progressSuffix == "; left out: lag-kernel")
+        let dense = MethodName(DenseOnlyMethod())
+        let candidates = AutoMethod.candidates + [dense]
+        let kept = AffordableCandidates(candidates, FitRequest(log: at, runs: at.runs, inputs: Self.cv))
+        #expect(kept.kept == [.linear, .linearCarry, .lagKernel, dense] && kept.leftOut.isEmpty)
+        // lag-kernel solves by conjugate gradients above its own limit, so it stays.
+        let cut = AffordableCandidates(candidates, FitRequest(log: above, runs: above.runs, inputs: Self.cv))
+        #expect(cut.kept == [.linear, .linearCarry, .lagKernel])
+        #expect(cut.leftOut.map(\.method) == [dense])
+        #expect(cut.explanations[0].contains("\(limit + 1) training examples") && cut.explanations[0].contains("--method dense-only"))
+        #expect(cut.progressSuffix == "; left out: dense-only")
         // A stack of the same candidates leaves out the same one, and its memory is the kept ones' sum.
         let request = FitRequest(log: above, runs: above.runs, inputs: Self.cv)
-        let sum = [MethodName.linear, .linearCarry].reduce(0) { $0 + $1.descriptor.memoryEstimate(request).bytes }
-        #expect(StackMethod.stack.memoryEstimate(request).bytes == sum)
-        #expect(AutoMethod.auto.memoryEstimate(request).bytes
-                == [MethodName.linear, .linearCarry].map { $0.descriptor.memoryEstimate(request).bytes }.max())
+        let sum = [MethodName.linear, .linearCarry, .lagKernel].reduce(0) { $0 + $1.descriptor.memoryEstimate(request).bytes }
+        #expect(StackMethod(candidates: candidates).memoryEstimate(request).bytes == sum)
     }
 
     @Test func aMemoryBudgetLeavesOutWhatItCannotHold() throws {

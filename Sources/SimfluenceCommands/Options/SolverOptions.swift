@@ -4,7 +4,7 @@ import Simfluence
 /// How `fit` solves the ridge normal equations.
 struct SolverOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Ridge solver: auto (dense exact Cholesky for up to \(RidgeFit.denseUnknownLimit) unknowns per test example, else conjugate gradients), dense, or cg. Only linear, additive and multiplicative take cg; the extended methods take auto or dense, the classic methods auto.",
+        "Ridge solver: auto (dense exact Cholesky for up to \(RidgeFit.denseUnknownLimit) unknowns per test example, else conjugate gradients), dense, or cg. Only linear, additive, multiplicative and lag-kernel take cg; the other extended methods take auto or dense, the classic methods auto.",
         valueName: "auto|dense|cg"))
     var solver: SolverKind = .auto
 

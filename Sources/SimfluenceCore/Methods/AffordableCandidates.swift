@@ -5,7 +5,7 @@
 /// A candidate is left out when
 /// - it needs gradient features and the request has none (silently: it does not apply);
 /// - its only solver is dense (a method whose ``MethodDescriptor/solvers`` has `.dense` but not
-///   `.cg`, as the lag-kernel family) and the training runs use more than
+///   `.cg`, as lag-kernel-tracin) and the training runs use more than
 ///   ``denseExampleLimit`` distinct training examples;
 /// - its memory estimate (``MethodDescriptor/memoryEstimate(_:)``) exceeds the request's
 ///   ``MethodInputs/memoryBudget``.
@@ -13,7 +13,7 @@
 /// memory check, which names what is too large.
 struct AffordableCandidates {
     /// Distinct training examples up to which `auto` and `stack` fit a dense-only candidate. The
-    /// lag-kernel family factors an n x n matrix per lambda, fold and kernel update: about 4-5
+    /// dense lag-kernel fit factors an n x n matrix per lambda, fold and kernel update: about 4-5
     /// minutes at 5,000 examples on 2 cores (Docs/Performance.md), growing as n^3, so about 20
     /// minutes at 8,192 and hours beyond 16,000. Fitted alone (`--method lag-kernel`) such a
     /// method is not limited.

@@ -30,23 +30,38 @@ public struct LagKernelMethod: RecurrenceSimulated {
             : "additive effects spread over later steps by a learned lag kernel (momentum, forgetting), with per-step terms and cross-validated saturation"
     }
     public var needs: MethodNeeds { MethodNeeds(gradients: gradientPrior, gappedLogs: .interpolated) }
-    /// One dense system shared by every test example.
-    public var solvers: Set<SolverKind> { [.auto, .dense] }
+    /// Without the gradient prior: dense factorisations up to ``LagKernelFit/iterativeExampleLimit``
+    /// active examples and conjugate gradients above (`auto`), or either always. With it: dense
+    /// only (the prior's solves are not iterative).
+    public var solvers: Set<SolverKind> { gradientPrior ? [.auto, .dense] : Set(SolverKind.allCases) }
     public var sharding: ShardSupport {
         .unsupported("the lag kernel is fitted on all test examples at once, so a slice of them would learn another kernel")
     }
 
     public func memoryEstimate(_ request: FitRequest) -> FitMemory.Estimate {
-        let design = LagKernelDesign(log: request.log, runs: request.runs)
+        let design = LagKernelDesign(log: request.log, runs: request.runs, solver: request.inputs.solver)
         let n = design.n, width = request.tests?.count ?? request.log.testIDs.count
         let longest = design.batches.map(\.count).max() ?? 0
+        let scores = gradientPrior ? FitMemory.estimateClassic(log: request.log, features: request.inputs.gradients).bytes : 0
+        if !gradientPrior && design.iterative {
+            // Conjugate gradients: no n x n matrix. The targets (losses and their changes, rows x
+            // test examples), B and its start and result (n x test examples), the design's entries
+            // both ways, and per worker thread a block's vectors (8 lanes) and, for the folds of
+            // the lambda search running in parallel, a fold's targets and two B's.
+            let entries = design.batches.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+            let threads = max(1, request.threads)
+            var doubles = 2 * design.rowCount * width + 4 * n * width + 3 * entries + 2 * design.groupSizes.count * width
+                + threads * 8 * (6 * n + 2 * design.rowCount + longest + design.groupSizes.count)
+            if case .auto = request.inputs.lambda { doubles += threads * (2 * design.rowCount * width + 3 * n * width) }
+            return FitMemory.Estimate(bytes: 8 * doubles,
+                                      detail: "conjugate gradients on \(n) training examples, \(design.rowCount) rows x \(width) test examples")
+        }
         // The shared normal matrix, and per worker thread a fold's matrix and the factor copied
         // from it (the folds of the lambda search run in parallel), or with a loss scale a test
         // example's matrix and its factor; one more per thread for what a fold keeps beside them
         // (measured on the medium log, 5,000 examples, 2 threads: 0.71 GB, 7 matrices of 0.1 GB).
         let doubles = PackedCholesky.packedCount(n) * (1 + 3 * max(1, request.threads)) + 2 * n * width + 2 * design.rowCount * width
             + design.groupSizes.count * (n + width) + (longest + 1) * n
-        let scores = gradientPrior ? FitMemory.estimateClassic(log: request.log, features: request.inputs.gradients).bytes : 0
         // The saturation search's kept fits (LagKernelFit.keptFitsBudget), as crossValidate counts them.
         var kept = 0
         if case .auto(let grid, let folds) = request.inputs.lambda, n <= lossScaleExampleLimit {
@@ -72,7 +87,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
         case .auto(let grid, let folds):
             let s = try LagKernelFit.crossValidate(log: request.log, runs: request.runs, tests: tests, grid: grid, folds: folds,
                                                    prior: prior, lossScaleExampleLimit: lossScaleExampleLimit,
-                                                   threads: request.threads)
+                                                   solver: request.inputs.solver, threads: request.threads)
             selection = s.selection
             pilot = s.pilot
             lambda = s.selection.chosen
@@ -82,7 +97,8 @@ public struct LagKernelMethod: RecurrenceSimulated {
         }
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
                                              lambda: lambda, start: pilot, fixedKernel: pilot != nil, prior: prior,
-                                             saturationLambda: saturationLambda, threads: request.threads)
+                                             saturationLambda: saturationLambda, solver: request.inputs.solver,
+                                             threads: request.threads)
         var notes: [String] = []
         let n = simulator.seen.lazy.filter { $0 }.count   // the active training examples
         func listed(_ values: [Double]) -> String {
@@ -95,8 +111,8 @@ public struct LagKernelMethod: RecurrenceSimulated {
         }
         if !skippedSaturations.isEmpty {
             notes.append("saturation exponent \(listed(skippedSaturations)) not cross-validated: "
-                         + "with \(n) training examples (over \(lossScaleExampleLimit)) every fold and lambda would need "
-                         + "its own \(n) x \(n) normal matrix; exponent 0 is used")
+                         + "with \(n) training examples (over \(lossScaleExampleLimit)) its weights would cost \(n) x "
+                         + "(test examples) at every step of every fold's fit and rollouts; exponent 0 is used")
         }
         simulator.provenance.record(selection)
         if prior != nil { simulator.provenance.details["gradient_prior"] = "tracin-cp" }
@@ -115,7 +131,7 @@ public struct LagKernelMethod: RecurrenceSimulated {
                                              lambda: fitted.lambda ?? 0, start: fitted.lagKernel, fixedKernel: fitted.lagKernel != nil,
                                              prior: try prior(request, tests: tests),
                                              saturationLambda: fitted.provenance.details["saturation_lambda"].flatMap(Double.init),
-                                             threads: request.threads)
+                                             solver: request.inputs.solver, threads: request.threads)
         simulator.provenance.details = fitted.provenance.details.merging(simulator.provenance.details) { $1 }
         return simulator
     }

@@ -144,4 +144,30 @@ void sf_packed_subtract_outer(double *p, long n, const double *x, const double *
 /// column; up to 32 vectors share each pass over M.
 void sf_packed_symmetric_product(const double *p, long n, const double *x, double *y, long count);
 
+/// The lag-kernel simulator's conjugate-gradient solver (`LagKernelIterative` in SimfluenceCore):
+/// one unknown per active training example, B_i, a lane vector at W i; one lane vector per
+/// design row (run r's simulated steps in order, runs one after another) at W r.
+///
+/// Row pass: u_r = sum over row r's entries e of weight[e] v[local[e]] (`weight` NULL: 1).
+void sf_lag_rows(long rows, const long *entry_start, const int32_t *local, const double *weight,
+                 const double *v, double *u);
+
+/// Column pass: out_i = sum over example i's entries (row col_row[e], weight col_weight[e], NULL:
+/// 1) of weight t_row, plus lambda v_i when `v` is not NULL, and then per lane v_dot_out = sum_i
+/// v_i out_i in index order.
+void sf_lag_columns(long m, const long *col_start, const int32_t *col_row, const double *col_weight,
+                    const double *t, const double *v, double lambda, double *out, double *v_dot_out);
+
+/// The lag kernel between the passes, in place on the row vectors `u` of `runs` runs (run k's
+/// rows [run_row[k], run_row[k + 1])), the kernel piecewise constant: kappa(d) = weights[b] for
+/// starts[b] <= d < starts[b + 1] (`bins` bins, the last open-ended). By the bits of `mode`:
+/// 1, forward: x_k = sum_{s <= k} kappa(k - s) phi_s u_s along each run (phi NULL: 1);
+/// 2, demean: subtract from every row the mean over its group (`group[r]`; group_scale[g] = 1 /
+/// the group's rows, `groups` groups); 4, backward (the transpose of forward):
+/// t_s = phi_s sum_{k >= s} kappa(k - s) x_k. Bin sums come from running sums along the run
+/// (`scratch`: longest run + 1 lane vectors; `group_scratch`: `groups` lane vectors).
+void sf_lag_filter(long runs, const long *run_row, long bins, const long *starts, const double *weights,
+                   const double *phi, const int64_t *group, const double *group_scale, long groups,
+                   double *u, double *scratch, double *group_scratch, int mode);
+
 #endif

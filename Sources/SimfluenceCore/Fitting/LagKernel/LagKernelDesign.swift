@@ -20,8 +20,16 @@ struct LagKernelDesign: Sendable {
     let groupSizes: [Int]
     /// Total rows.
     let rowCount: Int
+    /// Whether the B step runs by conjugate gradients (``LagKernelIterative``; without a gradient
+    /// prior) rather than a dense factorisation.
+    var iterative: Bool
+    /// The relative residual of the normal equations at which conjugate gradients stop.
+    var tolerance = LagKernelFit.iterativeTolerance
 
-    init(log: TrainingLog, runs: [TrainingRun]) {
+    /// The design of `runs`; `solver` picks the B step's solver (automatic: conjugate gradients
+    /// above ``LagKernelFit/iterativeExampleLimit`` active examples, to
+    /// ``LagKernelFit/iterativeTolerance``).
+    init(log: TrainingLog, runs: [TrainingRun], solver: RidgeSolverChoice = .automatic) {
         trainCount = log.trainIDs.count
         var local = [Int](repeating: -1, count: trainCount)
         var seen = [Bool](repeating: false, count: trainCount)
@@ -39,6 +47,13 @@ struct LagKernelDesign: Sendable {
         }
         groupSizes = sizes
         rowCount = rows
+        switch solver {
+        case .automatic: iterative = active.count > LagKernelFit.iterativeExampleLimit
+        case .dense: iterative = false
+        case .iterative(let tolerance):
+            iterative = true
+            self.tolerance = tolerance
+        }
     }
 
     /// The last absolute step of any row.

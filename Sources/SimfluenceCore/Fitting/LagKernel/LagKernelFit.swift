@@ -26,6 +26,11 @@ public enum LagKernelFit {
     /// A fit stops when no kernel weight changes by more than this, relative to the largest.
     public static let tolerance = 1e-3
 
+    /// B (unknowns x tests, row-major, as ``Solution/theta``), the step terms (as
+    /// ``Solution/steps``) and, from conjugate gradients, how the solve ended (nil from the dense
+    /// path).
+    typealias Effects = (theta: [Double], steps: [Double], solve: IterativeSolveRecord?)
+
     /// One fit at a fixed lambda: the kernel, B (unknowns x tests, row-major), the step terms and
     /// the iterations used.
     struct Solution {
@@ -35,6 +40,8 @@ public enum LagKernelFit {
         /// steps[s * tests + c]: v at absolute step s (rows of absent steps are zero).
         var steps: [Double]
         var iterations: Int
+        /// The last B step's conjugate gradients (nil: dense).
+        var solve: IterativeSolveRecord? = nil
     }
 
     /// The targets of `design`'s rows: rows x tests loss changes, and their step-group sums.
@@ -57,10 +64,19 @@ public enum LagKernelFit {
         }
 
         /// The targets of the c-th test example alone (width 1; the entry weights are shared).
-        func column(_ c: Int) -> Targets {
+        func column(_ c: Int) -> Targets { columns([c]) }
+
+        /// The targets of the test examples at positions `cs` (in that order; the entry weights are shared).
+        func columns(_ cs: [Int]) -> Targets {
             let rows = y.count / max(width, 1), groups = groupSums.count / max(width, 1)
-            return Targets(y: (0..<rows).map { y[$0 * width + c] }, groupSums: (0..<groups).map { groupSums[$0 * width + c] },
-                           previous: (0..<rows).map { previous[$0 * width + c] }, width: 1, entryWeights: entryWeights)
+            func pick(_ values: [Double], _ count: Int) -> [Double] {
+                var out: [Double] = []
+                out.reserveCapacity(count * cs.count)
+                for r in 0..<count { for c in cs { out.append(values[r * width + c]) } }
+                return out
+            }
+            return Targets(y: pick(y, rows), groupSums: pick(groupSums, groups), previous: pick(previous, rows), width: cs.count,
+                           entryWeights: entryWeights)
         }
 
         /// These targets with every batch entry weighted by ``Saturation``'s psi at `exponent`,
@@ -124,22 +140,38 @@ public enum LagKernelFit {
     /// (default `lambda`), then B and the step terms refitted at `lambda` under its kernel with
     /// every batch entry weighted by psi (w from the first fit's B;
     /// ``Targets/saturated(_:theta:exponent:threads:)``).
+    ///
+    /// With a `kernelSample` (positions of test examples in the targets: ``kernelSample(_:tests:runs:prior:)``)
+    /// the kernel is fitted by alternation on those test examples alone, then held while B and
+    /// the step terms are fitted for all.
     static func solve(_ design: LagKernelDesign, _ targets: Targets, lambda: Double, start: LagKernel, prior: [Matrix]? = nil,
                       fixedKernel: Bool = false, maxIterations: Int = maxIterations, tolerance: Double = tolerance,
-                      saturationLambda: Double? = nil, threads: Int) throws -> Solution {
+                      saturationLambda: Double? = nil, kernelSample: [Int]? = nil, threads: Int) throws -> Solution {
         if start.saturation > 0 {
             var plainStart = start
             plainStart.saturation = 0
             let plain = try solve(design, targets, lambda: saturationLambda ?? lambda, start: plainStart, prior: prior,
-                                  fixedKernel: fixedKernel, maxIterations: maxIterations, tolerance: tolerance, threads: threads)
+                                  fixedKernel: fixedKernel, maxIterations: maxIterations, tolerance: tolerance,
+                                  kernelSample: kernelSample, threads: threads)
             var kernel = plain.kernel
             kernel.saturation = start.saturation
             let weighted = try targets.saturated(design, theta: plain.theta, exponent: start.saturation, threads: threads)
             let refitted = try effects(design, weighted, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
-            return Solution(kernel: kernel, theta: refitted.theta, steps: refitted.steps, iterations: plain.iterations)
+            return Solution(kernel: kernel, theta: refitted.theta, steps: refitted.steps, iterations: plain.iterations,
+                            solve: refitted.solve)
+        }
+        if let kernelSample, !fixedKernel {
+            let sampled = try solve(design, targets.columns(kernelSample), lambda: lambda, start: start, prior: prior,
+                                    maxIterations: maxIterations, tolerance: tolerance, threads: threads)
+            let all = try effects(design, targets, kernel: sampled.kernel, lambda: lambda, prior: prior, threads: threads)
+            return Solution(kernel: sampled.kernel, theta: all.theta, steps: all.steps, iterations: sampled.iterations, solve: all.solve)
         }
         var kernel = start
-        var theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
+        // Conjugate gradients solve the B steps while the kernel still moves to
+        // ``alternationTolerance`` only, each from the B before it, and the last B to
+        // ``iterativeTolerance`` (the dense path solves every step exactly).
+        let loose = fixedKernel ? design.tolerance : max(alternationTolerance, design.tolerance)
+        var theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, tolerance: loose, threads: threads)
         var iterations = 0
         while !fixedKernel && iterations < maxIterations {
             iterations += 1
@@ -148,16 +180,22 @@ public enum LagKernelFit {
             let scale = max(1, next.weights.map(abs).max() ?? 1)
             let moved = zip(next.weights, kernel.weights).map { abs($0 - $1) }.max() ?? 0
             kernel = next
-            theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, threads: threads)
+            theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, start: theta.theta, tolerance: loose,
+                                threads: threads)
             if moved <= tolerance * scale { break }
         }
-        return Solution(kernel: kernel, theta: theta.theta, steps: theta.steps, iterations: iterations)
+        if loose != design.tolerance && prior == nil && design.iterative {
+            theta = try effects(design, targets, kernel: kernel, lambda: lambda, prior: prior, start: theta.theta, threads: threads)
+        }
+        return Solution(kernel: kernel, theta: theta.theta, steps: theta.steps, iterations: iterations, solve: theta.solve)
     }
 
     /// B and the step terms under `kernel` at one `lambda` (see ``effectsPath``).
     static func effects(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, lambda: Double, prior: [Matrix]?,
-                        threads: Int) throws -> (theta: [Double], steps: [Double]) {
-        guard let only = try effectsPath(design, targets, kernel: kernel, lambdas: [lambda], prior: prior, threads: threads)[0] else {
+                        iterative: Bool? = nil, start: [Double]? = nil, tolerance: Double? = nil,
+                        threads: Int) throws -> Effects {
+        guard let only = try effectsPath(design, targets, kernel: kernel, lambdas: [lambda], prior: prior, iterative: iterative,
+                                         start: start, tolerance: tolerance, threads: threads)[0] else {
             throw SimfluenceError.invalidArgument("the lag-kernel normal equations are singular at lambda = \(lambda); use a lambda > 0")
         }
         return only
@@ -168,14 +206,26 @@ public enum LagKernelFit {
     /// matrix, one factorisation per lambda shared by all. With one, each test example's rows
     /// count batches by its own gains, so each has its own normal matrix (assembled once, then
     /// factored per lambda), test examples in parallel.
+    ///
+    /// With the design's ``LagKernelDesign/iterative`` choice (or `iterative` true), and without a
+    /// prior, the systems are solved by conjugate gradients instead (``LagKernelIterative``, to
+    /// `tolerance`, default the design's), with or without a loss scale.
+    /// `start` (B as ``Solution/theta``) is where conjugate gradients start (the previous B of
+    /// an alternating fit); the dense path ignores it.
     static func effectsPath(_ design: LagKernelDesign, _ targets: Targets, kernel: LagKernel, lambdas: [Double],
-                            prior: [Matrix]?, threads: Int) throws -> [(theta: [Double], steps: [Double])?] {
+                            prior: [Matrix]?, iterative: Bool? = nil, start: [Double]? = nil,
+                            tolerance: Double? = nil,
+                            threads: Int) throws -> [Effects?] {
+        if prior == nil && (iterative ?? design.iterative) {
+            return try LagKernelIterative(design, entryWeights: targets.entryWeights, kernel: kernel)
+                .path(targets, lambdas: lambdas, tolerance: tolerance ?? design.tolerance, start: start, threads: threads)
+        }
         guard kernel.lossScale > 0 else {
             let system = normalSystem(design, targets, kernel: kernel, threads: threads)
             return lambdas.map { try? thetaStep(design, targets, system: system, lambda: $0, prior: prior, threads: threads) }
         }
         let width = targets.width, n = design.n, groups = design.groupSizes.count
-        let columns = try Parallel.map(width, threads: threads) { c -> [(theta: [Double], steps: [Double])?] in
+        let columns = try Parallel.map(width, threads: threads) { c -> [Effects?] in
             let one = targets.column(c)
             let system = normalSystem(design, one, kernel: kernel, gains: targets.gains(kernel, column: c))
             let rows = prior?.map { m -> Matrix in
@@ -192,9 +242,40 @@ public enum LagKernelFit {
                 for i in 0..<n { theta[i * width + c] = solved.theta[i] }
                 for s in 0..<groups { steps[s * width + c] = solved.steps[s] }
             }
-            return (theta, steps)
+            return (theta, steps, nil)
         }
     }
+
+    /// The most active training examples for which the B step factors the dense n x n normal
+    /// matrix; above it (and without a gradient prior) it runs conjugate gradients
+    /// (``LagKernelIterative``), whose memory and time grow with the log's entries rather than n^2
+    /// and n^3.
+    public static let iterativeExampleLimit = 2_048
+
+    /// The relative residual of the normal equations at which the conjugate-gradient B step stops.
+    public static let iterativeTolerance = 1e-9
+
+    /// Test examples on which the kernel is fitted, when conjugate gradients solve and there are
+    /// more (``kernelSample(_:tests:runs:prior:)``).
+    public static let kernelSampleSize = 64
+
+    /// The positions in `tests` of the test examples the alternating fit learns the kernel from:
+    /// with conjugate gradients (a large log, no prior) and more than ``kernelSampleSize`` test
+    /// examples, that many spread over their loss scales (``ScoringSample``); otherwise nil
+    /// (all). The kernel is a dozen numbers shared by every test example, fitted from every row
+    /// of the runs, so a sample of 64 test examples determines it well, and each alternation
+    /// step then costs a sample's solve instead of every test example's: on the large benchmark
+    /// log (1,000 test examples) that is what brings a fit to minutes.
+    static func kernelSample(_ design: LagKernelDesign, tests: [Int], runs: [TrainingRun], prior: [Matrix]?) -> [Int]? {
+        guard design.iterative, prior == nil, tests.count > kernelSampleSize else { return nil }
+        let chosen = Set(ScoringSample.tests(tests, runs: runs, size: kernelSampleSize))
+        return tests.indices.filter { chosen.contains(tests[$0]) }
+    }
+
+    /// The conjugate-gradient B steps' tolerance while the alternating fit's kernel still moves
+    /// (the kernel stops at ``tolerance``, 1e-3 of its largest weight, far above what this leaves
+    /// in B); the last B step is solved to the design's tolerance.
+    public static let alternationTolerance = 1e-6
 
     /// The ridge normal equations of the step-demeaned design under one kernel (X^T X minus the
     /// step-group terms, packed lower triangle; X^T y likewise, unknowns x tests), with the
@@ -394,7 +475,7 @@ public enum LagKernelFit {
     /// (H^T N H + lambda D^T D) gamma = H^T (X^T y - N B0) - lambda D^T B0, D = H - G, with N H and
     /// N B0 from the packed N (``priorWeights(packed:rhs:)``).
     static func thetaStep(_ design: LagKernelDesign, _ targets: Targets, system: NormalSystem, lambda: Double,
-                          prior: [Matrix]? = nil, threads: Int) throws -> (theta: [Double], steps: [Double]) {
+                          prior: [Matrix]? = nil, threads: Int) throws -> Effects {
         let n = design.n, width = targets.width, groups = design.groupSizes.count
         var normal = system.normal
         for i in 0..<n { normal[PackedCholesky.rowStart(i) + i] += lambda }
@@ -472,7 +553,7 @@ public enum LagKernelFit {
             }
             for c in 0..<width { steps[s * width + c] = (targets.groupSums[s * width + c] - fitted[c]) * inv }
         }
-        return (theta, steps)
+        return (theta, steps, nil)
     }
 
     /// The prior weights gamma solving the small symmetric positive semi-definite system `packed`
@@ -501,44 +582,69 @@ public enum LagKernelFit {
                            threads: Int) -> LagKernel {
         let bins = kernel.starts.count, width = targets.width, groups = design.groupSizes.count
         guard bins > 1 else { return kernel }
-        let partials = (try? Parallel.map(width, threads: threads) { c -> [Double] in
-            // [F^T F (bins x bins) | F^T y (bins)] for test c, step-demeaned.
-            var moments = [Double](repeating: 0, count: bins * bins + bins)
-            var groupF = [Double](repeating: 0, count: groups * bins)
-            var f = [Double](repeating: 0, count: bins)
-            var row = 0
-            for (r, runBatches) in design.batches.enumerated() {
-                var prefix = [Double](repeating: 0, count: runBatches.count + 1)
-                for (k, batch) in runBatches.enumerated() {
-                    var beta = 0.0
-                    for i in batch { beta += theta[i * width + c] }
-                    prefix[k + 1] = prefix[k] + beta * kernel.gain(targets.previous[(row + k) * width + c])
-                }
-                for k in runBatches.indices {
-                    let step = design.firstSteps[r] + k
-                    for m in 0..<bins { f[m] = kernel.binSum(m, row: k) { prefix[$0] } }
-                    let y = targets.y[row * width + c]
-                    for m in 0..<bins {
-                        for q in 0...m { moments[m * bins + q] += f[m] * f[q] }
-                        moments[bins * bins + m] += f[m] * y
-                        groupF[step * bins + m] += f[m]
+        // Eight test examples at a time, one per SIMD lane: every lane's arithmetic is the one
+        // test example's alone, in the same order.
+        typealias Lanes = SIMD8<Double>
+        let w = Lanes.scalarCount, blocks = (width + w - 1) / w
+        let longest = design.batches.map(\.count).max() ?? 0
+        let partials = (try? Parallel.map(blocks, threads: threads) { block -> [[Double]] in
+            let c0 = block * w, lanes = min(w, width - c0)
+            // [F^T F (bins x bins) | F^T y (bins)] per test example, step-demeaned.
+            var moments = [Lanes](repeating: Lanes(), count: bins * bins + bins)
+            var groupF = [Lanes](repeating: Lanes(), count: groups * bins)
+            var f = [Lanes](repeating: Lanes(), count: bins)
+            var prefix = [Lanes](repeating: Lanes(), count: longest + 1)
+            func load(_ values: [Double], row: Int) -> Lanes {
+                var x = Lanes()
+                for k in 0..<lanes { x[k] = values[row * width + c0 + k] }
+                return x
+            }
+            moments.withUnsafeMutableBufferPointer { moments in
+                groupF.withUnsafeMutableBufferPointer { groupF in
+                    f.withUnsafeMutableBufferPointer { f in
+                        prefix.withUnsafeMutableBufferPointer { prefix in
+                            var row = 0
+                            for (r, runBatches) in design.batches.enumerated() {
+                                for (k, batch) in runBatches.enumerated() {
+                                    var beta = Lanes()
+                                    for i in batch { beta += load(theta, row: i) }
+                                    var gain = Lanes(repeating: 1)
+                                    if kernel.lossScale > 0 {
+                                        for q in 0..<lanes { gain[q] = kernel.gain(targets.previous[(row + k) * width + c0 + q]) }
+                                    }
+                                    prefix[k + 1] = prefix[k] + beta * gain
+                                }
+                                for k in runBatches.indices {
+                                    let step = design.firstSteps[r] + k
+                                    for m in 0..<bins {
+                                        if let rows = kernel.binRows(m, row: k) { f[m] = prefix[rows.hi] - prefix[rows.lo] } else { f[m] = Lanes() }
+                                    }
+                                    let y = load(targets.y, row: row)
+                                    for m in 0..<bins {
+                                        for q in 0...m { moments[m * bins + q] += f[m] * f[q] }
+                                        moments[bins * bins + m] += f[m] * y
+                                        groupF[step * bins + m] += f[m]
+                                    }
+                                    row += 1
+                                }
+                            }
+                            for s in 0..<groups where design.groupSizes[s] > 0 {
+                                let inv = Lanes(repeating: 1 / Double(design.groupSizes[s]))
+                                let gy = load(targets.groupSums, row: s)
+                                for m in 0..<bins {
+                                    let gm = groupF[s * bins + m] * inv
+                                    for q in 0...m { moments[m * bins + q] -= gm * groupF[s * bins + q] }
+                                    moments[bins * bins + m] -= gm * gy
+                                }
+                            }
+                        }
                     }
-                    row += 1
                 }
             }
-            for s in 0..<groups where design.groupSizes[s] > 0 {
-                let inv = 1 / Double(design.groupSizes[s])
-                let gy = targets.groupSums[s * width + c]
-                for m in 0..<bins {
-                    let gm = groupF[s * bins + m] * inv
-                    for q in 0...m { moments[m * bins + q] -= gm * groupF[s * bins + q] }
-                    moments[bins * bins + m] -= gm * gy
-                }
-            }
-            return moments
+            return (0..<lanes).map { k in moments.map { $0[k] } }
         }) ?? []
         var total = [Double](repeating: 0, count: bins * bins + bins)
-        for p in partials { for e in p.indices { total[e] += p[e] } }
+        for p in partials.joined() { for e in p.indices { total[e] += p[e] } }
         // Unknowns: weights 1..<bins; weight 0 is 1.
         let u = bins - 1
         var packed = [Double](repeating: 0, count: PackedCholesky.packedCount(u))

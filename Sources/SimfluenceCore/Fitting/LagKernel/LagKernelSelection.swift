@@ -8,16 +8,21 @@ extension LagKernelFit {
     /// (default `lambda`; the model's provenance records it as `saturation_lambda`).
     public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
                            start: LagKernel? = nil, fixedKernel: Bool = false, prior: [Matrix]? = nil,
-                           saturationLambda: Double? = nil, threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
+                           saturationLambda: Double? = nil, solver: RidgeSolverChoice = .automatic,
+                           threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         _ = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
-        let design = LagKernelDesign(log: log, runs: runs)
+        let design = LagKernelDesign(log: log, runs: runs, solver: solver)
         let targets = try Targets(runs: runs, tests: tests, design: design)
         FitProgress.report("lag-kernel: fitting the kernel and the effects", "lambda \(lambda)", done: 0, total: 1)
         let solution = try solve(design, targets, lambda: lambda,
                                  start: start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep)),
-                                 prior: prior, fixedKernel: fixedKernel, saturationLambda: saturationLambda, threads: threads)
+                                 prior: prior, fixedKernel: fixedKernel, saturationLambda: saturationLambda,
+                                 kernelSample: kernelSample(design, tests: tests, runs: runs, prior: prior), threads: threads)
         var provenance = FitProvenance(
-            solver: "lag-kernel alternating least squares, dense Cholesky of the shared normal equations",
+            solver: prior == nil && design.iterative
+                ? "lag-kernel alternating least squares, conjugate gradients on the step-demeaned design"
+                : "lag-kernel alternating least squares, dense Cholesky of the shared normal equations",
+            iterative: solution.solve,
             details: ["rows": String(design.rowCount), "active_examples": String(design.n),
                       "kernel_iterations": String(solution.iterations)])
         if solution.kernel.saturation > 0 { provenance.details["saturation_lambda"] = String(saturationLambda ?? lambda) }
@@ -42,10 +47,12 @@ extension LagKernelFit {
     /// The loss scale is chosen the same way: the pilot kernel's shape (fitted without a loss
     /// scale) is held, and every tau of `lossScales` gets its own lambda search; the tau and lambda
     /// with the lowest score win (ties to the earlier tau). A tau > 0 gives every test example its
-    /// own normal equations, so it costs about one assembly and one factorisation per (fold, test
-    /// example, lambda) more than tau = 0. With more than `lossScaleExampleLimit` active training
-    /// examples only tau = 0 is scored, and the scales left out are returned in `skippedLossScales`
-    /// (see ``lossScaleExampleLimit``).
+    /// own normal equations, so on the dense path it costs about one assembly and one factorisation
+    /// per (fold, test example, lambda) more than tau = 0, and with more than
+    /// `lossScaleExampleLimit` active training examples only tau = 0 is scored there (the scales
+    /// left out are returned in `skippedLossScales`; see ``lossScaleExampleLimit``). Conjugate
+    /// gradients (``LagKernelDesign/iterative``, without a prior) solve a tau > 0 as cheaply as
+    /// tau = 0 and score every tau at any size.
     ///
     /// Then the saturation exponent (``LagKernel/saturation``), the same way under the chosen tau:
     /// each exponent > 0 of `saturations` gets its own lambda search and replaces the choice only
@@ -59,20 +66,23 @@ extension LagKernelFit {
                                      prior: [Matrix]? = nil, lossScales: [Double] = defaultLossScales,
                                      saturations: [Double] = defaultSaturations,
                                      lossScaleExampleLimit: Int = lossScaleExampleLimit,
-                                     keptFitsBudget: Int = keptFitsBudget,
+                                     keptFitsBudget: Int = keptFitsBudget, solver: RidgeSolverChoice = .automatic,
                                      threads: Int = Parallel.defaultThreads) throws
         -> (selection: LambdaSelection, pilot: LagKernel, skippedLossScales: [Double], skippedSaturations: [Double],
             saturationLambda: Double) {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
-        let all = LagKernelDesign(log: log, runs: runs)
+        let all = LagKernelDesign(log: log, runs: runs, solver: solver)
         let pilotLambda = split.grid[split.grid.count / 2]
         let shape = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
                               start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), prior: prior,
-                              threads: threads).kernel
+                              kernelSample: kernelSample(all, tests: tests, runs: runs, prior: prior), threads: threads).kernel
         var best: (selection: LambdaSelection, pilot: LagKernel, score: Double, fits: [[Double: [Double]]])?
         let requested = lossScales.isEmpty ? [0] : lossScales
+        // Conjugate gradients solve a loss scale's systems as cheaply as tau = 0's (the gains are
+        // per test example, as the lanes are), so only the dense path skips it on large logs.
         let affordable = all.n <= lossScaleExampleLimit
-        let scales = affordable ? requested : [0]
+        let scalesAffordable = affordable || (prior == nil && all.iterative)
+        let scales = scalesAffordable ? requested : [0]
         let exponents = saturations.filter { $0 > 0 }
         // The folds' fits without psi are kept for the saturation search (its w), not refitted,
         // when two searches' worth of them (the best so far and the current) fit the budget.
@@ -82,6 +92,7 @@ extension LagKernelFit {
             FitProgress.report("lag-kernel: cross-validating the loss scale", "tau \(scale)", done: k, total: scales.count)
             let pilot = LagKernel(starts: shape.starts, weights: shape.weights, lossScale: scale)
             let (selection, fits) = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior,
+                                                     iterative: (all.iterative, all.tolerance),
                                                      keepFits: keepFits, threads: threads)
             let score = selection.scores.filter(\.isFinite).min() ?? .infinity
             if best == nil || score < best!.score { best = (selection, pilot, score, fits) }
@@ -93,12 +104,13 @@ extension LagKernelFit {
             var pilot = best!.pilot
             pilot.saturation = exponent
             let selection = try searchLambda(log: log, split: split, tests: tests, pilot: pilot, prior: prior,
+                                             iterative: (all.iterative, all.tolerance),
                                              saturationLambda: saturationLambda,
                                              firstFits: firstFits.count == split.count ? firstFits : nil, threads: threads).selection
             let score = selection.scores.filter(\.isFinite).min() ?? .infinity
             if score < best!.score { best = (selection, pilot, score, []) }
         }
-        return (best!.selection, best!.pilot, affordable ? [] : requested.filter { $0 != 0 }, affordable ? [] : exponents,
+        return (best!.selection, best!.pilot, scalesAffordable ? [] : requested.filter { $0 != 0 }, affordable ? [] : exponents,
                 saturationLambda)
     }
 
@@ -124,14 +136,23 @@ extension LagKernelFit {
     /// gain, purely additive effects) and 1 (a cross-entropy gradient's size, in nats).
     public static let defaultLossScales: [Double] = [0, 1]
 
-    /// The most active training examples n for which loss scales above 0 are cross-validated.
-    /// Above it only tau = 0 is: a tau > 0 gives every test example its own n x n normal matrix,
+    /// The relative residual to which conjugate gradients solve the folds of the lambda search
+    /// (the fit itself: ``iterativeTolerance``): a fold's score is an all-steps MSE of rollouts,
+    /// which this moves by far less than the differences between lambdas (Docs/Performance.md).
+    public static let foldTolerance = 1e-5
+
+    /// The most active training examples n for which loss scales above 0 are cross-validated on
+    /// the dense path, and saturation exponents above 0 on either path. Above it the dense path
+    /// scores only tau = 0: a tau > 0 gives every test example its own n x n normal matrix,
     /// so its search costs a factorisation per (fold, test example, lambda) where tau = 0 shares
     /// one per (fold, lambda). On the medium benchmark log (n = 5,000, 200 test examples, 5 folds,
     /// 15 lambdas) that is 15,000 factorisations of 5,000 x 5,000 (2.7 s each on one core: with the
     /// assemblies, about 6 hours on 2 cores), against 75 for tau = 0. The limit is the lambda screen's notion of a
     /// large system (``LambdaScreen``: over 1,024 unknowns per test example); the built-in
-    /// workloads (200 examples) are far below it.
+    /// workloads (200 examples) are far below it. Conjugate gradients (above
+    /// ``iterativeExampleLimit``) score every tau. The saturation weights cost n x (test
+    /// examples) per step of every weighted assembly and rollout (each example's loss estimate
+    /// reads every test example's loss), so above this limit exponent 0 is used on both paths.
     public static let lossScaleExampleLimit = 1024
 
     /// lambda's K-fold search under the fixed `pilot` kernel, the grid extended downwards while its
@@ -139,10 +160,15 @@ extension LagKernelFit {
     /// `keepFits`, also every fold's B at every lambda scored (fits[fold][lambda], unknowns x
     /// tests as ``Solution/theta``; absent where singular); otherwise no fits.
     static func searchLambda(log: TrainingLog, split: CrossValidationFolds, tests: [Int], pilot: LagKernel, prior: [Matrix]?,
+                             iterative: (Bool, Double) = (false, iterativeTolerance),
                              saturationLambda: Double? = nil, firstFits: [[Double]]? = nil, keepFits: Bool = false,
                              threads: Int) throws -> (selection: LambdaSelection, fits: [[Double: [Double]]]) {
+        if prior == nil && iterative.0 && !keepFits && firstFits == nil && pilot.saturation == 0
+            && tests.count >= LambdaScreen.standard.minimumTests {
+            return (try screenedSearch(log: log, split: split, tests: tests, pilot: pilot, iterative: iterative, threads: threads), [])
+        }
         var grid = split.grid
-        var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior,
+        var scored = try scores(log: log, split: split, tests: tests, grid: grid, pilot: pilot, prior: prior, iterative: iterative,
                                 saturationLambda: saturationLambda, firstFits: firstFits, keepFits: keepFits, threads: threads)
         var fits = [[Double: [Double]]](repeating: [:], count: keepFits ? split.count : 0)
         func keep(_ thetas: [[[Double]?]], _ lambdas: [Double]) {
@@ -156,7 +182,7 @@ extension LagKernelFit {
         while scored.best == 0 && grid.count > 1 && grid[0] > 0 && extensions < 6
                 && scored.values[0] < scored.values[1] * (1 - 1e-3) {
             let lower = grid[0] / 3.1622776601683795
-            let more = try scores(log: log, split: split, tests: tests, grid: [lower], pilot: pilot, prior: prior,
+            let more = try scores(log: log, split: split, tests: tests, grid: [lower], pilot: pilot, prior: prior, iterative: iterative,
                                   saturationLambda: saturationLambda, firstFits: firstFits, keepFits: keepFits, threads: threads)
             keep(more.fits, [lower])
             grid.insert(lower, at: 0)
@@ -167,12 +193,56 @@ extension LagKernelFit {
         return (LambdaSelection(grid: grid, scores: scored.values, chosen: grid[scored.best], folds: split.count), fits)
     }
 
+    /// The lambda search through conjugate gradients with many test examples, screened as
+    /// linear's (``LambdaScreen``): a sample of test examples spread over their loss scales
+    /// (``ScoringSample``, ``LambdaScreen/standard``'s size) walks the whole grid; the others walk
+    /// it from the top down to one point below the sample's choice, and one point further while
+    /// the best point over all test examples is the lowest they scored. Each test example's B
+    /// and rollouts do not depend on the others (no saturation), so a point's score over all
+    /// test examples is the sample's and the rest's, weighted by their counts; the points the
+    /// rest did not reach are reported as not scored (NaN). The choice equals the whole search's
+    /// unless the curve over all test examples has a second, lower minimum below the points
+    /// scored. No downward extension of the grid (the sample's choice at the grid's smallest
+    /// lambda sends the rest down to it, and the note on a choice at the grid's end applies).
+    static func screenedSearch(log: TrainingLog, split: CrossValidationFolds, tests: [Int], pilot: LagKernel,
+                               iterative: (Bool, Double), threads: Int) throws -> LambdaSelection {
+        let grid = split.grid
+        let sample = ScoringSample.tests(tests, runs: split.runs, size: LambdaScreen.standard.sampleSize)
+        let chosen = Set(sample)
+        let rest = tests.filter { !chosen.contains($0) }
+        let sampled = try scores(log: log, split: split, tests: sample, grid: grid, pilot: pilot, prior: nil, iterative: iterative,
+                                 threads: threads)
+        var lowest = max(0, sampled.best - LambdaScreen.standard.margin)
+        var values = [Double](repeating: .nan, count: grid.count), best = -1
+        while true {
+            let walked = Array(grid[lowest...])
+            let others = try scores(log: log, split: split, tests: rest, grid: walked, pilot: pilot, prior: nil,
+                                    iterative: iterative, threads: threads)
+            let (a, b) = (Double(sample.count), Double(rest.count))
+            best = -1
+            for p in lowest..<grid.count {
+                let total = (sampled.values[p] * a + others.values[p - lowest] * b) / (a + b)
+                values[p] = total.isFinite ? total : .infinity
+                if values[p].isFinite && (best < 0 || values[p] <= values[best]) { best = p }
+            }
+            guard best >= 0 else {
+                throw SimfluenceError.invalidArgument(
+                    "no lambda in the grid \(grid) gave a finite cross-validation score (singular systems or diverging simulations); pass a fixed lambda > 0 or a grid with larger values")
+            }
+            if best > lowest || lowest == 0 { break }
+            lowest -= 1
+        }
+        return LambdaSelection(grid: grid, scores: values, chosen: grid[best], folds: split.count)
+    }
+
     /// Cross-validated scores of `grid` (ascending) over `split`'s folds under the fixed `pilot` kernel.
     ///
-    /// Without a loss scale the folds run in parallel, each on one thread (a fold's cost is its
-    /// factorisations of the shared matrix, each sequential, and its rollouts); with one, the
-    /// folds run one after the other and each spreads its test examples' systems over the
-    /// threads. Every fold returns each (lambda, validation run, test example) trajectory's
+    /// On the dense path without a loss scale the folds run in parallel, each on one thread (a
+    /// fold's cost is its factorisations of the shared matrix, each sequential, and its
+    /// rollouts); with one, or with conjugate gradients (`iterative`: whether they solve, and to
+    /// what relative residual), the folds run one after the other and each spreads its test
+    /// examples' systems over the threads (5 folds on 2 threads would leave one idle a sixth of
+    /// the time; 25 blocks of 8 test examples split evenly). Every fold returns each (lambda, validation run, test example) trajectory's
     /// error, summed afterwards in fold order: the same sums, bit for bit, whatever the threads.
     ///
     /// With a saturation exponent in `pilot`, each fold's w comes from its fit without psi at
@@ -180,18 +250,19 @@ extension LagKernelFit {
     /// ``Solution/theta``) or fitted here, and every lambda is fitted with psi. With `keepFits`,
     /// `fits[fold][p]` is the fold's B at grid[p] (nil where singular); otherwise `fits` is empty.
     static func scores(log: TrainingLog, split: CrossValidationFolds, tests: [Int], grid: [Double], pilot: LagKernel,
-                       prior: [Matrix]?, saturationLambda: Double? = nil, firstFits: [[Double]]? = nil, keepFits: Bool = false,
+                       prior: [Matrix]?, iterative: (Bool, Double) = (false, iterativeTolerance), saturationLambda: Double? = nil, firstFits: [[Double]]? = nil, keepFits: Bool = false,
                        threads: Int) throws -> (values: [Double], best: Int, fits: [[[Double]?]]) {
         let k = split.count
         let method = MethodName(LagKernelMethod.lagKernel)
         let progress = ProgressCounter(task: "lag-kernel: cross-validating \(grid.count) lambdas", unit: "folds", total: k)
-        let foldThreads = pilot.lossScale == 0 ? max(1, min(threads, k)) : 1
+        let foldThreads = pilot.lossScale == 0 && !(prior == nil && iterative.0) ? max(1, min(threads, k)) : 1
         let inner = max(1, threads / foldThreads)
         // perFold[fold].errors[p]: the fold's trajectory errors at grid[p] in (validation run, test) order; nil where singular.
         let perFold = try Parallel.map(k, threads: foldThreads) { fold -> (errors: [[Double]?], fits: [[Double]?]) in
             let trainRuns = split.training(fold)
             let validation = split.validation(fold)
-            let design = LagKernelDesign(log: log, runs: trainRuns)
+            var design = LagKernelDesign(log: log, runs: trainRuns)
+            (design.iterative, design.tolerance) = iterative
             let targets = try Targets(runs: trainRuns, tests: tests, design: design)
             var weighted = targets
             if pilot.saturation > 0 {
@@ -201,9 +272,25 @@ extension LagKernelFit {
                                                             prior: prior, threads: inner).theta
                 weighted = try targets.saturated(design, theta: first, exponent: pilot.saturation, threads: inner)
             }
-            let path = try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
-            let errors = grid.indices.map { p -> [Double]? in
-                guard let fitted = path[p] else { return nil }
+            // The dense path solves every lambda from one assembly; conjugate gradients walk the
+            // grid down one lambda at a time, each from the solution before it, so only two B's
+            // are held at once (a large log's B is n x tests).
+            let iterative = prior == nil && design.iterative
+            let path = iterative ? [] : try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
+            var previous: [Double]?
+            var kept = [[Double]?](repeating: nil, count: grid.count)
+            var errors = [[Double]?](repeating: nil, count: grid.count)
+            for p in grid.indices.sorted(by: { grid[$0] > grid[$1] }) {
+                let found = iterative
+                    ? try effectsPath(design, weighted, kernel: pilot, lambdas: [grid[p]], prior: nil, start: previous,
+                                      tolerance: max(foldTolerance, design.tolerance), threads: inner)[0]
+                    : path[p]
+                guard let fitted = found else {
+                    previous = nil
+                    continue
+                }
+                previous = fitted.theta
+                if keepFits { kept[p] = fitted.theta }
                 let solution = Solution(kernel: pilot, theta: fitted.theta, steps: fitted.steps, iterations: 0)
                 let model = simulator(solution, method: method, design: design, log: log, runs: trainRuns, tests: tests,
                                       lambda: grid[p], provenance: FitProvenance())
@@ -217,10 +304,10 @@ extension LagKernelFit {
                                                                truthColumn: z))
                     }
                 }
-                return out
+                errors[p] = out
             }
             progress.advance()
-            return (errors, keepFits ? path.map { $0?.theta } : [])
+            return (errors, keepFits ? kept : [])
         }
         var sums = [Double](repeating: 0, count: grid.count)
         var singular = [Bool](repeating: false, count: grid.count)
