@@ -6,22 +6,33 @@
 
 #include "KernelLanes.h"
 
+/// *sum = the sum over e in [start, end) of weight[e] src[index[e]] (lane vectors), or of
+/// src[index[e]] when `weight` is NULL (two partial sums, even and odd entries, added at the end:
+/// half the dependency chain). (A pointer rather than a vector value: the baseline clone has no
+/// 64-byte vector registers to return it in.)
+static inline __attribute__((always_inline))
+void gather_sum(long start, long end, const int32_t *index, const double *weight, const double *src, lanes *sum) {
+    lanes s = {0}, t = {0};
+    long e = start;
+    if (weight) {
+        for (; e < end; e++) s += weight[e] * LOAD(src + W * (long)index[e]);
+        *sum = s;
+        return;
+    }
+    for (; e + 1 < end; e += 2) {
+        s += LOAD(src + W * (long)index[e]);
+        t += LOAD(src + W * (long)index[e + 1]);
+    }
+    if (e < end) s += LOAD(src + W * (long)index[e]);
+    *sum = s + t;
+}
+
 MULTIVERSION
 void sf_lag_rows(long rows, const long *entry_start, const int32_t *local, const double *weight,
                  const double *v, double *u) {
     for (long r = 0; r < rows; r++) {
-        lanes s = {0}, t = {0};
-        long e = entry_start[r], end = entry_start[r + 1];
-        if (weight) {
-            for (; e < end; e++) s += weight[e] * LOAD(v + W * (long)local[e]);
-        } else {
-            for (; e + 1 < end; e += 2) {
-                s += LOAD(v + W * (long)local[e]);
-                t += LOAD(v + W * (long)local[e + 1]);
-            }
-            if (e < end) s += LOAD(v + W * (long)local[e]);
-            s += t;
-        }
+        lanes s;
+        gather_sum(entry_start[r], entry_start[r + 1], local, weight, v, &s);
         STORE(u + W * r, s);
     }
 }
@@ -31,18 +42,8 @@ void sf_lag_columns(long m, const long *col_start, const int32_t *col_row, const
                     const double *t, const double *v, double lambda, double *out, double *v_dot_out) {
     lanes dot = {0};
     for (long i = 0; i < m; i++) {
-        lanes s = {0}, s2 = {0};
-        long e = col_start[i], end = col_start[i + 1];
-        if (col_weight) {
-            for (; e < end; e++) s += col_weight[e] * LOAD(t + W * (long)col_row[e]);
-        } else {
-            for (; e + 1 < end; e += 2) {
-                s += LOAD(t + W * (long)col_row[e]);
-                s2 += LOAD(t + W * (long)col_row[e + 1]);
-            }
-            if (e < end) s += LOAD(t + W * (long)col_row[e]);
-            s += s2;
-        }
+        lanes s;
+        gather_sum(col_start[i], col_start[i + 1], col_row, col_weight, t, &s);
         if (v) {
             lanes vi = LOAD(v + W * i);
             s += lambda * vi;
