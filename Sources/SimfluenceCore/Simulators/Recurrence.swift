@@ -9,6 +9,15 @@ extension FittedSimulator {
         return terms.storage[z * terms.columns + c]
     }
 
+    /// `loss` held to the stored range [lo, hi] (NaN to hi), adding 1 to `count` when it was
+    /// outside: the clamp of every rollout step.
+    @inline(__always)
+    static func clamp(_ loss: Double, _ lo: Double, _ hi: Double, counting count: inout Int) -> Double {
+        if loss < lo { count += 1; return lo }
+        if loss > hi || loss.isNaN { count += 1; return hi }
+        return loss
+    }
+
     /// The rollout of the linear recurrence, the one every built-in method simulates with:
     ///
     ///     L_t = clamp( (alpha(c_t) + u_t) L_{t-1} + beta_t + v_t, lossLower[z], lossUpper[z] )
@@ -70,9 +79,7 @@ extension FittedSimulator {
                                 beta += Self.stepTerm(stepBeta, z: z, step: step)
                             }
                             loss = alpha * loss + beta
-                            if bounded {
-                                if loss < lo { loss = lo; clamped += 1 } else if loss > hi { loss = hi; clamped += 1 } else if loss.isNaN { loss = hi; clamped += 1 }
-                            }
+                            if bounded { loss = Self.clamp(loss, lo, hi, counting: &clamped) }
                             o[t * width + col] = loss
                             t += 1
                         }
@@ -122,13 +129,10 @@ extension FittedSimulator {
                 beta = kernel.apply(row: t - 1) { prefix[$0 * all + z] }
                 alpha += Self.stepTerm(stepAlpha, z: z, step: step)
                 beta += Self.stepTerm(stepBeta, z: z, step: step)
-                var next = alpha * loss[z] + beta
-                let lo = lossLower?[z] ?? -.infinity, hi = lossUpper?[z] ?? .infinity
-                if next < lo || next > hi || next.isNaN {
-                    next = next < lo ? lo : hi
-                    if requested[z] { clamped += 1 }
-                }
-                loss[z] = next
+                var outside = 0
+                loss[z] = Self.clamp(alpha * loss[z] + beta, lossLower?[z] ?? -.infinity, lossUpper?[z] ?? .infinity,
+                                     counting: &outside)
+                if requested[z] { clamped += outside }
             }
             for (col, z) in tests.enumerated() { out[t, col] = loss[z] }
             t += 1

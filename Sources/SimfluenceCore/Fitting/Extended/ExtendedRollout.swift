@@ -135,8 +135,8 @@ struct ExtendedRollout {
             var sum = 0.0, count = 0, carried = 0.0
             for j in 0..<r.steps {
                 let c = coefficients(r, j, theta)
-                loss = c.alpha * loss + beta(c, carried: &carried)
-                if loss < lo { loss = lo } else if loss > hi { loss = hi } else if loss.isNaN { loss = hi }
+                var outside = 0
+                loss = FittedSimulator.clamp(c.alpha * loss + beta(c, carried: &carried), lo, hi, counting: &outside)
                 if r.observed[j + 1] {
                     let d = loss - truth[(j + 1) * width + z]
                     sum += d * d
@@ -201,10 +201,9 @@ struct ExtendedRollout {
                 for j in 0..<steps {
                     let k = coefficients(r, j, theta, sums: sums)
                     alphas[j] = k.alpha
-                    loss = k.alpha * loss + beta(k, carried: &carried)
-                    var c = false
-                    if loss < lo { loss = lo; c = true } else if loss > hi { loss = hi; c = true } else if loss.isNaN { loss = hi; c = true }
-                    clampedFlags[j] = c
+                    var outside = 0
+                    loss = FittedSimulator.clamp(k.alpha * loss + beta(k, carried: &carried), lo, hi, counting: &outside)
+                    clampedFlags[j] = outside > 0
                     states[j + 1] = loss
                     if r.observed[j + 1] {
                         let d = loss - truth[(j + 1) * width + z]
