@@ -90,37 +90,62 @@ struct LagKernelIterative {
         let width = targets.width, groups = design.groupSizes.count, w = Self.width
         let blocks = (width + w - 1) / w
         let shared = kernel.lossScale > 0 ? nil : jacobiDiagonal(phi: nil)
-        let solved = try Parallel.map(blocks, threads: threads) { block -> [Solved?] in
-            let c0 = block * w, lanes = min(w, width - c0)
-            return solveBlock(targets, columns: c0..<(c0 + lanes), lambdas: lambdas, tolerance: tolerance, start: start,
-                              shared: shared)
+        // Every block writes its columns of every lambda's B and step terms in place (disjoint
+        // columns), so a large log's B is held once, not also per block.
+        var solved: [[Solved?]] = []
+        var stepTerms: [[Double]] = []
+        let thetas = try Self.filled(lambdas.count, size: n * width) { thetaOut in
+            stepTerms = try Self.filled(lambdas.count, size: groups * width) { stepsOut in
+                solved = try Parallel.map(blocks, threads: threads) { block -> [Solved?] in
+                    let c0 = block * w, lanes = min(w, width - c0)
+                    return solveBlock(targets, columns: c0..<(c0 + lanes), lambdas: lambdas, tolerance: tolerance, start: start,
+                                      shared: shared) { p, theta, steps in
+                        for i in 0..<n { for k in 0..<lanes { thetaOut[p].base[i * width + c0 + k] = theta[i][k] } }
+                        for g in 0..<groups { for k in 0..<lanes { stepsOut[p].base[g * width + c0 + k] = steps[g][k] } }
+                    }
+                }
+            }
         }
         return lambdas.indices.map { p -> LagKernelFit.Effects? in
-            var theta = [Double](repeating: 0, count: n * width), steps = [Double](repeating: 0, count: groups * width)
             var iterations = 0, residual = 0.0
             for block in 0..<blocks {
                 guard let one = solved[block][p] else { return nil }
-                let c0 = block * w, lanes = min(w, width - c0)
-                for i in 0..<n { for k in 0..<lanes { theta[i * width + c0 + k] = one.theta[i][k] } }
-                for s in 0..<groups { for k in 0..<lanes { steps[s * width + c0 + k] = one.steps[s][k] } }
                 iterations = max(iterations, one.iterations)
                 residual = max(residual, one.residual)
             }
-            return (theta, steps, IterativeSolveRecord(tolerance: tolerance, maxIterations: iterations, maxRelativeResidual: residual))
+            return (thetas[p], stepTerms[p], IterativeSolveRecord(tolerance: tolerance, maxIterations: iterations, maxRelativeResidual: residual))
         }
     }
 
-    /// One block's solution at one lambda: B and the step terms (lane vectors), the block's
-    /// iterations and its largest true relative residual.
+    /// `count` arrays of `size` zeros, filled by `body` through their base addresses (which it
+    /// may hand to other threads for disjoint writes) before they are returned.
+    static func filled(_ count: Int, size: Int, _ body: ([RidgeSharedPointer]) throws -> Void) throws -> [[Double]] {
+        guard count > 0 else {
+            try body([])
+            return []
+        }
+        var rest: [[Double]] = []
+        let first = try [Double](unsafeUninitializedCapacity: max(1, size)) { buffer, initialized in
+            buffer.initialize(repeating: 0)
+            let head = RidgeSharedPointer(base: buffer.baseAddress!)
+            rest = try filled(count - 1, size: size) { tail in try body([head] + tail) }
+            initialized = max(1, size)
+        }
+        return [size == 0 ? [] : first] + rest
+    }
+
+    /// How one block's solve at one lambda ended: its iterations and its largest true relative
+    /// residual (its B and step terms went to the path's output).
     private struct Solved {
-        var theta: [Lanes], steps: [Lanes]
         var iterations: Int, residual: Double
     }
 
     /// The per-lambda solutions of one block of test examples (`columns` of the targets; lanes
-    /// past them are empty and stay 0).
+    /// past them are empty and stay 0), each handed to `write` (lambda's position, B and the step
+    /// terms as lane vectors) as it is found.
     private func solveBlock(_ targets: LagKernelFit.Targets, columns: Range<Int>, lambdas: [Double],
-                            tolerance: Double, start: [Double]?, shared: [Lanes]?) -> [Solved?] {
+                            tolerance: Double, start: [Double]?, shared: [Lanes]?,
+                            write: (Int, UnsafeMutablePointer<Lanes>, [Lanes]) -> Void) -> [Solved?] {
         let width = targets.width, groups = design.groupSizes.count
         let ws = Workspace(n: n, rows: rows, longest: longest, groups: groups)
         defer { ws.deallocate() }
@@ -162,8 +187,8 @@ struct LagKernelIterative {
                 }
                 var residual = 0.0
                 for k in 0..<columns.count where bNorm2[k] > 0 { residual = max(residual, (residual2[k] / bNorm2[k]).squareRoot()) }
-                out[p] = Solved(theta: Array(UnsafeBufferPointer(start: ws.x, count: n)),
-                                steps: stepTerms(ws, phi: phiPointer, groups: groups), iterations: iterations, residual: residual)
+                write(p, ws.x, stepTerms(ws, phi: phiPointer, groups: groups))
+                out[p] = Solved(iterations: iterations, residual: residual)
             }
             return out
         }

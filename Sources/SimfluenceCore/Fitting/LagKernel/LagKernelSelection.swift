@@ -12,12 +12,15 @@ extension LagKernelFit {
                            threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         _ = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
         let design = LagKernelDesign(log: log, runs: runs, solver: solver)
-        let targets = try Targets(runs: runs, tests: tests, design: design)
         FitProgress.report("lag-kernel: fitting the kernel and the effects", "lambda \(lambda)", done: 0, total: 1)
-        let solution = try solve(design, targets, lambda: lambda,
-                                 start: start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep)),
-                                 prior: prior, fixedKernel: fixedKernel, saturationLambda: saturationLambda,
-                                 kernelSample: kernelSample(design, tests: tests, runs: runs, prior: prior), threads: threads)
+        // The targets (rows x test examples, twice) are released before the model is built.
+        let solution = try { () throws -> Solution in
+            let targets = try Targets(runs: runs, tests: tests, design: design)
+            return try solve(design, targets, lambda: lambda,
+                             start: start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep)),
+                             prior: prior, fixedKernel: fixedKernel, saturationLambda: saturationLambda,
+                             kernelSample: kernelSample(design, tests: tests, runs: runs, prior: prior), threads: threads)
+        }()
         var provenance = FitProvenance(
             solver: prior == nil && design.iterative
                 ? "lag-kernel alternating least squares, conjugate gradients on the step-demeaned design"
