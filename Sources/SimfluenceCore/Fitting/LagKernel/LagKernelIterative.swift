@@ -30,7 +30,7 @@ struct LagKernelIterative {
     let binStarts: [Int], binWeights: [Double]
     let longest: Int
     let kernel: LagKernel
-    /// The (active example, row, weight) entries per run in row order, for the preconditioner.
+    /// The design: the runs' batches (for the preconditioner) and their step groups.
     let design: LagKernelDesign
 
     init(_ design: LagKernelDesign, entryWeights: [[[Double]]]?, kernel: LagKernel) {
@@ -366,10 +366,8 @@ struct LagKernelIterative {
     /// One block's vectors (lane vectors): per example b, x, r, p, q; per row y and u; scratch.
     private final class Workspace {
         let b, x, r, p, q, y, u, scratch, groupScratch: UnsafeMutablePointer<Lanes>
-        let n: Int
 
         init(n: Int, rows: Int, longest: Int, groups: Int) {
-            self.n = n
             func make(_ count: Int) -> UnsafeMutablePointer<Lanes> {
                 let p = UnsafeMutablePointer<Lanes>.allocate(capacity: max(1, count))
                 p.initialize(repeating: Lanes(), count: max(1, count))
