@@ -76,9 +76,12 @@ extension LagKernelFit {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
         let all = LagKernelDesign(log: log, runs: runs, solver: solver)
         let pilotLambda = split.grid[split.grid.count / 2]
-        let shape = try solve(all, Targets(runs: runs, tests: tests, design: all), lambda: pilotLambda,
-                              start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)), prior: prior,
-                              kernelSample: kernelSample(all, tests: tests, runs: runs, prior: prior), threads: threads).kernel
+        // Only the pilot's kernel is kept: with a kernel sample, its alternation alone (not B for
+        // every test example after it).
+        let allTargets = try Targets(runs: runs, tests: tests, design: all)
+        let shape = try solve(all, kernelSample(all, tests: tests, runs: runs, prior: prior).map { allTargets.columns($0) } ?? allTargets,
+                              lambda: pilotLambda, start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)),
+                              prior: prior, threads: threads).kernel
         var best: (selection: LambdaSelection, pilot: LagKernel, score: Double, fits: [[Double: [Double]]])?
         let requested = lossScales.isEmpty ? [0] : lossScales
         // Conjugate gradients solve a loss scale's systems as cheaply as tau = 0's (the gains are
