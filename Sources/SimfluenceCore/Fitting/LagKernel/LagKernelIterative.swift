@@ -30,6 +30,9 @@ struct LagKernelIterative {
     let binStarts: [Int], binWeights: [Double]
     let longest: Int
     let kernel: LagKernel
+    /// Without a loss scale, the Jacobi preconditioner's diagonal, the same for every block and
+    /// every ``path(_:lambdas:tolerance:start:threads:)`` call (nil: per block, from its gains).
+    private var sharedDiagonal: [Lanes]? = nil
     /// The design: the runs' batches (for the preconditioner) and their step groups.
     let design: LagKernelDesign
 
@@ -77,6 +80,7 @@ struct LagKernelIterative {
         binStarts = kernel.starts
         binWeights = kernel.weights
         longest = design.batches.map(\.count).max() ?? 0
+        if kernel.lossScale == 0 { sharedDiagonal = jacobiDiagonal(phi: nil) }
     }
 
     /// B and the step terms (layouts of ``LagKernelFit/Solution``) for every lambda of `lambdas`
@@ -89,7 +93,6 @@ struct LagKernelIterative {
               threads: Int) throws -> [LagKernelFit.Effects?] {
         let width = targets.width, groups = design.groupSizes.count, w = Self.width
         let blocks = (width + w - 1) / w
-        let shared = kernel.lossScale > 0 ? nil : jacobiDiagonal(phi: nil)
         // Every block writes its columns of every lambda's B and step terms in place (disjoint
         // columns), so a large log's B is held once, not also per block.
         var solved: [[Solved?]] = []
@@ -99,7 +102,7 @@ struct LagKernelIterative {
                 solved = try Parallel.map(blocks, threads: threads) { block -> [Solved?] in
                     let c0 = block * w, lanes = min(w, width - c0)
                     return solveBlock(targets, columns: c0..<(c0 + lanes), lambdas: lambdas, tolerance: tolerance, start: start,
-                                      shared: shared) { p, theta, steps in
+                                      shared: sharedDiagonal) { p, theta, steps in
                         for i in 0..<n { for k in 0..<lanes { thetaOut[p].base[i * width + c0 + k] = theta[i][k] } }
                         for g in 0..<groups { for k in 0..<lanes { stepsOut[p].base[g * width + c0 + k] = steps[g][k] } }
                     }

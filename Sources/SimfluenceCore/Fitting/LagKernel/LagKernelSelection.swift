@@ -279,18 +279,20 @@ extension LagKernelFit {
                 weighted = try targets.saturated(design, theta: first, exponent: pilot.saturation, threads: inner)
             }
             // The dense path solves every lambda from one assembly; conjugate gradients walk the
-            // grid down one lambda at a time, each from the solution before it, so only two B's
-            // are held at once (a large log's B is n x tests).
-            let iterative = prior == nil && design.iterative
-            let path = iterative ? [] : try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
+            // grid down one lambda at a time with one solver (its design and preconditioner built
+            // once), each lambda from the solution before it, so only two B's are held at once (a
+            // large log's B is n x tests).
+            let walker = prior == nil && design.iterative
+                ? LagKernelIterative(design, entryWeights: weighted.entryWeights, kernel: pilot) : nil
+            let path = walker != nil ? [] : try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
             var previous: [Double]?
             var kept = [[Double]?](repeating: nil, count: grid.count)
             var errors = [[Double]?](repeating: nil, count: grid.count)
             for p in grid.indices.sorted(by: { grid[$0] > grid[$1] }) {
-                let found = iterative
-                    ? try effectsPath(design, weighted, kernel: pilot, lambdas: [grid[p]], prior: nil, start: previous,
-                                      tolerance: max(foldTolerance, design.tolerance), threads: inner)[0]
-                    : path[p]
+                let found = try walker.map {
+                    try $0.path(weighted, lambdas: [grid[p]], tolerance: max(foldTolerance, design.tolerance), start: previous,
+                                threads: inner)[0]
+                } ?? path[p]
                 guard let fitted = found else {
                     previous = nil
                     continue
