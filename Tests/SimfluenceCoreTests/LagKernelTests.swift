@@ -142,6 +142,30 @@ import Testing
         #expect(stacked.notes == fit.notes.map { "lag-kernel: " + $0 })
     }
 
+    /// The pilot kernel is learnt at the grid's smallest positive lambda, and a fit at a fixed
+    /// lambda learns its kernel there too (``LagKernelFit/kernelLambda``, the default grid's
+    /// pilot) and then fits B at its own lambda: its kernel is the cross-validation's pilot, bit
+    /// for bit, whatever the lambda asked for, and its B is the fixed-kernel fit's at that lambda.
+    @Test func kernelIsLearntAtThePilotLambda() throws {
+        #expect(LagKernelFit.pilotLambda(grid: [0, 0.1, 1, 10]) == 0.1)
+        #expect(LagKernelFit.pilotLambda(grid: [0]) == 0)
+        #expect(LagKernelFit.kernelLambda == 0.01 && LagKernelFit.kernelLambda == LambdaSearch.defaultGrid.min())
+        let (log, _) = Self.plantedLog(runs: 10, steps: 30, seed: 5)
+        let tests = [0, 1, 2]
+        let pilot = try LagKernelFit.crossValidate(log: log, runs: log.runs, tests: tests, grid: LambdaSearch.defaultGrid, folds: 3,
+                                                   lossScales: [0], saturations: [0], threads: 2).pilot
+        let request = FitRequest(log: log, runs: log.runs, inputs: MethodInputs(lambda: .fixed(100)))
+        let fixed = try LagKernelMethod.lagKernel.fit(request).simulator
+        #expect(fixed.lagKernel == pilot)
+        #expect(fixed.provenance.details["kernel_lambda"] == "0.01")
+        let held = try LagKernelFit.fit(method: .lagKernel, log: log, runs: log.runs, tests: tests, lambda: 100, start: pilot,
+                                        fixedKernel: true, threads: 2)
+        #expect(fixed.b == held.b)
+        // Learnt at lambda = 100 itself, the kernel is another one: the test can tell them apart.
+        let own = try LagKernelFit.fit(method: .lagKernel, log: log, runs: log.runs, tests: tests, lambda: 100, threads: 2)
+        #expect(own.lagKernel != pilot && own.provenance.details["kernel_lambda"] == nil)
+    }
+
     /// The lambda search gives the same scores, bit for bit, on 1, 2 or 3 threads (folds in
     /// parallel without a loss scale, test examples in parallel with one), for both loss scales
     /// and with saturation.

@@ -96,7 +96,8 @@ public struct LagKernelMethod: RecurrenceSimulated {
             saturationLambda = s.saturationLambda
         }
         var simulator = try LagKernelFit.fit(method: MethodName(self), log: request.log, runs: request.runs, tests: tests,
-                                             lambda: lambda, start: pilot, fixedKernel: pilot != nil, prior: prior,
+                                             lambda: lambda, start: pilot, fixedKernel: pilot != nil,
+                                             kernelLambda: pilot == nil ? LagKernelFit.kernelLambda : nil, prior: prior,
                                              saturationLambda: saturationLambda, solver: request.inputs.solver,
                                              threads: request.threads)
         var notes: [String] = []

@@ -5,21 +5,31 @@ extension LagKernelFit {
     /// With a `prior` (components, each tests x train in `tests` order: gradient scores) B is
     /// shrunk towards a fitted combination of them per test example instead of towards 0. With a
     /// saturation exponent in `start`, w comes from a fit without psi at `saturationLambda`
-    /// (default `lambda`; the model's provenance records it as `saturation_lambda`).
+    /// (default `lambda`; the model's provenance records it as `saturation_lambda`). With a
+    /// `kernelLambda` other than `lambda` (and the kernel not held), the kernel is learnt by the
+    /// alternating fit at `kernelLambda` and then held while B and the step terms are fitted at
+    /// `lambda` (the provenance records it as `kernel_lambda`).
     public static func fit(method: MethodName, log: TrainingLog, runs: [TrainingRun], tests: [Int], lambda: Double,
-                           start: LagKernel? = nil, fixedKernel: Bool = false, prior: [Matrix]? = nil,
-                           saturationLambda: Double? = nil, solver: RidgeSolverChoice = .automatic,
+                           start: LagKernel? = nil, fixedKernel: Bool = false, kernelLambda: Double? = nil,
+                           prior: [Matrix]? = nil, saturationLambda: Double? = nil, solver: RidgeSolverChoice = .automatic,
                            threads: Int = Parallel.defaultThreads) throws -> FittedSimulator {
         _ = try RidgeFit.checkedArguments(lambda: lambda, tests: tests, log: log)
+        if let kernelLambda { _ = try RidgeFit.checkedArguments(lambda: kernelLambda, tests: tests, log: log) }
         let design = LagKernelDesign(log: log, runs: runs, solver: solver)
+        let separateKernel = !fixedKernel && kernelLambda != nil && kernelLambda != lambda
         FitProgress.report("lag-kernel: fitting the kernel and the effects", "lambda \(lambda)", done: 0, total: 1)
         // The targets (rows x test examples, twice) are released before the model is built.
         let solution = try { () throws -> Solution in
             let targets = try Targets(runs: runs, tests: tests, design: design)
-            return try solve(design, targets, lambda: lambda,
-                             start: start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep)),
-                             prior: prior, fixedKernel: fixedKernel, saturationLambda: saturationLambda,
-                             kernelSample: kernelSample(design, tests: tests, runs: runs, prior: prior), threads: threads)
+            let sample = kernelSample(design, tests: tests, runs: runs, prior: prior)
+            var first = start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep))
+            if separateKernel, let kernelLambda {
+                // The kernel alone (on the kernel sample, if any), then held.
+                first = try solve(design, sample.map { targets.columns($0) } ?? targets, lambda: kernelLambda, start: first,
+                                  prior: prior, threads: threads).kernel
+            }
+            return try solve(design, targets, lambda: lambda, start: first, prior: prior, fixedKernel: fixedKernel || separateKernel,
+                             saturationLambda: saturationLambda, kernelSample: sample, threads: threads)
         }()
         var provenance = FitProvenance(
             solver: prior == nil && design.iterative
@@ -29,6 +39,7 @@ extension LagKernelFit {
             details: ["rows": String(design.rowCount), "active_examples": String(design.n),
                       "kernel_iterations": String(solution.iterations)])
         if solution.kernel.saturation > 0 { provenance.details["saturation_lambda"] = String(saturationLambda ?? lambda) }
+        if separateKernel, let kernelLambda { provenance.details["kernel_lambda"] = String(kernelLambda) }
         return simulator(solution, method: method, design: design, log: log, runs: runs, tests: tests, lambda: lambda,
                          provenance: provenance)
     }
@@ -38,7 +49,8 @@ extension LagKernelFit {
     /// validation runs by all-steps MSE per (run, test example) trajectory, as ``LambdaSearch``
     /// does for the other ridge methods, and returns the selection with the pilot kernel.
     ///
-    /// The kernel is fitted once, on all `runs` at the grid's middle lambda (the pilot), and held
+    /// The kernel is fitted once, on all `runs` at the grid's smallest positive lambda (the pilot,
+    /// ``pilotLambda(grid:)``), and held
     /// fixed in the folds: every fold then assembles its normal equations once and solves them
     /// for every lambda, so the search costs about one kernel fit plus a factorisation per (fold,
     /// lambda) instead of a kernel fit per (fold, lambda). The kernel is a dozen numbers fitted on
@@ -75,7 +87,7 @@ extension LagKernelFit {
             saturationLambda: Double) {
         let split = try CrossValidationFolds(runs: runs, folds: folds, grid: grid)
         let all = LagKernelDesign(log: log, runs: runs, solver: solver)
-        let pilotLambda = split.grid[split.grid.count / 2]
+        let pilotLambda = pilotLambda(grid: split.grid)
         // Only the pilot's kernel is kept: with a kernel sample, its alternation alone (not B for
         // every test example after it).
         let allTargets = try Targets(runs: runs, tests: tests, design: all)
@@ -119,6 +131,26 @@ extension LagKernelFit {
         return (best!.selection, best!.pilot, scalesAffordable ? [] : requested.filter { $0 != 0 }, affordable ? [] : exponents,
                 saturationLambda)
     }
+
+    /// The lambda at which the cross-validation's pilot kernel is learnt: the smallest positive
+    /// lambda of `grid` (its smallest when none is positive).
+    ///
+    /// The kernel describes how an effect spreads over later steps; learnt where B is barely
+    /// shrunk, it describes the runs rather than compensating for the shrinkage. At a large lambda
+    /// the alternation grows the kernel's later bins while B shrinks (the product is what fits
+    /// the rows), which slows conjugate gradients and degrades the model. Chosen by the folds:
+    /// the pilot at the default grid's smallest lambda (0.01) against its middle (3.16) lowered
+    /// the cross-validated all-steps MSE on every log tried (digits sgd-momentum 0.00870 to 0.00857,
+    /// digits adam 0.00987 to 0.00979, the language model 0.00211 to 0.00209, the medium benchmark
+    /// log 0.00358 to 0.00348; Docs/Methods.md).
+    public static func pilotLambda(grid: [Double]) -> Double {
+        grid.filter { $0 > 0 }.min() ?? grid.min() ?? 0
+    }
+
+    /// The lambda at which a fit at a fixed lambda learns its kernel: the pilot lambda of the
+    /// default grid (``pilotLambda(grid:)`` of ``LambdaSearch/defaultGrid``, 0.01), so that a fixed
+    /// fit at the lambda `--lambda auto` chooses has the cross-validated fit's kernel.
+    public static let kernelLambda = pilotLambda(grid: LambdaSearch.defaultGrid)
 
     /// The most bytes the saturation search's kept fits may take (every fold's B at every lambda
     /// of two lambda searches, the grid with its possible extensions): 256 MB. Above it each fold
