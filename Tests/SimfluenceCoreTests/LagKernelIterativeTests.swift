@@ -82,6 +82,31 @@ import Testing
         }
     }
 
+    /// A walk down lambdas with one call per lambda, each started from the last solution, gives
+    /// the same bits with the blocks' setups kept between calls as without (with and without a
+    /// loss scale); the setups are kept only within their memory budget.
+    @Test func keptSetupsGiveTheSameWalk() throws {
+        let (log, planted) = Self.unevenLog()
+        let design = LagKernelDesign(log: log, runs: log.runs)
+        let targets = try LagKernelFit.Targets(runs: log.runs, tests: Array(0..<10), design: design)
+        for scale in [0.0, 1.0] {
+            var kernel = planted.kernel
+            kernel.lossScale = scale
+            let solver = LagKernelIterative(design, entryWeights: nil, kernel: kernel)
+            let setups = try #require(solver.setups(width: 10))
+            var plain: [Double]?, kept: [Double]?
+            for lambda in [10, 0.1, 1e-3] {
+                let a = try #require(try solver.path(targets, lambdas: [lambda], tolerance: 1e-10, start: plain, threads: 2)[0])
+                let b = try #require(try solver.path(targets, lambdas: [lambda], tolerance: 1e-10, start: kept, setups: setups,
+                                                     threads: 3)[0])
+                #expect(a.theta == b.theta && a.steps == b.steps)
+                (plain, kept) = (a.theta, b.theta)
+            }
+        }
+        let solver = LagKernelIterative(design, entryWeights: nil, kernel: planted.kernel)
+        #expect(solver.setups(width: LagKernelIterative.setupBudget / (64 * (2 * solver.rows + 2 * solver.n)) * 8 + 8) == nil)
+    }
+
     /// The lambda search, the loss scale and the saturation exponent chosen through conjugate
     /// gradients (folds to ``LagKernelFit/foldTolerance``) are the dense path's, with scores within
     /// the folds' tolerance, and the fit records its solve.

@@ -660,8 +660,12 @@ public enum LagKernelFit {
 
     /// The simulator of a solution: B and the step terms in the model's layout, the clamp range,
     /// the kernel.
+    /// `bounds` and `startingLosses`, when given, are those of `runs` and `tests` (the clamp range
+    /// of ``ExtendedFit/bounds(_:tests:multiple:)`` and the mean starting losses), computed once by
+    /// a caller that builds many simulators of the same runs.
     static func simulator(_ solution: Solution, method: MethodName, design: LagKernelDesign, log: TrainingLog,
-                          runs: [TrainingRun], tests: [Int], lambda: Double, provenance: FitProvenance) -> FittedSimulator {
+                          runs: [TrainingRun], tests: [Int], lambda: Double, provenance: FitProvenance,
+                          bounds: (lower: [Double], upper: [Double])? = nil, startingLosses: [Double]? = nil) -> FittedSimulator {
         let width = tests.count, trainCount = design.trainCount
         var b = Matrix(rows: width, columns: trainCount)
         var seen = [Bool](repeating: false, count: trainCount)
@@ -681,11 +685,11 @@ public enum LagKernelFit {
                 for c in 0..<width { v[c, s - 1] = solution.steps[source * width + c] }
             }
         }
-        let bounds = ExtendedFit.bounds(runs, tests: tests, multiple: ExtendedConfiguration.defaultClampMultiple)
+        let bounds = bounds ?? ExtendedFit.bounds(runs, tests: tests, multiple: ExtendedConfiguration.defaultClampMultiple)
         var sim = FittedSimulator(method: method, form: .additive, lambda: lambda, trainIDs: log.trainIDs,
                                   testIDs: tests.map { log.testIDs[$0] }, a: Matrix(rows: width, columns: trainCount), b: b,
                                   seen: seen, fittedOn: runs.map(\.name), startingStep: runs.map(\.firstLossStep).min() ?? 0,
-                                  startingLosses: meanStartingLosses(runs, tests: tests), provenance: provenance)
+                                  startingLosses: startingLosses ?? meanStartingLosses(runs, tests: tests), provenance: provenance)
         sim.stepAlpha = Matrix(rows: width, columns: last)
         sim.stepBeta = v
         sim.lossLower = bounds.lower

@@ -89,8 +89,12 @@ struct LagKernelIterative {
     ///
     /// `start` (B as ``LagKernelFit/Solution/theta``, for the same test examples), when given, is
     /// where the largest lambda's CG starts instead of zero: the previous B of an alternating fit.
+    ///
+    /// `setups` (from ``setups(width:)``, for these same targets) keeps each block's right-hand
+    /// side, gains and preconditioner between calls, so a walk down a grid with one call per
+    /// lambda computes them once; the results are the same with or without it.
     func path(_ targets: LagKernelFit.Targets, lambdas: [Double], tolerance: Double, start: [Double]? = nil,
-              threads: Int) throws -> [LagKernelFit.Effects?] {
+              setups: BlockSetups? = nil, threads: Int) throws -> [LagKernelFit.Effects?] {
         let width = targets.width, groups = design.groupSizes.count, w = Self.width
         let blocks = (width + w - 1) / w
         // Every block writes its columns of every lambda's B and step terms in place (disjoint
@@ -102,7 +106,7 @@ struct LagKernelIterative {
                 solved = try Parallel.map(blocks, threads: threads) { block -> [Solved?] in
                     let c0 = block * w, lanes = min(w, width - c0)
                     return solveBlock(targets, columns: c0..<(c0 + lanes), lambdas: lambdas, tolerance: tolerance, start: start,
-                                      shared: sharedDiagonal) { p, theta, steps in
+                                      setups: setups, block: block) { p, theta, steps in
                         for i in 0..<n { for k in 0..<lanes { thetaOut[p].base[i * width + c0 + k] = theta[i][k] } }
                         for g in 0..<groups { for k in 0..<lanes { stepsOut[p].base[g * width + c0 + k] = steps[g][k] } }
                     }
@@ -147,26 +151,40 @@ struct LagKernelIterative {
     /// past them are empty and stay 0), each handed to `write` (lambda's position, B and the step
     /// terms as lane vectors) as it is found.
     private func solveBlock(_ targets: LagKernelFit.Targets, columns: Range<Int>, lambdas: [Double],
-                            tolerance: Double, start: [Double]?, shared: [Lanes]?,
+                            tolerance: Double, start: [Double]?, setups: BlockSetups?, block: Int,
                             write: (Int, UnsafeMutablePointer<Lanes>, [Lanes]) -> Void) -> [Solved?] {
         let width = targets.width, groups = design.groupSizes.count
         let ws = Workspace(n: n, rows: rows, longest: longest, groups: groups)
         defer { ws.deallocate() }
-        var phi: [Lanes]? = kernel.lossScale > 0 ? [Lanes](repeating: Lanes(repeating: 1), count: rows) : nil
-        for r in 0..<rows {
-            for (k, c) in columns.enumerated() {
-                ws.y[r][k] = targets.y[r * width + c]
-                phi?[r][k] = kernel.gain(targets.previous[r * width + c])
+        let setup: BlockSetups.Setup
+        if let kept = setups?[block] {
+            setup = kept
+            ws.y.update(from: kept.y, count: rows)
+            ws.b.update(from: kept.b, count: n)
+        } else {
+            var phi: [Lanes]? = kernel.lossScale > 0 ? [Lanes](repeating: Lanes(repeating: 1), count: rows) : nil
+            for r in 0..<rows {
+                for (k, c) in columns.enumerated() {
+                    ws.y[r][k] = targets.y[r * width + c]
+                    phi?[r][k] = kernel.gain(targets.previous[r * width + c])
+                }
             }
-        }
-        return phi.withOptionalPointer { phiPointer in
             // b = X^T P y.
-            ws.u.update(from: ws.y, count: rows)
-            filter(ws, phi: phiPointer, mode: 6)
-            columnsPass(ws, from: ws.u, v: nil, lambda: 0, into: ws.b)
-            let diagonal = shared ?? jacobiDiagonal(phi: phi)
+            phi.withOptionalPointer { phiPointer in
+                ws.u.update(from: ws.y, count: rows)
+                filter(ws, phi: phiPointer, mode: 6)
+                columnsPass(ws, from: ws.u, v: nil, lambda: 0, into: ws.b)
+            }
             var bNorm2 = Lanes()
             for i in 0..<n { bNorm2 += ws.b[i] * ws.b[i] }
+            let keep = setups != nil
+            setup = BlockSetups.Setup(phi: phi, diagonal: sharedDiagonal ?? jacobiDiagonal(phi: phi), bNorm2: bNorm2,
+                                      y: keep ? Array(UnsafeBufferPointer(start: ws.y, count: rows)) : [],
+                                      b: keep ? Array(UnsafeBufferPointer(start: ws.b, count: n)) : [])
+            setups?[block] = setup
+        }
+        let diagonal = setup.diagonal, bNorm2 = setup.bNorm2
+        return setup.phi.withOptionalPointer { phiPointer in
             ws.x.update(repeating: Lanes(), count: n)
             var started = false
             if let start {
@@ -363,6 +381,38 @@ struct LagKernelIterative {
                     }
                 }
             }
+        }
+    }
+
+    /// The bytes ``setups(width:)`` may keep: 256 MB. Above it each call recomputes them.
+    static let setupBudget = 1 << 28
+
+    /// A place to keep every block's setup between ``path(_:lambdas:tolerance:start:setups:threads:)``
+    /// calls on the same targets of `width` test examples, or nil when they would take more than
+    /// ``setupBudget`` (per block the gains and y per row, b and the diagonal per example).
+    func setups(width: Int) -> BlockSetups? {
+        let blocks = (width + Self.width - 1) / Self.width
+        let bytes = blocks * (2 * rows + 2 * n) * MemoryLayout<Lanes>.stride
+        return bytes <= Self.setupBudget ? BlockSetups(count: blocks) : nil
+    }
+
+    /// What a block's solves share whatever lambda: the gains (nil without a loss scale), the
+    /// Jacobi diagonal, b = X^T P y and its squared norms, and y; one slot per block, each
+    /// written and read only by the thread solving that block within a call (calls follow one
+    /// another).
+    final class BlockSetups: @unchecked Sendable {
+        struct Setup {
+            var phi: [Lanes]?
+            var diagonal: [Lanes]
+            var bNorm2: Lanes
+            var y: [Lanes]
+            var b: [Lanes]
+        }
+        private var slots: [Setup?]
+        init(count: Int) { slots = [Setup?](repeating: nil, count: count) }
+        subscript(block: Int) -> Setup? {
+            get { slots.withUnsafeBufferPointer { $0[block] } }
+            set { slots.withUnsafeMutableBufferPointer { $0[block] = newValue } }
         }
     }
 

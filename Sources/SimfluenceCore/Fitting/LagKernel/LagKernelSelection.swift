@@ -317,13 +317,17 @@ extension LagKernelFit {
             let walker = prior == nil && design.iterative
                 ? LagKernelIterative(design, entryWeights: weighted.entryWeights, kernel: pilot) : nil
             let path = walker != nil ? [] : try effectsPath(design, weighted, kernel: pilot, lambdas: grid, prior: prior, threads: inner)
+            let setups = walker?.setups(width: tests.count)
+            // What every lambda's simulator shares: the clamp range and starting losses of the fold's runs.
+            let bounds = ExtendedFit.bounds(trainRuns, tests: tests, multiple: ExtendedConfiguration.defaultClampMultiple)
+            let startingLosses = meanStartingLosses(trainRuns, tests: tests)
             var previous: [Double]?
             var kept = [[Double]?](repeating: nil, count: grid.count)
             var errors = [[Double]?](repeating: nil, count: grid.count)
             for p in grid.indices.sorted(by: { grid[$0] > grid[$1] }) {
                 let found = try walker.map {
                     try $0.path(weighted, lambdas: [grid[p]], tolerance: max(foldTolerance, design.tolerance), start: previous,
-                                threads: inner)[0]
+                                setups: setups, threads: inner)[0]
                 } ?? path[p]
                 guard let fitted = found else {
                     previous = nil
@@ -333,18 +337,19 @@ extension LagKernelFit {
                 if keepFits { kept[p] = fitted.theta }
                 let solution = Solution(kernel: pilot, theta: fitted.theta, steps: fitted.steps, iterations: 0)
                 let model = simulator(solution, method: method, design: design, log: log, runs: trainRuns, tests: tests,
-                                      lambda: grid[p], provenance: FitProvenance())
-                var out: [Double] = []
-                out.reserveCapacity(validation.count * tests.count)
-                for run in validation {
+                                      lambda: grid[p], provenance: FitProvenance(), bounds: bounds, startingLosses: startingLosses)
+                // The validation runs' rollouts on the fold's threads, each run's errors in test
+                // order and the runs in their order: the same list whatever the threads.
+                let perRun = try Parallel.map(validation.count, threads: inner) { v -> [Double] in
+                    let run = validation[v]
                     let initial = tests.map { run.losses[0, $0] }
                     let rollout = model.recurrenceRollout(run.simulatedBatches, initial: initial, firstStep: run.firstLossStep + 1)
-                    for (c, z) in tests.enumerated() {
-                        out.append(TrajectoryError.allStepsMSE(predicted: rollout.losses, truth: run.losses, predictedColumn: c,
-                                                               truthColumn: z))
+                    return tests.indices.map { c in
+                        TrajectoryError.allStepsMSE(predicted: rollout.losses, truth: run.losses, predictedColumn: c,
+                                                    truthColumn: tests[c])
                     }
                 }
-                errors[p] = out
+                errors[p] = perRun.flatMap { $0 }
             }
             progress.advance()
             return (errors, keepFits ? kept : [])
