@@ -408,11 +408,19 @@ struct LagKernelIterative {
             var y: [Lanes]
             var b: [Lanes]
         }
-        private var slots: [Setup?]
-        init(count: Int) { slots = [Setup?](repeating: nil, count: count) }
+        // Allocated once: threads write distinct slots without touching a shared array header.
+        private let slots: UnsafeMutableBufferPointer<Setup?>
+        init(count: Int) {
+            slots = .allocate(capacity: max(1, count))
+            slots.initialize(repeating: nil)
+        }
+        deinit {
+            slots.deinitialize()
+            slots.deallocate()
+        }
         subscript(block: Int) -> Setup? {
-            get { slots.withUnsafeBufferPointer { $0[block] } }
-            set { slots.withUnsafeMutableBufferPointer { $0[block] = newValue } }
+            get { slots[block] }
+            set { slots[block] = newValue }
         }
     }
 
