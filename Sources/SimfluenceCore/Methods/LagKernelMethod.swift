@@ -47,12 +47,16 @@ public struct LagKernelMethod: RecurrenceSimulated {
             // Conjugate gradients: no n x n matrix. The targets (losses and their changes, rows x
             // test examples), B and its start and result (n x test examples), the design's entries
             // both ways, per worker thread a block's vectors (8 lanes), and for the lambda search
-            // (its folds run one after the other) a fold's targets and three B's.
+            // (its folds run one after the other) a fold's targets and three B's, and the blocks'
+            // setups the walk keeps within their budget.
             let entries = design.batches.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
             let threads = max(1, request.threads)
             var doubles = 2 * design.rowCount * width + 4 * n * width + 3 * entries + 2 * design.groupSizes.count * width
                 + threads * 8 * (6 * n + 2 * design.rowCount + longest + design.groupSizes.count)
-            if case .auto = request.inputs.lambda { doubles += 2 * design.rowCount * width + 3 * n * width }
+            if case .auto = request.inputs.lambda {
+                let setups = LagKernelIterative.setupBytes(width: width, rows: design.rowCount, n: n)
+                doubles += 2 * design.rowCount * width + 3 * n * width + (setups <= LagKernelIterative.setupBudget ? setups / 8 : 0)
+            }
             return FitMemory.Estimate(bytes: 8 * doubles,
                                       detail: "conjugate gradients on \(n) training examples, \(design.rowCount) rows x \(width) test examples")
         }

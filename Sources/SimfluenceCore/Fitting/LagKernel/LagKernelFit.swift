@@ -272,6 +272,15 @@ public enum LagKernelFit {
         return tests.indices.filter { chosen.contains(tests[$0]) }
     }
 
+    /// The kernel of the alternating fit at `lambda` from `start`, learnt on the test examples at
+    /// the positions `sample` of the targets (``kernelSample(_:tests:runs:prior:)``) or on all of
+    /// them; the B it ends with is not kept.
+    static func learntKernel(_ design: LagKernelDesign, _ targets: Targets, sample: [Int]?, lambda: Double, start: LagKernel,
+                             prior: [Matrix]?, threads: Int) throws -> LagKernel {
+        try solve(design, sample.map { targets.columns($0) } ?? targets, lambda: lambda, start: start, prior: prior,
+                  threads: threads).kernel
+    }
+
     /// The conjugate-gradient B steps' tolerance while the alternating fit's kernel still moves
     /// (the kernel stops at ``tolerance``, 1e-3 of its largest weight, far above what this leaves
     /// in B); the last B step is solved to the design's tolerance.

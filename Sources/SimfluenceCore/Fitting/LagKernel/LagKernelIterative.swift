@@ -31,7 +31,7 @@ struct LagKernelIterative {
     let longest: Int
     let kernel: LagKernel
     /// Without a loss scale, the Jacobi preconditioner's diagonal, the same for every block and
-    /// every ``path(_:lambdas:tolerance:start:threads:)`` call (nil: per block, from its gains).
+    /// every ``path(_:lambdas:tolerance:start:setups:threads:)`` call (nil: per block, from its gains).
     private var sharedDiagonal: [Lanes]? = nil
     /// The design: the runs' batches (for the preconditioner) and their step groups.
     let design: LagKernelDesign
@@ -391,9 +391,14 @@ struct LagKernelIterative {
     /// calls on the same targets of `width` test examples, or nil when they would take more than
     /// ``setupBudget`` (per block the gains and y per row, b and the diagonal per example).
     func setups(width: Int) -> BlockSetups? {
-        let blocks = (width + Self.width - 1) / Self.width
-        let bytes = blocks * (2 * rows + 2 * n) * MemoryLayout<Lanes>.stride
-        return bytes <= Self.setupBudget ? BlockSetups(count: blocks) : nil
+        Self.setupBytes(width: width, rows: rows, n: n) <= Self.setupBudget
+            ? BlockSetups(count: (width + Self.width - 1) / Self.width) : nil
+    }
+
+    /// The bytes of every block's setup for `width` test examples on a design of `rows` rows and
+    /// `n` active examples (kept by ``setups(width:)`` when at most ``setupBudget``).
+    static func setupBytes(width: Int, rows: Int, n: Int) -> Int {
+        (width + Self.width - 1) / Self.width * (2 * rows + 2 * n) * MemoryLayout<Lanes>.stride
     }
 
     /// What a block's solves share whatever lambda: the gains (nil without a loss scale), the

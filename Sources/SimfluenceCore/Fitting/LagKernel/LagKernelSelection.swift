@@ -25,8 +25,8 @@ extension LagKernelFit {
             var first = start ?? .immediate(starts: LagKernel.defaultStarts(lastStep: design.lastStep))
             if separateKernel, let kernelLambda {
                 // The kernel alone (on the kernel sample, if any), then held.
-                first = try solve(design, sample.map { targets.columns($0) } ?? targets, lambda: kernelLambda, start: first,
-                                  prior: prior, threads: threads).kernel
+                first = try learntKernel(design, targets, sample: sample, lambda: kernelLambda, start: first, prior: prior,
+                                         threads: threads)
             }
             return try solve(design, targets, lambda: lambda, start: first, prior: prior, fixedKernel: fixedKernel || separateKernel,
                              saturationLambda: saturationLambda, kernelSample: sample, threads: threads)
@@ -91,9 +91,9 @@ extension LagKernelFit {
         // Only the pilot's kernel is kept: with a kernel sample, its alternation alone (not B for
         // every test example after it).
         let allTargets = try Targets(runs: runs, tests: tests, design: all)
-        let shape = try solve(all, kernelSample(all, tests: tests, runs: runs, prior: prior).map { allTargets.columns($0) } ?? allTargets,
-                              lambda: pilotLambda, start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)),
-                              prior: prior, threads: threads).kernel
+        let shape = try learntKernel(all, allTargets, sample: kernelSample(all, tests: tests, runs: runs, prior: prior),
+                                     lambda: pilotLambda, start: .immediate(starts: LagKernel.defaultStarts(lastStep: all.lastStep)),
+                                     prior: prior, threads: threads)
         var best: (selection: LambdaSelection, pilot: LagKernel, score: Double, fits: [[Double: [Double]]])?
         let requested = lossScales.isEmpty ? [0] : lossScales
         // Conjugate gradients solve a loss scale's systems as cheaply as tau = 0's (the gains are
